@@ -1,0 +1,1 @@
+"""Blitz Lab's engine: data, models, training, runs and evaluation. Never imports streamlit."""

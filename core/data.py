@@ -1,0 +1,331 @@
+"""Datasets held as whole uint8 tensors (N×C×32×32), plus the batch transforms the trainer applies on-device.
+
+Three sources: CIFAR-10 through torchvision, the user's own ImageFolder-layout folder, and a generated
+"shapes" set that needs no files. Every image is decoded once at load time; the training loop only
+indexes tensors, so no per-sample Python or PIL runs while training.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torchvision.datasets.utils import check_integrity
+from PIL import Image, ImageOps
+
+from .files import atomic_torch_save
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+IMAGE_SIZE = 32
+SEED_MEAN = (0.5, 0.5, 0.5)  # the tutorial's transforms.Normalize((0.5,0.5,0.5), (0.5,0.5,0.5))
+SEED_STD = (0.5, 0.5, 0.5)
+SYNTHETIC_CLASSES = ["disc", "square", "ring", "cross", "h-stripes",
+                     "v-stripes", "diamond", "triangle", "checker", "diagonal"]
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
+
+
+class DataError(ValueError):
+    """Data that cannot be loaded; the message says what is wrong and what was expected."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    classes: list[str]
+    train_x: torch.Tensor  # uint8, N×C×32×32
+    train_y: torch.Tensor  # int64, N
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    skipped: list[str] = field(default_factory=list)  # unreadable files left out, with reasons
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to(self, device: torch.device | str) -> "Dataset":
+        return Dataset(self.name, self.classes, self.train_x.to(device), self.train_y.to(device),
+                       self.test_x.to(device), self.test_y.to(device), self.skipped)
+
+    def describe(self) -> str:
+        return (f"{self.name}: {len(self.train_y):,} train / {len(self.test_y):,} test images, "
+                f"{self.num_classes} classes")
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def load_dataset(source: str, data_dir: str | Path = "data", progress: Progress | None = None) -> Dataset:
+    """`source` is "cifar10", "synthetic" or a path to an ImageFolder-layout folder."""
+    progress = progress or _noop
+    if source == "cifar10":
+        return load_cifar10(data_dir, progress=progress)
+    if source == "synthetic":
+        return make_synthetic()
+    return load_image_folder(source, cache_dir=Path(data_dir) / "cache", progress=progress)
+
+
+# --- CIFAR-10 ----------------------------------------------------------------------------------------
+
+def _manual_fix(data_dir: Path) -> str:
+    return (f"To install it by hand, download {torchvision.datasets.CIFAR10.url} on a machine with internet "
+            f"and place the file (about 163 MB) at {data_dir / torchvision.datasets.CIFAR10.filename}; "
+            "it is checked and extracted on the next start. Or use the generated demo data (--data synthetic) "
+            "or an image folder.")
+
+
+class _UnverifiedCIFAR10(torchvision.datasets.CIFAR10):
+    """Reads the batch files with torchvision's own code but without the md5 check (md5 None = skip),
+    for copies whose bytes differ from the official release, e.g. generated test fixtures."""
+    train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.train_list]
+    test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.test_list]
+    meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
+
+
+def download_file(url: str, dest: Path, progress: Progress, timeout: float = 30.0) -> None:
+    """Download to `dest` through a .part file, reporting bytes; a failed download leaves nothing behind."""
+    part = dest.with_name(dest.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                done += len(chunk)
+                progress("download", done, total)
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def load_cifar10(data_dir: str | Path = "data", progress: Progress | None = None, verify: bool = True,
+                 url: str | None = None) -> Dataset:
+    """CIFAR-10 through torchvision.datasets.CIFAR10, downloading the archive first with progress.
+
+    torchvision's download=True is used only once the archive is here and matches its md5, so it just
+    extracts: only `download_file` ever touches the network. `verify=False` skips torchvision's md5
+    check of the batch files (for copies that differ from the official release; say so where used)."""
+    progress = progress or _noop
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cls = torchvision.datasets.CIFAR10 if verify else _UnverifiedCIFAR10
+    batches = data_dir / cls.base_folder
+    archive = data_dir / cls.filename
+    if not batches.is_dir() and not archive.exists():
+        try:
+            download_file(url or cls.url, archive, progress)
+        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            reason = getattr(e, "reason", e)
+            raise DataError(f"Could not download CIFAR-10 ({reason}). {_manual_fix(data_dir)}") from e
+    extract = not batches.is_dir() and check_integrity(str(archive), cls.tgz_md5)
+    if not batches.is_dir() and not extract:
+        raise DataError(f"{archive} is not the official cifar-10-python.tar.gz (its md5 differs); delete it. "
+                        + _manual_fix(data_dir))
+    try:
+        progress("extract", 0, 1)
+        train = cls(str(data_dir), train=True, download=extract)
+        test = cls(str(data_dir), train=False, download=False)
+    except RuntimeError as e:  # torchvision: "Dataset not found or corrupted" (missing file or md5 mismatch)
+        raise DataError(f"CIFAR-10 in {batches} is incomplete or does not match the official checksums ({e}). "
+                        f"Delete that folder to unpack it again. {_manual_fix(data_dir)}") from e
+    progress("extract", 1, 1)
+
+    def tensors(ds: torchvision.datasets.CIFAR10) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
+                torch.tensor(ds.targets, dtype=torch.int64))
+
+    return Dataset("cifar10", list(train.classes), *tensors(train), *tensors(test))
+
+
+# --- an image folder ---------------------------------------------------------------------------------
+
+def image_to_tensor(image: Image.Image, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """Any PIL image → uint8 3×size×size: EXIF rotation applied, first frame, RGB, short side resized
+    to `size` then centre-cropped, so the aspect ratio is kept."""
+    if getattr(image, "is_animated", False):
+        image.seek(0)
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P" or "A" in image.getbands():
+        image = image.convert("RGBA")  # palette and alpha go through RGBA so transparency is defined
+    image = image.convert("RGB")
+    if image.size != (size, size):
+        image = torchvision.transforms.functional.resize(image, size, antialias=True)
+        image = torchvision.transforms.functional.center_crop(image, size)
+    return torchvision.transforms.functional.pil_to_tensor(image)
+
+
+def _folder_fingerprint(split_dirs: list[Path]) -> str:
+    """Changes whenever a file is added, removed or rewritten, so a stale cache is never used."""
+    h = hashlib.sha1()
+    for split in split_dirs:
+        h.update(str(split.resolve()).encode())
+        for dirpath, dirnames, filenames in os.walk(split):
+            dirnames.sort()
+            for name in sorted(filenames):
+                st = os.stat(os.path.join(dirpath, name))
+                h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _read_split(split_dir: Path, progress: Progress, stage: str) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+    try:
+        folder = torchvision.datasets.ImageFolder(str(split_dir), loader=lambda p: p)
+    except FileNotFoundError as e:
+        raise DataError(f"{split_dir}: {e}. Expected one sub-folder per class, each holding images "
+                        f"({', '.join(IMAGE_EXTENSIONS)}).") from e
+    images, labels, skipped = [], [], []
+    total = len(folder.samples)
+    for i, (path, label) in enumerate(folder.samples):
+        try:
+            with Image.open(path) as im:
+                images.append(image_to_tensor(im))
+            labels.append(label)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            skipped.append(f"{path}: {e}")
+        if i % 500 == 0 or i == total - 1:
+            progress(stage, i + 1, total)
+    if not images:
+        raise DataError(f"{split_dir}: none of its {total} files could be read as an image.")
+    return torch.stack(images), torch.tensor(labels, dtype=torch.int64), folder.classes, skipped
+
+
+def load_image_folder(root: str | Path, cache_dir: str | Path | None = None,
+                      progress: Progress | None = None) -> Dataset:
+    """`root/train/<class>/*` and `root/test/<class>/*`, any image size, resized to 32×32.
+
+    Decoded tensors are cached under `cache_dir`, keyed by the folder's file list, sizes and times."""
+    progress = progress or _noop
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"Data folder {root} does not exist. Expected {root}/train/<class>/* and "
+                        f"{root}/test/<class>/*, or use --data cifar10 / synthetic.")
+    splits = [root / "train", root / "test"]
+    missing = [s.name for s in splits if not s.is_dir()]
+    if missing:
+        found = sorted(p.name for p in root.iterdir() if p.is_dir())[:10]
+        raise DataError(f"{root} is not in ImageFolder layout: no {' or '.join(missing)} folder "
+                        f"(found: {', '.join(found) or 'no folders'}). Expected {root}/train/<class>/*.jpg "
+                        f"and {root}/test/<class>/*.jpg.")
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"folder-{_folder_fingerprint(splits)}.pt"
+        if cache.exists():
+            try:
+                d = torch.load(cache, weights_only=True)
+                return Dataset(root.name, d["classes"], d["train_x"], d["train_y"], d["test_x"], d["test_y"])
+            except Exception:  # an unreadable cache is rebuilt, never trusted
+                cache.unlink(missing_ok=True)
+    train_x, train_y, classes, skipped = _read_split(splits[0], progress, "decode train")
+    test_x, test_y, test_classes, skipped_test = _read_split(splits[1], progress, "decode test")
+    if test_classes != classes:
+        raise DataError(f"{root}: train and test must hold the same class folders; train has "
+                        f"{classes}, test has {test_classes}.")
+    ds = Dataset(root.name, classes, train_x, train_y, test_x, test_y, skipped + skipped_test)
+    if cache is not None and not ds.skipped:
+        atomic_torch_save({"classes": classes, "train_x": train_x, "train_y": train_y,
+                           "test_x": test_x, "test_y": test_y}, cache)
+    return ds
+
+
+# --- generated shapes --------------------------------------------------------------------------------
+
+def _shapes(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """One image per label: a class-specific shape or texture at a random place, size and colour,
+    on a contrasting background, with pixel noise. Learnable from shape alone, since colours are random."""
+    n = len(labels)
+    yy, xx = torch.meshgrid(torch.arange(IMAGE_SIZE, dtype=torch.float32),
+                            torch.arange(IMAGE_SIZE, dtype=torch.float32), indexing="ij")
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, 1, 1, generator=g)
+    cx, cy, r = u(11, 21), u(11, 21), u(6, 10)
+    dx, dy = xx - cx, yy - cy
+    dist = (dx**2 + dy**2).sqrt()
+    period = u(5, 9)
+    phase = u(0, 6.3)
+    wave = lambda t: torch.sin(t * 6.2832 / period + phase) > 0
+    masks = torch.stack([
+        dist < r,                                                   # disc
+        (dx.abs() < r * 0.85) & (dy.abs() < r * 0.85),              # square
+        (dist < r) & (dist > r - 2.5),                              # ring
+        ((dx.abs() < 1.5) & (dy.abs() < r)) | ((dy.abs() < 1.5) & (dx.abs() < r)),  # cross
+        wave(yy).expand(n, -1, -1),                                 # h-stripes
+        wave(xx).expand(n, -1, -1),                                 # v-stripes
+        dx.abs() + dy.abs() < r,                                    # diamond
+        (dy.abs() < r * 0.8) & (dx.abs() < (dy + r * 0.8) / 2),     # triangle
+        ((torch.div(xx + phase, 4, rounding_mode="floor") + torch.div(yy + phase, 4, rounding_mode="floor")) % 2
+         == 0).expand(n, -1, -1),                                   # checker
+        wave((xx + yy) / 1.4142).expand(n, -1, -1),                 # diagonal
+    ], dim=1)                                                       # n×10×H×W
+    mask = masks[torch.arange(n), labels].unsqueeze(1).float()     # n×1×H×W
+    fg = torch.rand(n, 3, 1, 1, generator=g)
+    bg = (fg + 0.35 + 0.3 * torch.rand(n, 3, 1, 1, generator=g)) % 1.0  # at least 0.35 away per channel
+    img = mask * fg + (1 - mask) * bg + 0.06 * torch.randn(n, 3, IMAGE_SIZE, IMAGE_SIZE, generator=g)
+    return (img.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def make_synthetic(n_train: int = 5000, n_test: int = 1000, seed: int = 0) -> Dataset:
+    """The zero-download demo set: 10 balanced classes of shapes and stripes, same for the same seed."""
+    g = torch.Generator().manual_seed(seed)
+    k = len(SYNTHETIC_CLASSES)
+    train_y = torch.arange(n_train) % k
+    test_y = torch.arange(n_test) % k
+    train_y = train_y[torch.randperm(n_train, generator=g)]
+    return Dataset("synthetic", list(SYNTHETIC_CLASSES), _shapes(train_y, g), train_y,
+                   _shapes(test_y, g), test_y)
+
+
+# --- batch transforms, on the training device --------------------------------------------------------
+
+def to_model_input(x: torch.Tensor, in_channels: int, mean: tuple[float, ...] = SEED_MEAN,
+                   std: tuple[float, ...] = SEED_STD) -> torch.Tensor:
+    """uint8 B×3×H×W → normalised float, grayscale when the model takes one channel (the seed's LeNet).
+
+    The same code serves training, evaluation and single-image prediction."""
+    x = x.float().div_(255)
+    if in_channels == 1 and x.shape[1] == 3:
+        x = torchvision.transforms.functional.rgb_to_grayscale(x)
+    c = x.shape[1]
+    m = torch.tensor(mean[:c], device=x.device).view(1, c, 1, 1)
+    s = torch.tensor(std[:c], device=x.device).view(1, c, 1, 1)
+    return (x - m) / s
+
+
+def augment(x: torch.Tensor, flip: bool, crop_pad: int, g: torch.Generator | None = None) -> torch.Tensor:
+    """Random horizontal flip and padded random crop, for a whole float batch at once."""
+    b, c, h, w = x.shape
+    if flip:
+        mask = torch.rand(b, device=x.device, generator=g) < 0.5
+        x = torch.where(mask.view(b, 1, 1, 1), x.flip(3), x)
+    if crop_pad > 0:
+        p = crop_pad
+        padded = F.pad(x, (p, p, p, p), mode="reflect")
+        dy = torch.randint(0, 2 * p + 1, (b, 1, 1), device=x.device, generator=g)
+        dx = torch.randint(0, 2 * p + 1, (b, 1, 1), device=x.device, generator=g)
+        rows = dy + torch.arange(h, device=x.device).view(1, h, 1)
+        cols = dx + torch.arange(w, device=x.device).view(1, 1, w)
+        idx = (rows * (w + 2 * p) + cols).view(b, 1, h * w).expand(b, c, h * w)
+        x = padded.flatten(2).gather(2, idx).view(b, c, h, w)
+    return x
+
+
+def available_datasets(data_dir: str | Path = "data") -> list[dict[str, str]]:
+    """What can be trained on right now without a download, for a status panel."""
+    data_dir = Path(data_dir)
+    cifar = data_dir / torchvision.datasets.CIFAR10.base_folder
+    archive = data_dir / torchvision.datasets.CIFAR10.filename
+    rows = [{"dataset": "synthetic", "status": "ready", "detail": "generated shapes, no files needed"}]
+    if cifar.is_dir():
+        rows.append({"dataset": "cifar10", "status": "ready", "detail": str(cifar)})
+    elif archive.exists():
+        rows.append({"dataset": "cifar10", "status": "ready", "detail": f"{archive} (extracted on first use)"})
+    else:
+        rows.append({"dataset": "cifar10", "status": "not downloaded",
+                     "detail": f"downloads about 163 MB into {data_dir} on first use"})
+    return rows

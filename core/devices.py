@@ -1,0 +1,61 @@
+"""Which devices this machine can train on, and checking a device the user asked for."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+class DeviceError(ValueError):
+    """A requested device that does not exist here; the message lists the ones that do."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    name: str            # what torch.device() takes: "cpu", "cuda:0", "mps"
+    label: str           # what a UI shows
+    total_memory: int | None = None  # bytes, CUDA only
+    free_memory: int | None = None   # bytes, CUDA only
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def list_devices() -> list[DeviceInfo]:
+    """Every device torch can use here, CPU first. Nothing unusable is listed."""
+    devices = [DeviceInfo("cpu", f"cpu ({torch.get_num_threads()} threads)")]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            name = torch.cuda.get_device_name(i)
+            try:
+                free, total = torch.cuda.mem_get_info(i)
+            except RuntimeError:  # a device that cannot even report memory is not usable
+                continue
+            devices.append(DeviceInfo(f"cuda:{i}", f"cuda:{i} · {name} · {_gib(free)} free of {_gib(total)}",
+                                      total, free))
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append(DeviceInfo("mps", "mps · Apple GPU"))
+    return devices
+
+
+def default_device() -> str:
+    """The seed's choice, `cuda:0 if torch.cuda.is_available() else cpu`, extended to Apple GPUs."""
+    names = [d.name for d in list_devices()]
+    for preferred in ("cuda:0", "mps"):
+        if preferred in names:
+            return preferred
+    return "cpu"
+
+
+def resolve_device(requested: str | None) -> torch.device:
+    """Turn "auto", "cpu", "cuda", "cuda:1", "mps" into a usable torch.device, or raise DeviceError."""
+    requested = (requested or "auto").strip().lower()
+    if requested == "auto":
+        return torch.device(default_device())
+    if requested == "cuda":
+        requested = "cuda:0"
+    names = [d.name for d in list_devices()]
+    if requested not in names:
+        raise DeviceError(f"Device '{requested}' is not available here. Available: {', '.join(names)}.")
+    return torch.device(requested)

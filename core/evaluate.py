@@ -1,0 +1,175 @@
+"""How good is a model, overall and per class; top-k predictions; loading a run's checkpoint.
+
+`python -m core.evaluate RUN_ID [--runs-dir runs]` prints the report of a run's saved model.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from .data import SEED_MEAN, SEED_STD, DataError, load_dataset, to_model_input
+from .devices import DeviceError, resolve_device
+from .models import get_model_spec
+from .runs import RunError, RunStore
+
+
+class CheckpointError(ValueError):
+    """A file that is not a state dict for the model it is meant for."""
+
+
+@dataclass
+class Report:
+    classes: list[str]
+    confusion: torch.Tensor  # K×K counts, rows = true class, columns = predicted
+    loss: float
+    predictions: torch.Tensor  # N predicted class indices, in test-set order
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.confusion.diag().sum() / self.confusion.sum().clamp(min=1))
+
+    @property
+    def support(self) -> torch.Tensor:
+        return self.confusion.sum(1)
+
+    @property
+    def recall(self) -> torch.Tensor:  # = per-class accuracy
+        return self.confusion.diag() / self.confusion.sum(1).clamp(min=1)
+
+    @property
+    def precision(self) -> torch.Tensor:
+        return self.confusion.diag() / self.confusion.sum(0).clamp(min=1)
+
+    @property
+    def f1(self) -> torch.Tensor:
+        p, r = self.precision, self.recall
+        return torch.where(p + r > 0, 2 * p * r / (p + r).clamp(min=1e-12), torch.zeros_like(p))
+
+    def per_class_accuracy(self) -> dict[str, float]:
+        return {c: float(a) for c, a in zip(self.classes, self.recall)}
+
+    def table(self) -> list[dict[str, float | str | int]]:
+        return [{"class": c, "accuracy": float(r), "precision": float(p), "recall": float(r), "f1": float(f),
+                 "support": int(s)}
+                for c, p, r, f, s in zip(self.classes, self.precision, self.recall, self.f1, self.support)]
+
+
+@torch.no_grad()
+def logits(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD,
+           tta: bool = False, memory_format=torch.contiguous_format) -> torch.Tensor:
+    """Logits of uint8 images; with `tta`, averaged with the horizontally flipped images."""
+    inp = to_model_input(x, in_channels, mean, std).contiguous(memory_format=memory_format)
+    out = model(inp).float()
+    if tta:
+        out = (out + model(inp.flip(3)).float()) / 2
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[str], in_channels: int,
+             mean=SEED_MEAN, std=SEED_STD, batch_size: int = 1000, tta: bool = False,
+             progress: Callable[[int, int], None] | None = None,
+             memory_format=torch.contiguous_format) -> Report:
+    """Confusion matrix, loss and predictions over (x, y) in eval mode; the model's mode is restored."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    k = len(classes)
+    confusion = torch.zeros(k, k, dtype=torch.int64)
+    preds, loss_sum = [], 0.0
+    for i in range(0, len(y), batch_size):
+        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        out = logits(model, xb, in_channels, mean, std, tta, memory_format)
+        loss_sum += float(nn.functional.cross_entropy(out, yb, reduction="sum"))
+        p = out.argmax(1)
+        preds.append(p.cpu())
+        confusion += torch.bincount(yb.cpu() * k + p.cpu(), minlength=k * k).view(k, k)
+        if progress:
+            progress(min(i + batch_size, len(y)), len(y))
+    model.train(was_training)
+    return Report(list(classes), confusion, loss_sum / max(len(y), 1), torch.cat(preds) if preds else
+                  torch.zeros(0, dtype=torch.int64))
+
+
+@torch.no_grad()
+def predict_topk(model: nn.Module, x: torch.Tensor, classes: list[str], in_channels: int, k: int = 3,
+                 mean=SEED_MEAN, std=SEED_STD) -> list[list[tuple[str, float]]]:
+    """For each uint8 image, its k most probable classes with their softmax probabilities."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    probs = logits(model, x.to(device), in_channels, mean, std).softmax(1).cpu()
+    model.train(was_training)
+    top = probs.topk(min(k, len(classes)), dim=1)
+    return [[(classes[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)]
+
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Load a state dict (bare, or inside a Blitz Lab checkpoint) into `model`, or raise CheckpointError."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{path} does not exist.") from e
+    except Exception as e:  # not a torch file, truncated, or holds objects other than tensors
+        raise CheckpointError(f"{path} is not a readable PyTorch state dict ({type(e).__name__}).") from e
+    state = obj.get("model", obj) if isinstance(obj, dict) else obj
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path} does not hold a state dict (a mapping of parameter names to tensors).")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise CheckpointError(f"{path} does not fit the {type(model).__name__} model: {first}") from e
+
+
+def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """The run's model with its saved weights, and the run's config."""
+    cfg = run.config()
+    spec = get_model_spec(cfg["model"])
+    if not run.model_path.exists():
+        raise CheckpointError(f"Run {run.id} has no saved model yet (no epoch finished).")
+    model = spec.build(len(run.summary().get("classes") or range(10)))
+    load_weights(model, run.model_path)
+    return model.to(device).eval(), cfg
+
+
+def format_report(report: Report) -> str:
+    lines = [f"test accuracy: {report.accuracy:.2%}   (chance: {1 / len(report.classes):.0%})", "",
+             f"{'class':<14}{'accuracy':>9}{'precision':>10}{'f1':>7}{'support':>9}"]
+    for row in sorted(report.table(), key=lambda r: -r["accuracy"]):
+        lines.append(f"{row['class']:<14}{row['accuracy']:>9.1%}{row['precision']:>10.1%}"
+                     f"{row['f1']:>7.2f}{row['support']:>9}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.evaluate", description="Report on a run's saved model.")
+    parser.add_argument("run", help="run id (a folder name under --runs-dir)")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+        run = RunStore(args.runs_dir).open(args.run)
+        model, cfg = load_run_model(run, device)
+        ds = load_dataset(cfg["data"], cfg.get("data_dir", "data"))
+        report = evaluate(model, ds.test_x, ds.test_y, ds.classes, get_model_spec(cfg["model"]).in_channels,
+                          tuple(cfg["mean"]), tuple(cfg["std"]), tta=cfg.get("tta", False))
+    except DeviceError as e:
+        parser.error(str(e))
+    except (RunError, CheckpointError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"run {run.id}: {cfg['model']} on {ds.describe()}")
+    print(format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

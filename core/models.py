@@ -1,0 +1,127 @@
+"""The model registry: the tutorial's two networks, exactly as it writes them, and a fast residual CNN."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    """The seed's CIFAR-10 classifier ("Training a classifier"), line for line."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, num_classes)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)  # flatten all dimensions except batch
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        x = self.fc3(x)
+        return x
+
+
+class LeNet(nn.Module):
+    """The seed's 1-channel LeNet ("Neural networks"); takes 1×32×32 grayscale input."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        # 1 input image channel, 6 output channels, 5x5 square convolution kernel
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        # an affine operation: y = Wx + b
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)  # 5*5 from image dimension
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, num_classes)
+
+    def forward(self, input):
+        c1 = F.relu(self.conv1(input))  # C1: 6@28x28
+        s2 = F.max_pool2d(c1, (2, 2))   # S2: 6@14x14
+        c3 = F.relu(self.conv2(s2))     # C3: 16@10x10
+        s4 = F.max_pool2d(c3, 2)        # S4: 16@5x5
+        s4 = torch.flatten(s4, 1)
+        f5 = F.relu(self.fc1(s4))
+        f6 = F.relu(self.fc2(f5))
+        output = self.fc3(f6)
+        return output
+
+
+def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class Residual(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(c, c), conv_bn(c, c))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class ResNet9(nn.Module):
+    """The DAWNBench-winning ResNet-9 layout (prep, 3 pooled stages, 2 residual blocks), width-scalable:
+    width 64 is the GPU original, smaller widths keep a 2-core CPU busy but not swamped."""
+
+    def __init__(self, num_classes: int = 10, width: int = 64):
+        super().__init__()
+        w = width
+        self.layers = nn.Sequential(
+            conv_bn(3, w),
+            conv_bn(w, 2 * w), nn.MaxPool2d(2), Residual(2 * w),
+            conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),
+            conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), Residual(8 * w),
+            nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+        )
+        self.fc = nn.Linear(8 * w, num_classes, bias=False)
+        self.scale = 0.125  # scaled logits, as in the original recipe, keep early softmax from saturating
+
+    def forward(self, x):
+        return self.fc(self.layers(x)) * self.scale
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    in_channels: int
+    build: Callable[[int], nn.Module]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, 32, 32)
+
+    def parameter_count(self, num_classes: int = 10) -> int:
+        return sum(p.numel() for p in self.build(num_classes).parameters())
+
+
+MODELS: dict[str, ModelSpec] = {
+    "tutorial": ModelSpec("tutorial", "The tutorial's CIFAR-10 Net: 2 conv + 3 linear layers, ReLU, max-pool.",
+                          3, lambda k: Net(k)),
+    "lenet": ModelSpec("lenet", "The tutorial's LeNet from 'Neural networks': same layers, 1-channel "
+                       "(grayscale) input.", 1, lambda k: LeNet(k)),
+    "resnet9-mini": ModelSpec("resnet9-mini", "ResNet-9 at width 16: batch-norm residual CNN sized for a CPU.",
+                              3, lambda k: ResNet9(k, width=16)),
+    "resnet9": ModelSpec("resnet9", "ResNet-9 at width 64 (the DAWNBench recipe): for a GPU.",
+                         3, lambda k: ResNet9(k, width=64)),
+}
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ValueError(f"Unknown model '{name}'. Available: {', '.join(MODELS)}.")
+    return MODELS[name]
+
+
+def build_model(name: str, num_classes: int = 10) -> nn.Module:
+    return get_model_spec(name).build(num_classes)

@@ -1,0 +1,175 @@
+import hashlib
+import http.server
+import pickle
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.data import (SYNTHETIC_CLASSES, DataError, augment, available_datasets, download_file, load_cifar10,
+                       load_dataset, load_image_folder, make_synthetic, to_model_input)
+
+
+def test_synthetic_is_uint8_balanced_and_reproducible():
+    a, b = make_synthetic(200, 50, seed=3), make_synthetic(200, 50, seed=3)
+    assert a.train_x.shape == (200, 3, 32, 32) and a.train_x.dtype == torch.uint8
+    assert a.test_x.shape == (50, 3, 32, 32) and a.classes == SYNTHETIC_CLASSES
+    assert torch.equal(a.train_x, b.train_x) and torch.equal(a.train_y, b.train_y)
+    assert torch.bincount(a.train_y).tolist() == [20] * 10
+    assert not torch.equal(a.train_x, make_synthetic(200, 50, seed=4).train_x)
+
+
+def test_synthetic_classes_differ_in_shape_not_just_noise():
+    d = make_synthetic(1000, 10)
+    # the images of one class agree with each other more than with another class (mean edge pattern)
+    edges = (d.train_x.float().diff(dim=3).abs().mean(dim=(1, 2)) > 20).float()  # N×31 column edge profile
+    per_class = torch.stack([edges[d.train_y == k].mean(0) for k in range(10)])
+    assert per_class.std(0).mean() > 0.05
+
+
+def test_to_model_input_applies_the_seeds_normalisation_and_grayscale():
+    x = torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 3, 2, 2)
+    out = to_model_input(x, 3)
+    assert torch.allclose(out[0], torch.full((3, 2, 2), -1.0)) and torch.allclose(out[1], torch.ones(3, 2, 2))
+    gray = to_model_input(x, 1)
+    assert gray.shape == (2, 1, 2, 2) and torch.allclose(gray[1], torch.ones(1, 2, 2), atol=1e-2)
+
+
+def test_augment_flips_whole_batches_and_crops_within_the_padding():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).view(2, 3, 32, 32)
+    assert torch.equal(augment(x, flip=False, crop_pad=0), x)
+    g = torch.Generator().manual_seed(0)
+    flipped = augment(x, flip=True, crop_pad=0, g=g)
+    for i in range(2):
+        assert torch.equal(flipped[i], x[i]) or torch.equal(flipped[i], x[i].flip(2))
+    cropped = augment(x, flip=False, crop_pad=2, g=g)
+    assert cropped.shape == x.shape
+    # a shift by (dy, dx) keeps the interior: some 28×28 window of the input appears in the output
+    for i in range(2):
+        found = any(torch.equal(cropped[i, :, 2:30, 2:30], x[i, :, 2 + dy:30 + dy, 2 + dx:30 + dx])
+                    for dy in range(-2, 3) for dx in range(-2, 3))
+        assert found
+
+
+def _write_images(folder: Path, classes: list[str], n: int, size=(40, 30), mode="RGB", ext="png"):
+    for k, c in enumerate(classes):
+        (folder / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.new(mode, size, color=(k * 40, i * 10, 100) if mode == "RGB" else k * 40).save(folder / c / f"{i}.{ext}")
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    root = tmp_path / "pets"
+    _write_images(root / "train", ["cat", "dog"], 4)
+    _write_images(root / "test", ["cat", "dog"], 2, size=(32, 32), mode="L", ext="jpg")
+    return root
+
+
+def test_image_folder_loads_any_size_and_mode_as_32x32_rgb(image_folder, tmp_path):
+    ds = load_image_folder(image_folder, cache_dir=tmp_path / "cache")
+    assert ds.classes == ["cat", "dog"] and ds.name == "pets"
+    assert ds.train_x.shape == (8, 3, 32, 32) and ds.test_x.shape == (4, 3, 32, 32)
+    assert ds.train_x.dtype == torch.uint8 and ds.train_y.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    # the cache is used the second time, and holds the same tensors
+    assert len(list((tmp_path / "cache").glob("folder-*.pt"))) == 1
+    again = load_image_folder(image_folder, cache_dir=tmp_path / "cache")
+    assert torch.equal(again.train_x, ds.train_x)
+    # a changed folder is not served from the stale cache
+    _write_images(image_folder / "train", ["cat"], 5)
+    assert len(load_image_folder(image_folder, cache_dir=tmp_path / "cache").train_y) == 9
+
+
+def test_image_folder_skips_and_reports_unreadable_files(image_folder):
+    (image_folder / "train" / "cat" / "broken.png").write_bytes(b"not a png")
+    ds = load_image_folder(image_folder)
+    assert len(ds.train_y) == 8 and len(ds.skipped) == 1 and "broken.png" in ds.skipped[0]
+
+
+def test_missing_folder_says_what_is_expected(tmp_path):
+    with pytest.raises(DataError, match="does not exist.*train/<class>"):
+        load_dataset(str(tmp_path / "nope"))
+
+
+def test_folder_without_test_split_is_named(tmp_path):
+    _write_images(tmp_path / "x" / "train", ["a"], 1)
+    with pytest.raises(DataError, match="not in ImageFolder layout: no test folder"):
+        load_image_folder(tmp_path / "x")
+
+
+def test_empty_class_folder_is_named(image_folder):
+    (image_folder / "train" / "bird").mkdir()
+    with pytest.raises(DataError, match="bird"):
+        load_image_folder(image_folder)
+
+
+def test_train_and_test_classes_must_match(image_folder):
+    _write_images(image_folder / "test", ["emu"], 1)
+    with pytest.raises(DataError, match="same class folders"):
+        load_image_folder(image_folder)
+
+
+def _fake_cifar(root: Path, per_batch: int = 20) -> None:
+    """A tiny CIFAR-10 in the real `cifar-10-batches-py` pickle format (its md5s are not the official ones)."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+    for name in names:
+        batch = {"batch_label": name, "labels": [i % 10 for i in range(per_batch)],
+                 "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 "filenames": [f"{i}.png" for i in range(per_batch)]}
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                                     "ship", "truck"], "num_cases_per_batch": per_batch}, f)
+
+
+def test_cifar10_batches_are_read_through_torchvision_when_unverified(tmp_path):
+    _fake_cifar(tmp_path)
+    ds = load_cifar10(tmp_path, verify=False)
+    assert ds.train_x.shape == (100, 3, 32, 32) and ds.test_x.shape == (20, 3, 32, 32)
+    assert ds.classes[0] == "airplane" and ds.train_y[:3].tolist() == [0, 1, 2]
+    assert {"dataset": "cifar10", "status": "ready", "detail": str(tmp_path / "cifar-10-batches-py")} \
+        in available_datasets(tmp_path)
+
+
+def test_cifar10_checksum_mismatch_is_reported_honestly(tmp_path):
+    _fake_cifar(tmp_path)
+    with pytest.raises(DataError, match="official checksums"):
+        load_cifar10(tmp_path)
+
+
+def test_offline_cifar10_says_how_to_place_the_archive_by_hand(tmp_path):
+    with pytest.raises(DataError) as e:
+        load_cifar10(tmp_path / "d", url="http://127.0.0.1:9/cifar-10-python.tar.gz")
+    msg = str(e.value)
+    assert "Could not download CIFAR-10" in msg and str(tmp_path / "d" / "cifar-10-python.tar.gz") in msg
+    assert not list((tmp_path / "d").iterdir())  # no partial file left behind
+
+
+def test_a_placed_archive_with_the_wrong_md5_is_refused_without_downloading(tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"junk")
+    with pytest.raises(DataError, match="md5 differs"):
+        load_cifar10(tmp_path)
+
+
+def test_download_reports_progress_from_a_local_server(tmp_path):
+    payload = bytes(range(256)) * 10_000  # 2.5 MB
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "file.bin").write_bytes(payload)
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / "srv"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seen = []
+    try:
+        download_file(f"http://127.0.0.1:{server.server_port}/file.bin", tmp_path / "out.bin",
+                      lambda stage, done, total: seen.append((stage, done, total)))
+    finally:
+        server.shutdown()
+    assert hashlib.md5((tmp_path / "out.bin").read_bytes()).digest() == hashlib.md5(payload).digest()
+    assert seen[-1] == ("download", len(payload), len(payload)) and len(seen) >= 2

@@ -1,0 +1,23 @@
+import pytest
+import torch
+
+from core.devices import DeviceError, default_device, list_devices, resolve_device
+
+
+def test_cpu_is_always_listed_first_with_a_label():
+    devices = list_devices()
+    assert devices[0].name == "cpu"
+    assert all(d.label.startswith(d.name) for d in devices)
+
+
+def test_auto_follows_the_tutorials_rule():
+    expected = "cuda:0" if torch.cuda.is_available() else default_device()
+    assert str(resolve_device("auto")) == expected
+    assert resolve_device("CPU") == torch.device("cpu")
+
+
+@pytest.mark.parametrize("bad", ["cuda:99", "tpu", "mps:3"])
+def test_unknown_device_lists_the_available_ones(bad):
+    with pytest.raises(DeviceError) as e:
+        resolve_device(bad)
+    assert bad in str(e.value) and "cpu" in str(e.value)

@@ -1,0 +1,89 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.evaluate import CheckpointError, Report, evaluate, load_weights, main, predict_topk
+from core.models import LeNet, Net
+from core.runs import RunStore
+from core.train import make_config, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_report_metrics_from_a_known_confusion_matrix():
+    # rows: true a, b; columns: predicted a, b
+    r = Report(["a", "b"], torch.tensor([[8, 2], [4, 6]]), 0.0, torch.zeros(0))
+    assert r.accuracy == pytest.approx(0.7)
+    assert r.per_class_accuracy() == pytest.approx({"a": 0.8, "b": 0.6})
+    assert r.precision.tolist() == pytest.approx([8 / 12, 6 / 8])
+    assert r.f1[0].item() == pytest.approx(2 * (8 / 12) * 0.8 / (8 / 12 + 0.8))
+    assert [row["support"] for row in r.table()] == [10, 10]
+
+
+class Oracle(torch.nn.Module):
+    """Predicts the class written in the first pixel: a model whose report is known in advance."""
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        k = ((x[:, 0, 0, 0] + 1) * 127.5).round().long()  # undo the seed normalisation
+        return torch.nn.functional.one_hot(k, 3).float() * 10 + self.w
+
+
+def test_evaluate_counts_every_image_and_reports_progress():
+    y = torch.tensor([0, 1, 2, 2, 1, 0, 0])
+    x = torch.zeros(7, 3, 32, 32, dtype=torch.uint8)
+    x[:, 0, 0, 0] = torch.tensor([0, 1, 2, 1, 1, 0, 0], dtype=torch.uint8)  # one mistake: a 2 read as 1
+    seen = []
+    report = evaluate(Oracle(), x, y, ["a", "b", "c"], 3, batch_size=3, progress=lambda d, t: seen.append((d, t)))
+    assert report.confusion.sum() == 7 and report.accuracy == pytest.approx(6 / 7)
+    assert report.confusion[2, 1] == 1 and report.predictions.tolist() == [0, 1, 2, 1, 1, 0, 0]
+    assert seen == [(3, 7), (6, 7), (7, 7)]
+
+
+def test_predict_topk_is_sorted_probabilities():
+    x = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    x[1, 0, 0, 0] = 2
+    top = predict_topk(Oracle(), x, ["a", "b", "c"], 3, k=2)
+    assert [t[0][0] for t in top] == ["a", "c"]
+    assert all(t[0][1] >= t[1][1] and 0.99 < t[0][1] <= 1 for t in top)
+
+
+def test_checkpoint_errors_are_messages_and_files_are_untouched(tmp_path):
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"\x00not a torch file")
+    foreign = tmp_path / "lenet.pth"
+    torch.save(LeNet().state_dict(), foreign)
+    pickled = tmp_path / "object.pth"
+    torch.save({"model": Oracle()}, pickled)  # a whole module: refused by weights_only loading
+    before = {p: p.read_bytes() for p in (garbage, foreign, pickled)}
+    for path, message in [(garbage, "not a readable PyTorch state dict"), (foreign, "does not fit the Net model"),
+                          (pickled, "not a readable"), (tmp_path / "missing.pth", "does not exist")]:
+        with pytest.raises(CheckpointError, match=message):
+            load_weights(Net(), path)
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_evaluate_cli_prints_a_per_class_report(tmp_path, capsys, small_data, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = RunStore(tmp_path / "runs").create({})
+    cfg = make_config(data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=1,
+                      device="cpu")
+    (run.path / "config.json").write_text(__import__("json").dumps(__import__("dataclasses").asdict(cfg)))
+    train(cfg, run)
+    assert main([run.id, "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy:" in out and "disc" in out and "precision" in out
+    assert main(["no-such-run", "--runs-dir", str(tmp_path / "runs")]) == 1
+
+
+def test_core_never_imports_streamlit():
+    code = ("import sys, core.data, core.devices, core.evaluate, core.models, core.optim, core.runs, core.train;"
+            "sys.exit('streamlit' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+    for path in (ROOT / "core").glob("*.py"):
+        assert "import streamlit" not in path.read_text() and "from streamlit" not in path.read_text(), path
