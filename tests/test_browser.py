@@ -2,6 +2,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,6 @@ def test_every_page_in_the_navigation_renders_without_an_exception(page, app_ser
         wait_rendered(page)
         assert page.locator('[data-testid="stException"]').count() == 0, href
     page.goto(app_server["url"])
-    page.get_by_text("Blitz Lab", exact=False).first.wait_for()
     wait_rendered(page)
-    assert re.search(r"torch \S+", page.locator('[data-testid="stMainBlockContainer"]').inner_text())
+    expect(page.locator('[data-testid="stMainBlockContainer"]')).to_contain_text(re.compile(r"torch \d+\.\d+"))
     page.screenshot(path=str(app_server["runs_dir"].parent / "home.png"), full_page=True)
