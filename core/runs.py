@@ -22,6 +22,7 @@ from .files import atomic_write_json
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 ACTIVE = ("running", "paused")
+RESUMABLE = ("stopped", "interrupted", "failed")
 STATUSES = ("running", "paused", "completed", "stopped", "failed", "interrupted")
 
 
@@ -55,6 +56,10 @@ class Run:
     @property
     def model_path(self) -> Path:
         return self.path / "model.pth"
+
+    @property
+    def samples_path(self) -> Path:  # a few fixed test images, for a live prediction gallery
+        return self.path / "samples.pt"
 
     @property
     def metrics_path(self) -> Path:

@@ -28,7 +28,7 @@ from .evaluate import evaluate
 from .files import atomic_torch_save
 from .models import MODELS, get_model_spec
 from .optim import OPTIMIZERS, SCHEDULES, make_optimizer, make_schedule
-from .runs import Run, RunError, RunStore, claim
+from .runs import RESUMABLE, Run, RunError, RunStore, claim
 
 Event = dict[str, Any]
 AMP = ("off", "bf16", "fp16")
@@ -190,12 +190,12 @@ def _checkpoint(run: Run, model: nn.Module, opt, sched, epoch: int, step: int, c
 
 
 def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None = None,
-          control: Control | None = None, dataset: Dataset | None = None,
-          on_data_progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+          control: Control | None = None, dataset: Dataset | None = None) -> dict[str, Any]:
     """Train `cfg` into `run`, resuming from its checkpoint if it has one. Returns the final summary.
 
     Never raises for what can go wrong inside a run (bad data, NaN loss, a stop): the summary says
     `failed` / `stopped` with a reason. Bad configs and devices are the caller's to check first."""
+    (run.path / "control").unlink(missing_ok=True)  # a command left from an earlier session must not replay
     control = control or Control(run.path / "control")
     summary = run.summary()
     summary.update(status="running", model=cfg.model, preset=cfg.preset, data=cfg.data, **claim())
@@ -221,7 +221,14 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
         run.write_summary(summary)
         if device.type == "cpu":
             torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-        ds = (dataset or load_dataset(cfg.data, cfg.data_dir, on_data_progress)).to(device)
+        last_data_event = [0.0]
+
+        def data_progress(stage: str, done: int, total: int) -> None:  # at most 4 events a second
+            if done >= total or time.monotonic() - last_data_event[0] > 0.25:
+                last_data_event[0] = time.monotonic()
+                emit({"type": "data", "stage": stage, "done": done, "total": total})
+
+        ds = (dataset or load_dataset(cfg.data, cfg.data_dir, data_progress)).to(device)
         if cfg.batch_size > len(ds.train_y):
             raise DataError(f"batch size {cfg.batch_size} is larger than the {len(ds.train_y)} training images.")
         spec = get_model_spec(cfg.model)
@@ -253,6 +260,10 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
                   "skipped_files": len(ds.skipped)})
         run.write_summary(summary)
         sample_idx = torch.linspace(0, len(ds.test_y) - 1, min(SAMPLE_COUNT, len(ds.test_y))).long()
+        sample_true = ds.test_y[sample_idx.to(device)].tolist()
+        if not run.samples_path.exists():
+            atomic_torch_save({"images": ds.test_x[sample_idx.to(device)].cpu(), "labels": sample_true,
+                               "classes": ds.classes}, run.samples_path)
         window_t, window_n, images_per_s = time.monotonic(), 0, 0.0
 
         def pause_event(status: str) -> Callable[[], None]:
@@ -316,8 +327,8 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
             emit({"type": "epoch", "epoch": epoch + 1, "train_loss": loss_sum / max(loss_n, 1),
                   "test_loss": report.loss, "test_accuracy": report.accuracy, "train_seconds": train_seconds,
                   "per_class_accuracy": report.per_class_accuracy(),
-                  "samples": {"index": sample_idx.tolist(), "true": ds.test_y[sample_idx].tolist(),
-                              "predicted": report.predictions[sample_idx.cpu()].tolist()}})
+                  "samples": {"index": sample_idx.tolist(), "true": sample_true,
+                              "predicted": report.predictions[sample_idx].tolist()}})
             emit({"type": "checkpoint", "epoch": epoch + 1, "step": 0})
         return finish("completed")
     except Stopped:
@@ -366,6 +377,8 @@ class ProgressLine:
         elif kind == "epoch":
             self.stream.write(f"\repoch {ev['epoch']}: train loss {ev['train_loss']:.3f}, test accuracy "
                               f"{ev['test_accuracy']:.2%}" + " " * 40 + "\n")
+        elif kind == "data" and ev["total"]:
+            self.stream.write(f"\r{ev['stage']}: {ev['done']:,}/{ev['total']:,}   ")
         elif kind == "paused":
             self.stream.write("\npaused\n")
 
@@ -396,6 +409,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--name", help="a label for the run, part of its folder name")
     p.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or interrupted run from its checkpoint")
+    p.add_argument("--run-id", help=argparse.SUPPRESS)  # train into a run folder the app prepared
     p.add_argument("--quiet", action="store_true", help="no progress line")
     return p
 
@@ -404,12 +418,12 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     store = RunStore(args.runs_dir)
-    if args.resume:
+    if args.resume or args.run_id:
         try:
-            run = store.open(args.resume)
+            run = store.open(args.resume or args.run_id)
         except RunError as e:
             p.error(str(e))
-        if run.status not in ("stopped", "interrupted", "failed"):
+        if args.resume and run.status not in RESUMABLE:
             p.error(f"run {run.id} is {run.status}; only stopped, interrupted or failed runs can resume.")
         cfg = TrainConfig(**{**run.config(), **({"device": args.device} if args.device else {})})
     else:
@@ -427,21 +441,13 @@ def main(argv: list[str] | None = None) -> int:
         resolve_device(cfg.device)
     except DeviceError as e:
         p.error(str(e))
-    cfg_dict = asdict(cfg)
-    if not args.resume:
-        run = store.create(cfg_dict, args.name)
+    if not (args.resume or args.run_id):
+        run = store.create(asdict(cfg), args.name)
     print(f"run folder: {run.path}", flush=True)
     control = Control(run.path / "control")
     stop_once = lambda *_: (control.stop(), signal.signal(signal.SIGINT, signal.default_int_handler))
     signal.signal(signal.SIGINT, stop_once)  # first Ctrl-C: stop cleanly with a checkpoint
-    progress = ProgressLine() if not args.quiet else None
-
-    def data_progress(stage: str, done: int, total: int) -> None:
-        if progress and total:
-            sys.stderr.write(f"\r{stage}: {done:,}/{total:,}   ")
-            sys.stderr.flush()
-
-    summary = train(cfg, run, on_event=progress, control=control, on_data_progress=data_progress)
+    summary = train(cfg, run, on_event=None if args.quiet else ProgressLine(), control=control)
     sys.stderr.write("\n")
     print(f"status: {summary['status']}" + (f" ({summary['reason']})" if summary.get("reason") else ""))
     if "test_accuracy" in summary:

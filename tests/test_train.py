@@ -90,9 +90,14 @@ def test_pause_blocks_until_resume(tmp_path, small_data):
 
 def test_the_control_file_stops_a_run_from_another_process(tmp_path, small_data):
     run = RunStore(tmp_path).create({})
-    (run.path / "control").write_text("stop\n")
-    s = train(quick(epochs=1), run, dataset=small_data)
-    assert s["status"] == "stopped"
+    (run.path / "control").write_text("stop\n")  # left over from before: ignored
+
+    def write_stop(e):
+        if e.get("global_step") == 5:
+            (run.path / "control").write_text("stop\n")
+            time.sleep(0.6)  # the file is read at most twice a second
+    s = train(quick(epochs=1), run, on_event=write_stop, dataset=small_data)
+    assert s["status"] == "stopped" and torch.load(run.checkpoint_path, weights_only=True)["step"] > 5
 
 
 def test_a_diverging_run_fails_with_advice(tmp_path, small_data):
