@@ -97,26 +97,39 @@ class Run:
             self._metrics_file = None
 
     def events(self) -> list[dict[str, Any]]:
-        """All events in order. After a `resume`, step events past the resume point are dropped,
-        so curves show each global step once; a torn last line (a crash mid-write) is ignored."""
+        return EventLog(self.metrics_path).refresh()
+
+
+class EventLog:
+    """Reads metrics.jsonl incrementally: each refresh parses only the lines appended since the last.
+
+    After a `resume` event, step events past the resume point are dropped, so curves show each global
+    step once; an incomplete last line (being written, or torn by a crash) waits for the next refresh."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self.events = path, 0, []
+
+    def refresh(self) -> list[dict[str, Any]]:
         try:
-            lines = self.metrics_path.read_text().splitlines()
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
         except FileNotFoundError:
-            return []
-        events = []
-        for line in lines:
+            return self.events
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        for line in chunk[:end].splitlines():
             try:
-                events.append(json.loads(line))
+                ev = json.loads(line)
             except json.JSONDecodeError:
                 continue
-        out: list[dict[str, Any]] = []
-        for ev in events:
             if ev.get("type") == "resume":
-                cut = ev.get("global_step", 0)
-                out = [e for e in out if not (e.get("type") == "step" and e.get("global_step", 0) >= cut)
-                       and not (e.get("type") == "epoch" and e.get("epoch", 0) > ev.get("epoch", 0))]
-            out.append(ev)
-        return out
+                cut, epoch = ev.get("global_step", 0), ev.get("epoch", 0)
+                self.events = [e for e in self.events
+                               if not (e.get("type") == "step" and e.get("global_step", 0) >= cut)
+                               and not (e.get("type") == "epoch" and e.get("epoch", 0) > epoch)]
+            self.events.append(ev)
+        return self.events
 
 
 class RunStore:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -33,6 +34,7 @@ from .runs import RESUMABLE, Run, RunError, RunStore, claim
 Event = dict[str, Any]
 AMP = ("off", "bf16", "fp16")
 SAMPLE_COUNT = 32  # test images whose predictions every epoch event carries, for a live gallery
+SMALL_BATCH = 32  # below this, a CPU step is dominated by per-op overhead and threads only add contention
 
 
 @dataclass
@@ -120,6 +122,24 @@ def make_config(preset: str | None = None, **overrides: Any) -> TrainConfig:
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(TrainConfig)}
     return TrainConfig(**{k: v for k, v in values.items() if k in known})
+
+
+def cli_command(cfg: TrainConfig) -> str:
+    """The `python -m core.train …` line that reproduces `cfg`: the preset, then only what differs from it."""
+    base = make_config(cfg.preset or None)
+    parts = ["python -m core.train", f"--data {shlex.quote(cfg.data)}"]
+    if cfg.preset:
+        parts.append(f"--preset {cfg.preset}")
+    for f in fields(TrainConfig):
+        if f.name in ("data", "preset", "mean", "std"):
+            continue
+        value, default = getattr(cfg, f.name), getattr(base, f.name)
+        if value == default:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        parts.append((flag if value else f"--no-{flag[2:]}") if isinstance(value, bool)
+                     else f"{flag} {shlex.quote(str(value))}")
+    return " ".join(parts)
 
 
 class Control:
@@ -219,8 +239,9 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
         device = resolve_device(cfg.device)
         summary["device"] = str(device)
         run.write_summary(summary)
-        if device.type == "cpu":
-            torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+        if device.type == "cpu":  # small batches: one thread, as splitting tiny ops costs more than it saves
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+            torch.set_num_threads(1 if cfg.batch_size < SMALL_BATCH else cores)
         last_data_event = [0.0]
 
         def data_progress(stage: str, done: int, total: int) -> None:  # at most 4 events a second
@@ -265,6 +286,7 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
             atomic_torch_save({"images": ds.test_x[sample_idx.to(device)].cpu(), "labels": sample_true,
                                "classes": ds.classes}, run.samples_path)
         window_t, window_n, images_per_s = time.monotonic(), 0, 0.0
+        images_seen, seconds0 = 0, train_seconds  # this session's throughput, for the summary
 
         def pause_event(status: str) -> Callable[[], None]:
             def f() -> None:
@@ -308,6 +330,7 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
                                       else "") + ".")
                 loss_sum, loss_n = loss_sum + value * len(idx), loss_n + len(idx)
                 window_n += len(idx)
+                images_seen += len(idx)
                 now = time.monotonic()
                 if now - window_t >= 0.5:
                     images_per_s, window_t, window_n = window_n / (now - window_t), now, 0
@@ -321,8 +344,7 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
             summary.update(test_accuracy=report.accuracy, per_class_accuracy=report.per_class_accuracy(),
                            best_accuracy=max(report.accuracy, summary.get("best_accuracy", 0.0)),
                            epochs_completed=epoch + 1, train_seconds=round(train_seconds, 3),
-                           images_per_s=round(loss_n / max(train_seconds, 1e-9), 1) if epoch == epoch0 else
-                           summary.get("images_per_s"))
+                           images_per_s=round(images_seen / max(train_seconds - seconds0, 1e-9), 1))
             run.write_summary(summary)
             emit({"type": "epoch", "epoch": epoch + 1, "train_loss": loss_sum / max(loss_n, 1),
                   "test_loss": report.loss, "test_accuracy": report.accuracy, "train_seconds": train_seconds,

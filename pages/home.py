@@ -8,6 +8,9 @@ from core.data import available_datasets
 from core.devices import list_devices
 from core.paths import data_dir, runs_dir
 from core.runs import RunStore, run_row
+from ui import through_navigation
+
+through_navigation()
 
 st.title("🔥 Blitz Lab")
 st.markdown("PyTorch's *Deep Learning with PyTorch: A 60 Minute Blitz*, made interactive: "

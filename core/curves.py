@@ -1,0 +1,75 @@
+"""Training curves from run events: tables, TensorBoard-style smoothing, downsampling, progress and ETA."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+STEP_COLUMNS = ["global_step", "epoch", "step", "loss", "lr", "images_per_s", "time"]
+EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "train_seconds"]
+
+
+def steps_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([e for e in events if e.get("type") == "step"], columns=STEP_COLUMNS)
+
+
+def epochs_frame(events: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([e for e in events if e.get("type") == "epoch"], columns=EPOCH_COLUMNS)
+
+
+def smooth(values: pd.Series, weight: float) -> pd.Series:
+    """TensorBoard's debiased exponential moving average (weight 0 = raw, 0.99 = very smooth)."""
+    if weight <= 0 or values.empty:
+        return values
+    return values.ewm(alpha=1 - min(weight, 0.999), adjust=True).mean()
+
+
+def downsample(frame: pd.DataFrame, max_points: int = 2000) -> pd.DataFrame:
+    """At most `max_points` rows, each the mean of consecutive rows, so a 25,000-step curve stays light."""
+    if len(frame) <= max_points:
+        return frame
+    bucket = math.ceil(len(frame) / max_points)
+    return frame.groupby(frame.index // bucket).mean(numeric_only=True).reset_index(drop=True)
+
+
+def loss_curve(events: list[dict[str, Any]], weight: float = 0.6, max_points: int = 2000) -> pd.DataFrame:
+    """global_step, raw loss and smoothed loss, smoothed before downsampling."""
+    steps = steps_frame(events)
+    steps["smoothed"] = smooth(steps["loss"], weight)
+    return downsample(steps[["global_step", "loss", "smoothed", "lr"]], max_points)
+
+
+def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where a run is: epoch, step, fraction done, images/s and an ETA from the recent step rate."""
+    start = next((e for e in reversed(events) if e.get("type") in ("start", "resume") and "steps_per_epoch" in e),
+                 None) or next((e for e in events if e.get("type") == "start"), {})
+    steps_per_epoch, epochs = start.get("steps_per_epoch", 0), start.get("epochs", 0)
+    last = next((e for e in reversed(events) if e.get("type") == "step"), None)
+    data = next((e for e in reversed(events) if e.get("type") == "data"), None)
+    out = {"epoch": 0, "epochs": epochs, "step": 0, "steps_per_epoch": steps_per_epoch, "fraction": 0.0,
+           "images_per_s": 0.0, "eta_seconds": None, "loss": None,
+           "data": data if data and not last and data["done"] < data["total"] else None}
+    if not last or not steps_per_epoch:
+        return out
+    total = steps_per_epoch * epochs
+    done = last["global_step"] + 1
+    out.update(epoch=last["epoch"] + 1, step=last["step"] + 1, fraction=min(done / total, 1.0),
+               images_per_s=last.get("images_per_s", 0.0), loss=last["loss"])
+    recent = [e for e in events[-400:] if e.get("type") == "step"]
+    if len(recent) >= 2 and recent[-1]["time"] > recent[0]["time"]:
+        rate = (recent[-1]["global_step"] - recent[0]["global_step"]) / (recent[-1]["time"] - recent[0]["time"])
+        out["eta_seconds"] = (total - done) / rate if rate > 0 else None
+    return out
+
+
+def metrics_csv(events: list[dict[str, Any]]) -> str:
+    """Every step with its loss and lr, and each epoch's test numbers on the epoch's last step."""
+    steps = steps_frame(events).drop(columns=["time"])
+    epochs = epochs_frame(events).rename(columns={"epoch": "epochs_done"})
+    if not epochs.empty and not steps.empty:
+        last_step = steps.groupby("epoch")["global_step"].max().reset_index()
+        last_step["epochs_done"] = last_step["epoch"] + 1
+        steps = steps.merge(last_step[["global_step", "epochs_done"]].merge(epochs, on="epochs_done"),
+                            on="global_step", how="left")
+    return steps.to_csv(index=False)

@@ -1,0 +1,127 @@
+"""Training jobs for the app: each run trains in its own `python -m core.train` process.
+
+Why a subprocess and not a thread in the Streamlit server: the training loop then has its own
+interpreter (no GIL shared with page reruns), it survives a page refresh, a second tab or a Streamlit
+script error, and every tab sees the same job because all state is in the run folder (metrics.jsonl,
+summary.json) rather than in one server's memory. Commands go through the run folder's `control` file.
+See docs/TRAINING_JOBS.md.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+from .devices import resolve_device
+from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim
+from .train import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ("pause", "resume", "stop")
+_children: dict[str, subprocess.Popen] = {}  # run id → process started by this server, reaped on poll
+
+
+class DeviceBusy(RuntimeError):
+    """One job per device: the message names the run that holds it."""
+
+    def __init__(self, run: Run, device: str):
+        super().__init__(f"{device} is busy with run {run.id} ({run.status}). Stop it or wait for it to finish.")
+        self.run, self.device = run, device
+
+
+@contextmanager
+def _store_lock(store: RunStore):
+    """Two tabs pressing Start at once must not both get the device."""
+    store.root.mkdir(parents=True, exist_ok=True)
+    with open(store.root / ".jobs.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _reap(store: RunStore) -> None:
+    """Forget finished children; one that died before claiming its run marks the run failed, with its log."""
+    for run_id, proc in list(_children.items()):
+        if proc.poll() is None:
+            continue
+        del _children[run_id]
+        try:
+            run = store.open(run_id)
+        except RunError:
+            continue
+        summary = run.summary()
+        if summary.get("status") in ACTIVE and summary.get("pid") == os.getpid():
+            tail = log_tail(run, 3)
+            run.write_summary({**summary, "status": "failed",
+                               "reason": f"the training process exited with code {proc.returncode}: {tail}"})
+
+
+def log_tail(run: Run, lines: int = 20) -> str:
+    try:
+        return "\n".join((run.path / "train.log").read_text(errors="replace").strip().splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+def active_runs(store: RunStore) -> list[Run]:
+    _reap(store)
+    return [r for r in store.list() if r.status in ACTIVE]
+
+
+def run_device(run: Run) -> str:
+    return str(run.summary().get("device") or run.config().get("device"))
+
+
+def busy_run(store: RunStore, device: str) -> Run | None:
+    return next((r for r in active_runs(store) if run_device(r) == device), None)
+
+
+def _spawn(run: Run, store: RunStore) -> None:
+    """`--run-id` trains into the prepared folder, continuing from its checkpoint when it has one."""
+    log = open(run.path / "train.log", "ab")
+    args = [sys.executable, "-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet",
+            "--run-id", run.id]
+    _children[run.id] = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+    log.close()
+
+
+def start(cfg: TrainConfig, store: RunStore, name: str | None = None) -> Run:
+    """Create a run for `cfg` on its (resolved) device and start training it in the background."""
+    if problems := cfg.problems():
+        raise ValueError("; ".join(problems))
+    device = str(resolve_device(cfg.device))
+    with _store_lock(store):
+        if holder := busy_run(store, device):
+            raise DeviceBusy(holder, device)
+        run = store.create({**asdict(cfg), "device": device}, name)
+        run.write_summary({**run.summary(), "device": device})
+    _spawn(run, store)
+    return run
+
+
+def resume(run: Run, store: RunStore) -> None:
+    """Continue a stopped, interrupted or failed run from its last checkpoint."""
+    status = run.status
+    if status not in RESUMABLE:
+        raise RunError(f"Run {run.id} is {status}; only stopped, interrupted or failed runs can resume.")
+    device = run_device(run)
+    with _store_lock(store):
+        if holder := busy_run(store, device):
+            raise DeviceBusy(holder, device)
+        # until the child claims the run with its own pid, this process owns it (so it is not "interrupted")
+        run.write_summary({**run.summary(), "status": "running", "reason": "", **claim()})
+    _spawn(run, store)
+
+
+def send(run: Run, command: str) -> None:
+    """Ask a running job to pause, resume or stop; it acts within about half a second."""
+    if command not in COMMANDS:
+        raise ValueError(f"Unknown command '{command}'. Use one of {', '.join(COMMANDS)}.")
+    (run.path / "control").write_text(command + "\n")

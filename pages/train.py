@@ -1,0 +1,47 @@
+"""Train a classifier: the tutorial's sections 4 and 5, live. Start, watch, pause, stop and compare runs."""
+import streamlit as st
+
+from core import jobs
+from core.paths import runs_dir
+from core.runs import RunError, RunStore
+from ui.live import live_view
+from ui.runs_panel import runs_panel
+from ui.train_form import new_run_form
+from ui import through_navigation
+
+through_navigation()
+
+st.title("🏋️ Train a classifier")
+st.caption("The tutorial's *Training a classifier* and *Training on GPU*: pick data, a network and a recipe, "
+           "then watch the loss fall and the test accuracy rise. Training runs in its own process: switch "
+           "pages, refresh or open a second tab — it keeps going.")
+
+store = RunStore(runs_dir())
+active = jobs.active_runs(store)
+wanted = st.query_params.get("run")
+try:
+    shown = store.open(wanted) if wanted else (active[0] if active else (store.list() or [None])[0])
+except RunError:
+    st.warning(f"There is no run '{wanted}'.")
+    shown = None
+
+if shown is not None:
+    live_view(shown.id, store)
+
+with st.expander("▶ New run", expanded=not active):
+    cfg, problems = new_run_form(store)
+    for problem in problems:
+        st.error(problem[0].upper() + problem[1:])
+    if st.button("Start training", type="primary", disabled=bool(problems), key="start"):
+        try:
+            run = jobs.start(cfg, store)
+            st.query_params["run"] = run.id
+            st.rerun()
+        except jobs.DeviceBusy as e:
+            st.error(str(e))
+            st.page_link("pages/train.py", label=f"Open run {e.run.id}", query_params={"run": e.run.id})
+        except ValueError as e:
+            st.error(str(e))
+
+st.subheader("Runs")
+runs_panel(store)

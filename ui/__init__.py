@@ -1,0 +1,14 @@
+"""Streamlit helpers shared by the pages: widgets and charts, no training math (that is core's)."""
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+
+def through_navigation() -> None:
+    """Run this page through app.py's st.navigation.
+
+    Until some session has run app.py, Streamlit treats a `pages/` folder the old (v1) way: the first
+    request for /train after the server starts runs pages/train.py on its own, without app.py's navigation.
+    Turn that mode off (app.py's st.navigation would) and rerun once, now through app.py."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

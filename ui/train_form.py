@@ -1,0 +1,150 @@
+"""The "new run" form: data, model, recipe (preset + editable values) and device → a TrainConfig."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import jobs
+from core.data import DataError, preview_grid, train_size
+from core.devices import default_device, list_devices
+from core.models import MODELS, build_model, get_model_spec
+from core.optim import OPTIMIZERS, SCHEDULES
+from core.paths import data_dir
+from core.runs import RunStore
+from core.train import AMP, PRESETS, TrainConfig, cli_command, make_config
+from ui.data import cached_dataset
+
+DATA_LABELS = {"synthetic": "Demo shapes (generated, no download)", "cifar10": "CIFAR-10 (downloads 163 MB once)",
+               "folder": "My image folder (train/<class>/…, test/<class>/…)"}
+RECIPE_FIELDS = ("model", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+                 "label_smoothing", "flip", "crop_pad", "tta", "amp", "channels_last")
+
+
+def _apply_preset() -> None:
+    """Copy the chosen preset's values into the form's widgets (the user can then edit them)."""
+    preset = st.session_state["f_preset"]
+    cfg = make_config(preset if preset in PRESETS else None)
+    for name in RECIPE_FIELDS:
+        st.session_state[f"f_{name}"] = getattr(cfg, name)
+
+
+def use_demo_data() -> None:
+    st.session_state["f_data"] = "synthetic"
+
+
+def _init() -> None:
+    if "f_preset" in st.session_state:
+        return
+    st.session_state["f_preset"] = "tutorial"
+    st.session_state["f_data"] = "synthetic"
+    st.session_state["f_folder"] = ""
+    st.session_state["f_seed"] = 0
+    st.session_state["f_device"] = default_device()
+    _apply_preset()
+
+
+def _data_section() -> tuple[str, list[str]]:
+    source = st.radio("Data", list(DATA_LABELS), format_func=DATA_LABELS.get, key="f_data", horizontal=True)
+    problems = []
+    if source == "folder":
+        path = st.text_input("Folder path", key="f_folder", placeholder="/home/me/pets")
+        source = path.strip()
+        if not source:
+            problems.append("enter the path of your image folder")
+    size = None
+    if source:
+        try:
+            size = train_size(source)
+        except DataError as e:
+            problems.append(str(e))
+    if size:
+        st.caption(f"{size:,} training images.")
+        if st.session_state.get("f_batch_size", 1) > size:
+            problems.append(f"batch size {st.session_state['f_batch_size']} is larger than the {size:,} "
+                            "training images")
+    if source and not problems and st.toggle("Preview training images", key="f_preview"):
+        try:
+            grid, labels = preview_grid(cached_dataset(source, str(data_dir())))
+            st.image(grid.numpy(), caption=" · ".join(labels), width=520)
+        except DataError as e:
+            st.error(str(e))
+            if source == "cifar10":
+                st.button("Use the demo data instead", on_click=use_demo_data)
+    return source, problems
+
+
+def _model_section() -> None:
+    name = st.selectbox("Model", list(MODELS), key="f_model",
+                        format_func=lambda n: f"{n} · {get_model_spec(n).parameter_count():,} parameters")
+    spec = get_model_spec(name)
+    st.caption(f"{spec.description} Input {spec.input_shape[0]}×32×32.")
+    with st.expander("print(net)"):
+        st.code(str(build_model(name)), language="text")
+
+
+def _recipe_section() -> None:
+    st.selectbox("Preset", [*PRESETS, "custom"], key="f_preset", on_change=_apply_preset,
+                 help="Fills the values below; edit any of them.")
+    if st.session_state["f_preset"] in PRESETS:
+        st.caption(PRESETS[st.session_state["f_preset"]].description)
+    c = st.columns(3)
+    c[0].number_input("Epochs", min_value=1, max_value=500, step=1, key="f_epochs")
+    c[1].number_input("Batch size", min_value=1, max_value=8192, step=1, key="f_batch_size")
+    c[2].number_input("Seed", min_value=0, step=1, key="f_seed")
+    c = st.columns(3)
+    c[0].selectbox("Optimizer", OPTIMIZERS, key="f_optimizer",
+                   help="sgd with momentum > 0 is SGD+momentum, as in the tutorial")
+    c[1].number_input("Learning rate", min_value=0.0, format="%g", step=0.001, key="f_lr")
+    c[2].number_input("Momentum", min_value=0.0, max_value=0.999, format="%g", step=0.05, key="f_momentum")
+    c = st.columns(3)
+    c[0].selectbox("Schedule", SCHEDULES, key="f_schedule")
+    c[1].number_input("Weight decay", min_value=0.0, format="%g", step=1e-4, key="f_weight_decay")
+    c[2].number_input("Label smoothing", min_value=0.0, max_value=0.99, format="%g", step=0.05,
+                      key="f_label_smoothing")
+    c = st.columns(4)
+    c[0].checkbox("Random flip", key="f_flip")
+    c[1].slider("Random crop padding", 0, 8, key="f_crop_pad")
+    c[2].checkbox("Flip at test time", key="f_tta")
+    c[3].checkbox("channels_last", key="f_channels_last")
+
+
+def _device_section(store: RunStore) -> list[str]:
+    devices = list_devices()
+    busy = {d.name: jobs.busy_run(store, d.name) for d in devices}
+    labels = {d.name: d.label + (f" — busy with {busy[d.name].id}" if busy[d.name] else "") for d in devices}
+    if st.session_state.get("f_device") not in labels:
+        st.session_state["f_device"] = "cpu"
+    device = st.selectbox("Device", list(labels), format_func=labels.get, key="f_device")
+    st.code("device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
+            f"# here: {device}\nnet.to(device)\ninputs, labels = data[0].to(device), data[1].to(device)",
+            language="python")
+    st.caption("The tutorial's GPU section: the model's parameters and every batch must live on the same "
+               "device. Here the whole dataset is moved there once, so each step only indexes it." +
+               (" Mixed precision (amp) applies on CUDA." if device.startswith("cuda") else ""))
+    if device.startswith("cuda"):
+        st.selectbox("Mixed precision", AMP, key="f_amp")
+    return [f"{device} is busy with run {busy[device].id}"] if busy.get(device) else []
+
+
+def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
+    """Draw the form; return the config it describes and every reason it cannot start yet."""
+    _init()
+    st.markdown("##### 1 · Data")
+    source, problems = _data_section()
+    st.markdown("##### 2 · Model")
+    _model_section()
+    st.markdown("##### 3 · Recipe")
+    _recipe_section()
+    st.markdown("##### 4 · Device")
+    busy = _device_section(store)
+    s = st.session_state
+    preset = s["f_preset"] if s["f_preset"] in PRESETS else ""
+    values = {name: s[f"f_{name}"] for name in RECIPE_FIELDS}
+    if not s["f_device"].startswith("cuda"):
+        values["amp"] = "off"
+    cfg = TrainConfig(**values, data=source or "synthetic", data_dir=str(data_dir()), preset=preset,
+                      device=s["f_device"], seed=int(s["f_seed"]))
+    if preset and any(getattr(cfg, n) != getattr(make_config(preset), n) for n in RECIPE_FIELDS if n != "amp"):
+        cfg.preset = ""  # edited: no longer the preset's recipe
+    st.markdown("##### Same run from a terminal")
+    st.code(cli_command(cfg), language="bash")
+    return cfg, problems + cfg.problems() + busy
