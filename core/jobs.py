@@ -84,11 +84,15 @@ def busy_run(store: RunStore, device: str) -> Run | None:
 
 def _spawn(run: Run, store: RunStore) -> None:
     """`--run-id` trains into the prepared folder, continuing from its checkpoint when it has one."""
+    (run.path / "control").unlink(missing_ok=True)  # an old "stop" must not replay; a new one may come at once
     log = open(run.path / "train.log", "ab")
     args = [sys.executable, "-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet",
             "--run-id", run.id]
+    # OpenMP threads that sleep instead of spinning while they wait: the browser and the app share the
+    # cores with training, and spinning threads lose whole time slices to them.
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     _children[run.id] = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, env=env)
     log.close()
 
 

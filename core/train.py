@@ -65,27 +65,27 @@ class TrainConfig:
         """Every invalid value, as sentences a form or the CLI can show."""
         p = []
         if self.model not in MODELS:
-            p.append(f"model must be one of {', '.join(MODELS)}")
+            p.append(f"Model must be one of {', '.join(MODELS)}.")
         if self.epochs < 1:
-            p.append("epochs must be at least 1")
+            p.append("Epochs must be at least 1.")
         if self.batch_size < 1:
-            p.append("batch size must be at least 1")
+            p.append("Batch size must be at least 1.")
         if not self.lr > 0 or not math.isfinite(self.lr):
-            p.append("learning rate must be a positive number")
+            p.append("Learning rate must be a positive number.")
         if not 0 <= self.momentum < 1:
-            p.append("momentum must be in [0, 1)")
+            p.append("Momentum must be in [0, 1).")
         if self.weight_decay < 0:
-            p.append("weight decay must be ≥ 0")
+            p.append("Weight decay must be ≥ 0.")
         if not 0 <= self.label_smoothing < 1:
-            p.append("label smoothing must be in [0, 1)")
+            p.append("Label smoothing must be in [0, 1).")
         if self.optimizer not in OPTIMIZERS:
-            p.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
+            p.append(f"Optimizer must be one of {', '.join(OPTIMIZERS)}.")
         if self.schedule not in SCHEDULES:
-            p.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+            p.append(f"Schedule must be one of {', '.join(SCHEDULES)}.")
         if not 0 <= self.crop_pad <= 8:
-            p.append("crop padding must be between 0 and 8 pixels")
+            p.append("Crop padding must be between 0 and 8 pixels.")
         if self.amp not in AMP:
-            p.append(f"amp must be one of {', '.join(AMP)}")
+            p.append(f"Amp must be one of {', '.join(AMP)}.")
         return p
 
 
@@ -215,7 +215,6 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
 
     Never raises for what can go wrong inside a run (bad data, NaN loss, a stop): the summary says
     `failed` / `stopped` with a reason. Bad configs and devices are the caller's to check first."""
-    (run.path / "control").unlink(missing_ok=True)  # a command left from an earlier session must not replay
     control = control or Control(run.path / "control")
     summary = run.summary()
     summary.update(status="running", model=cfg.model, preset=cfg.preset, data=cfg.data, **claim())
@@ -458,13 +457,15 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             p.error(str(e))
     if problems := cfg.problems():
-        p.error("; ".join(problems))
+        p.error(" ".join(problems))
     try:
         resolve_device(cfg.device)
     except DeviceError as e:
         p.error(str(e))
     if not (args.resume or args.run_id):
         run = store.create(asdict(cfg), args.name)
+    if args.resume:
+        (run.path / "control").unlink(missing_ok=True)  # the "stop" that ended the last session must not replay
     print(f"run folder: {run.path}", flush=True)
     control = Control(run.path / "control")
     stop_once = lambda *_: (control.stop(), signal.signal(signal.SIGINT, signal.default_int_handler))

@@ -18,14 +18,19 @@ st.markdown("PyTorch's *Deep Learning with PyTorch: A 60 Minute Blitz*, made int
 
 st.subheader("What the tutorial teaches, and where")
 st.dataframe(pd.DataFrame([
-    {"tutorial section": "1 · Tensors", "you learn": "creating tensors, attributes, operations, the numpy bridge"},
-    {"tutorial section": "2 · Autograd", "you learn": "computation graphs, backward(), gradients"},
-    {"tutorial section": "3 · Neural networks", "you learn": "nn.Module, forward, loss, backprop, weight updates"},
-    {"tutorial section": "4 · Training a classifier", "you learn": "CIFAR-10 data, the Net, the training loop, "
-     "per-class accuracy"},
-    {"tutorial section": "5 · Training on GPU", "you learn": "torch.device, moving the model and batches"},
+    {"tutorial section": "1 · Tensors", "you learn": "creating tensors, attributes, operations, the numpy bridge",
+     "here": "coming: tensor playground"},
+    {"tutorial section": "2 · Autograd", "you learn": "computation graphs, backward(), gradients",
+     "here": "coming: autograd visualizer"},
+    {"tutorial section": "3 · Neural networks", "you learn": "nn.Module, forward, loss, backprop, weight updates",
+     "here": "Train: the model picker shows print(net) and parameter counts"},
+    {"tutorial section": "4 · Training a classifier", "you learn": "CIFAR-10 data, the Net, the training loop",
+     "here": "Train: start, watch, pause, stop and compare runs"},
+    {"tutorial section": "5 · Training on GPU", "you learn": "torch.device, moving the model and batches",
+     "here": "Train: the device picker"},
 ]), hide_index=True, width="stretch")
-st.markdown("Training works today from the command line, with the same engine the pages use:")
+st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
+st.markdown("The same engine runs from a terminal:")
 st.code("python -m core.train --data synthetic --preset tutorial --epochs 1\n"
         "python -m core.train --data cifar10 --preset tutorial      # the tutorial's exact recipe\n"
         "python -m core.evaluate <run-id>                            # per-class report", language="bash")
@@ -46,4 +51,5 @@ runs = RunStore(runs_dir()).list()[:10]
 if runs:
     st.dataframe(pd.DataFrame([run_row(r) for r in runs]), hide_index=True, width="stretch")
 else:
-    st.info(f"No runs yet in `{runs_dir()}`. Start one: `python -m core.train --data synthetic --epochs 1`.")
+    st.info(f"No runs yet in `{runs_dir()}`. Start one on the Train page, or from a terminal: "
+            "`python -m core.train --data synthetic --epochs 1`.")

@@ -31,7 +31,7 @@ if shown is not None:
 with st.expander("▶ New run", expanded=not active):
     cfg, problems = new_run_form(store)
     for problem in problems:
-        st.error(problem[0].upper() + problem[1:])
+        st.error(problem)
     if st.button("Start training", type="primary", disabled=bool(problems), key="start"):
         try:
             run = jobs.start(cfg, store)

@@ -55,3 +55,15 @@ def page(browser):
     pg = context.new_page()
     yield pg
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_jobs():
+    """A failing test must not leave a training process behind."""
+    yield
+    from core import jobs
+    for proc in list(jobs._children.values()):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    jobs._children.clear()

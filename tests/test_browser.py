@@ -31,3 +31,44 @@ def test_every_page_in_the_navigation_renders_without_an_exception(page, app_ser
     wait_rendered(page)
     expect(page.locator('[data-testid="stMainBlockContainer"]')).to_contain_text(re.compile(r"torch \d+\.\d+"))
     page.screenshot(path=str(app_server["runs_dir"].parent / "home.png"), full_page=True)
+
+
+def plotted_steps(page) -> float:
+    """The last step the live loss chart shows (its first trace's largest x), 0 before any point."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('.js-plotly-plot');
+        const xs = plot && plot.data && plot.data.length ? plot.data[0].x : [];
+        return xs.length ? Math.max(...xs) : 0; }""")
+
+
+def test_train_watch_leave_come_back_and_stop(page, app_server):
+    page.goto(f"{app_server['url']}/train")
+    start = page.get_by_role("button", name="Start training")
+    start.wait_for(timeout=60_000)
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("40")
+    epochs.press("Enter")
+    expect(page.locator('[data-testid="stCode"]').filter(has_text="--epochs 40")).to_have_count(1)
+    start.click()
+    header = page.locator('[data-testid="stMarkdownContainer"] h4').first
+    expect(header).to_contain_text("running", timeout=30_000)
+    page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
+                           " return p && p.data && p.data.length && p.data[0].x.length > 0; }", timeout=30_000)
+    first = plotted_steps(page)
+    page.wait_for_timeout(2500)
+    assert plotted_steps(page) > first, "the loss chart did not gain points"
+
+    page.get_by_role("link", name="Home").click()
+    expect(page.locator("h1").first).to_contain_text("Blitz Lab")
+    page.get_by_role("link", name="Train").click()
+    expect(header).to_contain_text("running", timeout=30_000)  # still training after the round trip
+    expect(page.get_by_label("Epochs")).to_have_value("40")  # and the form kept what the user typed
+    before = plotted_steps(page)
+    page.wait_for_timeout(2500)
+    assert plotted_steps(page) > before
+
+    page.get_by_role("button", name="Stop").click()
+    expect(header).to_contain_text("stopped", timeout=15_000)
+    page.wait_for_function("() => { const t = document.querySelector('[data-testid=\"stDataFrame\"]');"
+                           " return t && t.innerHTML.includes('stopped'); }", timeout=15_000)
+    assert page.locator('[data-testid="stException"]').count() == 0

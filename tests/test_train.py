@@ -30,7 +30,7 @@ def test_presets_and_overrides():
 def test_problems_are_sentences():
     cfg = TrainConfig(lr=0, batch_size=0, momentum=1.5, optimizer="rmsprop", label_smoothing=1.0)
     text = "; ".join(cfg.problems())
-    for part in ("learning rate must be a positive", "batch size", "momentum", "optimizer", "label smoothing"):
+    for part in ("Learning rate must be a positive", "Batch size", "Momentum", "Optimizer", "Label smoothing"):
         assert part in text
     assert TrainConfig().problems() == []
 
@@ -90,7 +90,6 @@ def test_pause_blocks_until_resume(tmp_path, small_data):
 
 def test_the_control_file_stops_a_run_from_another_process(tmp_path, small_data):
     run = RunStore(tmp_path).create({})
-    (run.path / "control").write_text("stop\n")  # left over from before: ignored
 
     def write_stop(e):
         if e.get("global_step") == 5:
@@ -134,6 +133,9 @@ def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
     main(["--data", "synthetic", "--epochs", "1", "--batch-size", "64", "--runs-dir", str(tmp_path), "--quiet"])
     (run,) = RunStore(tmp_path).list()
     run.write_summary({**run.summary(), "status": "stopped"})
+    ck = torch.load(run.checkpoint_path, weights_only=True)
+    torch.save({**ck, "epoch": 0}, run.checkpoint_path)  # as if stopped before the epoch ended
+    (run.path / "control").write_text("stop\n")  # the command that stopped it: must not stop the resumed run
     assert main(["--resume", run.id, "--runs-dir", str(tmp_path), "--quiet"]) == 0
     assert run.status == "completed"
 
@@ -142,7 +144,7 @@ def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
     (["--data", "synthetic", "--lr", "abc"], "invalid float value"),
     (["--data", "synthetic", "--model", "vgg"], "invalid choice"),
     (["--data", "synthetic", "--device", "cuda:9"], "Available: cpu"),
-    (["--data", "synthetic", "--lr", "-1"], "learning rate must be a positive"),
+    (["--data", "synthetic", "--lr", "-1"], "Learning rate must be a positive"),
     (["--epochs", "1"], "--data is required"),
     (["--resume", "../x"], "not a valid run id"),
 ])

@@ -2,13 +2,27 @@
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+_rerouted = False
+
 
 def through_navigation() -> None:
     """Run this page through app.py's st.navigation.
 
     Until some session has run app.py, Streamlit treats a `pages/` folder the old (v1) way: the first
     request for /train after the server starts runs pages/train.py on its own, without app.py's navigation.
-    Turn that mode off (app.py's st.navigation would) and rerun once, now through app.py."""
-    if PagesManager.uses_pages_directory:
+    Turn that mode off (app.py's st.navigation would) and rerun once, now through app.py. Once per process:
+    Streamlit's AppTest resets the mode before every run, and a rerun there would drop widget clicks."""
+    global _rerouted
+    if PagesManager.uses_pages_directory and not _rerouted:
+        _rerouted = True
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def keep_form_state(prefix: str = "f_") -> None:
+    """Keep a page's form values when the user visits another page and comes back.
+
+    Streamlit drops the state of widgets that a run does not draw; re-assigning a key marks it as the
+    app's own, which survives (Streamlit's documented way to persist widget values across pages)."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
+        st.session_state[key] = st.session_state[key]

@@ -27,13 +27,13 @@ def _figure(traces: list[dict], title: str, x: str, y: str, height: int = 300, *
 
 def loss_figure(curves: dict[str, pd.DataFrame], show_raw: bool = True) -> dict:
     """Training loss per step: raw (faint) and smoothed (bold), one colour per run."""
-    traces = []
+    traces, single = [], len(curves) == 1
     for i, (name, c) in enumerate(curves.items()):
         color = PALETTE[i % len(PALETTE)]
         if show_raw:
-            traces.append(_line(c["global_step"], c["loss"], f"{name} raw", color, 1, opacity=0.3,
-                                showlegend=len(curves) == 1))
-        traces.append(_line(c["global_step"], c["smoothed"], name, color))
+            traces.append(_line(c["global_step"], c["loss"], "raw" if single else f"{name} raw", color, 1,
+                                opacity=0.3, showlegend=single))
+        traces.append(_line(c["global_step"], c["smoothed"], "smoothed" if single else name, color))
     return _figure(traces, "Training loss", "step", "loss")
 
 
@@ -41,10 +41,13 @@ def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = N
     """Test accuracy after each epoch, in percent; an optional dotted reference line (e.g. chance)."""
     traces = [_line(e["epoch"], 100 * e["test_accuracy"], name, PALETTE[i % len(PALETTE)], mode="lines+markers")
               for i, (name, e) in enumerate(epochs.items())]
-    shapes = [] if reference is None else [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 100 * reference,
-                                            "y1": 100 * reference, "line": {"dash": "dot", "color": "gray"}}]
-    return _figure(traces, "Test accuracy", "epoch", "%", shapes=shapes, yaxis={"rangemode": "tozero"},
-                   xaxis={"dtick": 1})
+    marks = {} if reference is None else {
+        "shapes": [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 100 * reference, "y1": 100 * reference,
+                    "line": {"dash": "dot", "color": "gray"}}],
+        "annotations": [{"xref": "paper", "x": 1, "y": 100 * reference, "text": "chance", "showarrow": False,
+                         "yanchor": "bottom", "xanchor": "right", "font": {"color": "gray"}}]}
+    return _figure(traces, "Test accuracy", "epoch", "%", yaxis={"rangemode": "tozero"}, xaxis={"dtick": 1},
+                   showlegend=len(epochs) > 1, **marks)
 
 
 def lr_figure(curve: pd.DataFrame) -> dict:

@@ -11,7 +11,7 @@ from ui.charts import accuracy_figure, loss_figure, lr_figure
 from ui.data import run_samples
 from ui.train_form import use_demo_data
 
-LIVE_POINTS = 1000  # per curve: enough for the eye, cheap to send and draw every second
+LIVE_POINTS = 600  # per curve: enough for the eye, cheap to send and draw every second
 STATUS_BADGE = {"running": ("🟢", "green"), "paused": ("⏸️", "orange"), "completed": ("✅", "green"),
                 "stopped": ("⏹️", "gray"), "failed": ("❌", "red"), "interrupted": ("⚠️", "orange")}
 
@@ -32,16 +32,16 @@ def _events(run: Run) -> list[dict]:
 
 
 def _controls(run: Run, store: RunStore, status: str) -> None:
-    cols = st.columns([1, 1, 6])
+    row = st.container(horizontal=True)
     try:
         if status == "running":
-            cols[0].button("⏸ Pause", key="live_pause", on_click=jobs.send, args=(run, "pause"))
+            row.button("⏸ Pause", key="live_pause", on_click=jobs.send, args=(run, "pause"))
         elif status == "paused":
-            cols[0].button("▶ Resume", key="live_resume", on_click=jobs.send, args=(run, "resume"))
+            row.button("▶ Resume", key="live_resume", on_click=jobs.send, args=(run, "resume"))
         if status in ACTIVE:
-            cols[1].button("⏹ Stop", key="live_stop", type="primary", on_click=jobs.send, args=(run, "stop"))
+            row.button("⏹ Stop", key="live_stop", type="primary", on_click=jobs.send, args=(run, "stop"))
         elif status in RESUMABLE and run.checkpoint_path.exists() and \
-                cols[0].button("▶ Resume run", key="live_resume_run", help="continue from the last checkpoint"):
+                row.button("▶ Resume run", key="live_resume_run", help="continue from the last checkpoint"):
             jobs.resume(run, store)
             st.rerun()
     except (jobs.DeviceBusy, RunError) as e:
@@ -82,6 +82,8 @@ def _body(run_id: str, store: RunStore) -> None:
                f"device: {summary.get('device', cfg['device'])} · batch {cfg['batch_size']} · "
                f"{cfg['optimizer']} lr {cfg['lr']:g}")
     _controls(run, store, status)
+    if status in ACTIVE and st.session_state.get("live_refresh") == "paused":
+        st.button("↻ Refresh now", key="live_refresh_now")
     if status == "failed":
         st.error(f"Training failed: {summary.get('reason', 'no reason recorded')}")
         if "Could not download CIFAR-10" in summary.get("reason", ""):
@@ -124,15 +126,21 @@ def _body(run_id: str, store: RunStore) -> None:
         st.rerun(scope="app")  # the run just ended: refresh the runs table and stop polling
 
 
-_live = st.fragment(run_every=1.0)(_body)
-_still = st.fragment(_body)
+REFRESH = {"every second": 1.0, "every 5 s": 5.0, "paused": None}  # fewer refreshes leave more CPU to training
+_fragments = {label: st.fragment(run_every=every)(_body) if every else st.fragment(_body)
+              for label, every in REFRESH.items()}
 
 
 def live_view(run_id: str, store: RunStore) -> None:
-    """Refresh every second while the run is active; draw once when it is finished."""
+    """Refresh every second while the run is active (or as the user chose); draw once when it is finished."""
     try:
         active = store.open(run_id).status in ACTIVE
     except RunError:
         active = False
     st.session_state["live_was_active"] = active
-    (_live if active else _still)(run_id, store)
+    choice = "paused"
+    if active:
+        choice = st.radio("Live updates", list(REFRESH), horizontal=True, key="live_refresh",
+                          help="The page and the browser share the CPU with training: on a small CPU, "
+                               "refreshing less often trains faster.") or "every second"
+    _fragments[choice](run_id, store)

@@ -49,7 +49,7 @@ def _data_section() -> tuple[str, list[str]]:
         path = st.text_input("Folder path", key="f_folder", placeholder="/home/me/pets")
         source = path.strip()
         if not source:
-            problems.append("enter the path of your image folder")
+            problems.append("Enter the path of your image folder.")
     size = None
     if source:
         try:
@@ -59,8 +59,8 @@ def _data_section() -> tuple[str, list[str]]:
     if size:
         st.caption(f"{size:,} training images.")
         if st.session_state.get("f_batch_size", 1) > size:
-            problems.append(f"batch size {st.session_state['f_batch_size']} is larger than the {size:,} "
-                            "training images")
+            problems.append(f"Batch size {st.session_state['f_batch_size']} is larger than the {size:,} "
+                            "training images.")
     if source and not problems and st.toggle("Preview training images", key="f_preview"):
         try:
             grid, labels = preview_grid(cached_dataset(source, str(data_dir())))
@@ -122,7 +122,7 @@ def _device_section(store: RunStore) -> list[str]:
                (" Mixed precision (amp) applies on CUDA." if device.startswith("cuda") else ""))
     if device.startswith("cuda"):
         st.selectbox("Mixed precision", AMP, key="f_amp")
-    return [f"{device} is busy with run {busy[device].id}"] if busy.get(device) else []
+    return [f"Device {device} is busy with run {busy[device].id}."] if busy.get(device) else []
 
 
 def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
@@ -143,8 +143,6 @@ def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
         values["amp"] = "off"
     cfg = TrainConfig(**values, data=source or "synthetic", data_dir=str(data_dir()), preset=preset,
                       device=s["f_device"], seed=int(s["f_seed"]))
-    if preset and any(getattr(cfg, n) != getattr(make_config(preset), n) for n in RECIPE_FIELDS if n != "amp"):
-        cfg.preset = ""  # edited: no longer the preset's recipe
     st.markdown("##### Same run from a terminal")
     st.code(cli_command(cfg), language="bash")
     return cfg, problems + cfg.problems() + busy

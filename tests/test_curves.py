@@ -1,0 +1,63 @@
+import pandas as pd
+import pytest
+
+from core.curves import downsample, epochs_frame, loss_curve, metrics_csv, progress, smooth
+from core.runs import EventLog
+
+
+def steps(n, t0=100.0, dt=0.01, epoch_len=None):
+    epoch_len = epoch_len or n
+    return [{"type": "step", "epoch": i // epoch_len, "step": i % epoch_len, "global_step": i, "loss": 1.0 + (i % 2),
+             "lr": 0.1, "images_per_s": 400.0, "time": t0 + i * dt} for i in range(n)]
+
+
+def test_smoothing_is_tensorboards_debiased_ema():
+    values = pd.Series([1.0, 2.0, 3.0])
+    w = 0.5
+    # TensorBoard: last = last * w + (1 - w) * v, divided by (1 - w ** t)
+    expected, last = [], 0.0
+    for t, v in enumerate(values, 1):
+        last = last * w + (1 - w) * v
+        expected.append(last / (1 - w ** t))
+    assert smooth(values, w).tolist() == pytest.approx(expected)
+    assert smooth(values, 0).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_25000_step_curve_is_downsampled_to_a_few_thousand_points():
+    curve = loss_curve(steps(25_000), weight=0.0, max_points=2000)
+    assert 1000 <= len(curve) <= 2000
+    assert curve["loss"].mean() == pytest.approx(1.5, abs=0.01)  # bucket means keep the level
+    assert downsample(pd.DataFrame({"a": range(10)}), 20).equals(pd.DataFrame({"a": range(10)}))
+
+
+def test_progress_reports_epoch_step_and_eta():
+    events = [{"type": "start", "steps_per_epoch": 100, "epochs": 2}] + steps(150, epoch_len=100)
+    p = progress(events)
+    assert (p["epoch"], p["step"], p["fraction"]) == (2, 50, 0.75)
+    assert p["eta_seconds"] == pytest.approx(0.5, rel=0.05)  # 50 steps left at 100 steps/s
+
+
+def test_progress_shows_data_loading_before_the_first_step():
+    events = [{"type": "data", "stage": "download", "done": 5, "total": 10}]
+    assert progress(events)["data"]["stage"] == "download"
+
+
+def test_metrics_csv_has_every_step_and_the_epoch_results():
+    events = steps(4, epoch_len=2) + [
+        {"type": "epoch", "epoch": 1, "train_loss": 1.5, "test_loss": 1.2, "test_accuracy": 0.4, "train_seconds": 1},
+        {"type": "epoch", "epoch": 2, "train_loss": 1.4, "test_loss": 1.1, "test_accuracy": 0.5, "train_seconds": 2}]
+    events.insert(2, events.pop(-2))  # epoch 1's event comes after its two steps
+    frame = pd.read_csv(__import__("io").StringIO(metrics_csv(events)))
+    assert len(frame) == 4 and frame["test_accuracy"].tolist()[1::2] == [0.4, 0.5]
+    assert epochs_frame(events)["epoch"].tolist() == [1, 2]
+
+
+def test_event_log_reads_only_new_complete_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    log = EventLog(path)
+    assert log.refresh() == []
+    path.write_text('{"type": "step", "global_step": 0}\n{"type": "st')
+    assert [e["global_step"] for e in log.refresh()] == [0]
+    with open(path, "a") as f:
+        f.write('ep", "global_step": 1}\n')
+    assert [e["global_step"] for e in log.refresh()] == [0, 1]

@@ -1,0 +1,108 @@
+"""The training page through Streamlit's AppTest, with real jobs on generated data."""
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.runs import RunStore
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    return at
+
+
+def errors(at: AppTest) -> str:
+    return " | ".join(e.value for e in at.error)
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
+    at = open_page()
+    assert at.selectbox(key="f_preset").value == "tutorial"
+    assert (at.number_input(key="f_batch_size").value, at.number_input(key="f_lr").value) == (4, 0.001)
+    assert any("python -m core.train --data synthetic --preset tutorial" in c.value for c in at.code)
+    assert not at.button(key="start").disabled
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_a_preset_fills_the_form_and_edits_show_as_flags(runs_dir):
+    at = open_page()
+    at.selectbox(key="f_preset").set_value("fast-cpu").run()
+    assert at.selectbox(key="f_model").value == "resnet9-mini" and at.number_input(key="f_batch_size").value == 256
+    at.number_input(key="f_epochs").set_value(3).run()
+    assert any("--preset fast-cpu" in c.value and c.value.endswith("--epochs 3") for c in at.code)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("f_lr", 0.0, "Learning rate must be a positive number"),
+    ("f_batch_size", 6000, "larger than the 5,000 training images"),
+])
+def test_invalid_values_are_refused_with_a_reason(runs_dir, key, value, message):
+    at = open_page()
+    at.number_input(key=key).set_value(value).run()
+    assert message in errors(at) and at.button(key="start").disabled
+
+
+def test_a_folder_that_is_not_imagefolder_layout_is_explained(runs_dir, tmp_path):
+    at = open_page()
+    at.radio(key="f_data").set_value("folder").run()
+    assert "Enter the path of your image folder." in errors(at)
+    (tmp_path / "pics" / "cats").mkdir(parents=True)
+    at.text_input(key="f_folder").input(str(tmp_path / "pics")).run()
+    assert "not in ImageFolder layout" in errors(at) and at.button(key="start").disabled
+
+
+def test_start_streams_events_and_stop_ends_the_run(runs_dir):
+    at = open_page()
+    at.number_input(key="f_epochs").set_value(50).run()
+    at.button(key="start").click().run()
+    assert not at.exception
+    (run,) = RunStore(runs_dir).list()
+    assert at.query_params["run"] == run.id
+    wait_for(lambda: any(e["type"] == "step" for e in run.events()))
+    at.run()
+    assert any(run.id in m.value and "running" in m.value for m in at.markdown)
+    at.button(key="live_stop").click().run()
+    wait_for(lambda: run.status == "stopped", 10)
+    at.run()
+    assert any("stopped" in m.value for m in at.markdown)
+    assert run.checkpoint_path.exists()
+
+
+def test_a_second_start_on_a_busy_device_names_the_run(runs_dir):
+    at = open_page()
+    at.number_input(key="f_epochs").set_value(50).run()
+    at.button(key="start").click().run()
+    (run,) = RunStore(runs_dir).list()
+    try:
+        second = AppTest.from_file(APP, default_timeout=60)
+        second.switch_page("pages/train.py").run()
+        assert f"Device cpu is busy with run {run.id}." in errors(second) and second.button(key="start").disabled
+    finally:
+        at.button(key="live_stop").click().run()
+        wait_for(lambda: run.status == "stopped", 10)
+
+
+def test_a_failed_run_says_why(runs_dir):
+    at = open_page()
+    at.selectbox(key="f_optimizer").set_value("sgd").run()
+    at.number_input(key="f_lr").set_value(1e12).run()
+    at.button(key="start").click().run()
+    (run,) = RunStore(runs_dir).list()
+    wait_for(lambda: run.status == "failed")
+    at.run()
+    assert "Lower the learning rate" in errors(at)
