@@ -106,3 +106,11 @@ def test_a_failed_run_says_why(runs_dir):
     wait_for(lambda: run.status == "failed")
     at.run()
     assert "Lower the learning rate" in errors(at)
+
+
+def test_the_form_keeps_its_values_across_pages(runs_dir):
+    at = open_page()
+    at.number_input(key="f_epochs").set_value(40).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.number_input(key="f_epochs").value == 40

@@ -18,11 +18,3 @@ def through_navigation() -> None:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
-
-def keep_form_state(prefix: str = "f_") -> None:
-    """Keep a page's form values when the user visits another page and comes back.
-
-    Streamlit drops the state of widgets that a run does not draw; re-assigning a key marks it as the
-    app's own, which survives (Streamlit's documented way to persist widget values across pages)."""
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
-        st.session_state[key] = st.session_state[key]

@@ -15,6 +15,7 @@ from ui.data import cached_dataset
 
 DATA_LABELS = {"synthetic": "Demo shapes (generated, no download)", "cifar10": "CIFAR-10 (downloads 163 MB once)",
                "folder": "My image folder (train/<class>/…, test/<class>/…)"}
+KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page
 RECIPE_FIELDS = ("model", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
                  "label_smoothing", "flip", "crop_pad", "tta", "amp", "channels_last")
 
@@ -43,10 +44,10 @@ def _init() -> None:
 
 
 def _data_section() -> tuple[str, list[str]]:
-    source = st.radio("Data", list(DATA_LABELS), format_func=DATA_LABELS.get, key="f_data", horizontal=True)
+    source = st.radio("Data", list(DATA_LABELS), format_func=DATA_LABELS.get, key="f_data", **KEEP, horizontal=True)
     problems = []
     if source == "folder":
-        path = st.text_input("Folder path", key="f_folder", placeholder="/home/me/pets")
+        path = st.text_input("Folder path", key="f_folder", **KEEP, placeholder="/home/me/pets")
         source = path.strip()
         if not source:
             problems.append("Enter the path of your image folder.")
@@ -61,7 +62,7 @@ def _data_section() -> tuple[str, list[str]]:
         if st.session_state.get("f_batch_size", 1) > size:
             problems.append(f"Batch size {st.session_state['f_batch_size']} is larger than the {size:,} "
                             "training images.")
-    if source and not problems and st.toggle("Preview training images", key="f_preview"):
+    if source and not problems and st.toggle("Preview training images", key="f_preview", **KEEP):
         try:
             grid, labels = preview_grid(cached_dataset(source, str(data_dir())))
             st.image(grid.numpy(), caption=" · ".join(labels), width=520)
@@ -73,7 +74,7 @@ def _data_section() -> tuple[str, list[str]]:
 
 
 def _model_section() -> None:
-    name = st.selectbox("Model", list(MODELS), key="f_model",
+    name = st.selectbox("Model", list(MODELS), key="f_model", **KEEP,
                         format_func=lambda n: f"{n} · {get_model_spec(n).parameter_count():,} parameters")
     spec = get_model_spec(name)
     st.caption(f"{spec.description} Input {spec.input_shape[0]}×32×32.")
@@ -82,29 +83,29 @@ def _model_section() -> None:
 
 
 def _recipe_section() -> None:
-    st.selectbox("Preset", [*PRESETS, "custom"], key="f_preset", on_change=_apply_preset,
+    st.selectbox("Preset", [*PRESETS, "custom"], key="f_preset", **KEEP, on_change=_apply_preset,
                  help="Fills the values below; edit any of them.")
     if st.session_state["f_preset"] in PRESETS:
         st.caption(PRESETS[st.session_state["f_preset"]].description)
     c = st.columns(3)
-    c[0].number_input("Epochs", min_value=1, max_value=500, step=1, key="f_epochs")
-    c[1].number_input("Batch size", min_value=1, max_value=8192, step=1, key="f_batch_size")
-    c[2].number_input("Seed", min_value=0, step=1, key="f_seed")
+    c[0].number_input("Epochs", min_value=1, max_value=500, step=1, key="f_epochs", **KEEP)
+    c[1].number_input("Batch size", min_value=1, max_value=8192, step=1, key="f_batch_size", **KEEP)
+    c[2].number_input("Seed", min_value=0, step=1, key="f_seed", **KEEP)
     c = st.columns(3)
-    c[0].selectbox("Optimizer", OPTIMIZERS, key="f_optimizer",
+    c[0].selectbox("Optimizer", OPTIMIZERS, key="f_optimizer", **KEEP,
                    help="sgd with momentum > 0 is SGD+momentum, as in the tutorial")
-    c[1].number_input("Learning rate", min_value=0.0, format="%g", step=0.001, key="f_lr")
-    c[2].number_input("Momentum", min_value=0.0, max_value=0.999, format="%g", step=0.05, key="f_momentum")
+    c[1].number_input("Learning rate", min_value=0.0, format="%g", step=0.001, key="f_lr", **KEEP)
+    c[2].number_input("Momentum", min_value=0.0, max_value=0.999, format="%g", step=0.05, key="f_momentum", **KEEP)
     c = st.columns(3)
-    c[0].selectbox("Schedule", SCHEDULES, key="f_schedule")
-    c[1].number_input("Weight decay", min_value=0.0, format="%g", step=1e-4, key="f_weight_decay")
+    c[0].selectbox("Schedule", SCHEDULES, key="f_schedule", **KEEP)
+    c[1].number_input("Weight decay", min_value=0.0, format="%g", step=1e-4, key="f_weight_decay", **KEEP)
     c[2].number_input("Label smoothing", min_value=0.0, max_value=0.99, format="%g", step=0.05,
-                      key="f_label_smoothing")
+                      key="f_label_smoothing", **KEEP)
     c = st.columns(4)
-    c[0].checkbox("Random flip", key="f_flip")
-    c[1].slider("Random crop padding", 0, 8, key="f_crop_pad")
-    c[2].checkbox("Flip at test time", key="f_tta")
-    c[3].checkbox("channels_last", key="f_channels_last")
+    c[0].checkbox("Random flip", key="f_flip", **KEEP)
+    c[1].slider("Random crop padding", 0, 8, key="f_crop_pad", **KEEP)
+    c[2].checkbox("Flip at test time", key="f_tta", **KEEP)
+    c[3].checkbox("channels_last", key="f_channels_last", **KEEP)
 
 
 def _device_section(store: RunStore) -> list[str]:
@@ -113,7 +114,7 @@ def _device_section(store: RunStore) -> list[str]:
     labels = {d.name: d.label + (f" — busy with {busy[d.name].id}" if busy[d.name] else "") for d in devices}
     if st.session_state.get("f_device") not in labels:
         st.session_state["f_device"] = "cpu"
-    device = st.selectbox("Device", list(labels), format_func=labels.get, key="f_device")
+    device = st.selectbox("Device", list(labels), format_func=labels.get, key="f_device", **KEEP)
     st.code("device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
             f"# here: {device}\nnet.to(device)\ninputs, labels = data[0].to(device), data[1].to(device)",
             language="python")
@@ -121,7 +122,7 @@ def _device_section(store: RunStore) -> list[str]:
                "device. Here the whole dataset is moved there once, so each step only indexes it." +
                (" Mixed precision (amp) applies on CUDA." if device.startswith("cuda") else ""))
     if device.startswith("cuda"):
-        st.selectbox("Mixed precision", AMP, key="f_amp")
+        st.selectbox("Mixed precision", AMP, key="f_amp", **KEEP)
     return [f"Device {device} is busy with run {busy[device].id}."] if busy.get(device) else []
 
 
