@@ -48,8 +48,16 @@ def _controls(run: Run, store: RunStore, status: str) -> None:
         st.error(str(e))
 
 
-def _gallery(run: Run, events: list[dict]) -> None:
-    """The fixed sample test images with the latest epoch's predictions: green right, red wrong."""
+def _gallery(run_id: str, store: RunStore) -> None:
+    """The fixed sample test images with the latest epoch's predictions: green right, red wrong.
+
+    Its own, slower fragment: it changes once an epoch, and its 64 elements would otherwise be re-sent
+    and re-drawn every second, taking CPU from training."""
+    try:
+        run = store.open(run_id)
+    except RunError:
+        return
+    events = _events(run)
     last = next((e for e in reversed(events) if e.get("type") == "epoch" and "samples" in e), None)
     if last is None or not run.samples_path.exists():
         return
@@ -119,7 +127,6 @@ def _body(run_id: str, store: RunStore) -> None:
                         key="live_acc", config={"displaylogo": False})
         if len(curve):
             st.plotly_chart(lr_figure(curve), key="live_lr", config={"displaylogo": False})
-    _gallery(run, events)
     was_active = st.session_state.get("live_was_active")
     st.session_state["live_was_active"] = status in ACTIVE
     if was_active and status not in ACTIVE:
@@ -127,8 +134,9 @@ def _body(run_id: str, store: RunStore) -> None:
 
 
 REFRESH = {"every second": 1.0, "every 5 s": 5.0, "paused": None}  # fewer refreshes leave more CPU to training
-_fragments = {label: st.fragment(run_every=every)(_body) if every else st.fragment(_body)
-              for label, every in REFRESH.items()}
+GALLERY_EVERY = 5.0
+_views = {label: (st.fragment(run_every=every)(_body), st.fragment(run_every=max(every, GALLERY_EVERY))(_gallery))
+          if every else (st.fragment(_body), st.fragment(_gallery)) for label, every in REFRESH.items()}
 
 
 def live_view(run_id: str, store: RunStore) -> None:
@@ -143,4 +151,6 @@ def live_view(run_id: str, store: RunStore) -> None:
         choice = st.radio("Live updates", list(REFRESH), horizontal=True, key="live_refresh",
                           help="The page and the browser share the CPU with training: on a small CPU, "
                                "refreshing less often trains faster.") or "every second"
-    _fragments[choice](run_id, store)
+    body, gallery = _views[choice]
+    body(run_id, store)
+    gallery(run_id, store)
