@@ -19,7 +19,7 @@ st.markdown("PyTorch's *Deep Learning with PyTorch: A 60 Minute Blitz*, made int
 st.subheader("What the tutorial teaches, and where")
 st.dataframe(pd.DataFrame([
     {"tutorial section": "1 · Tensors", "you learn": "creating tensors, attributes, operations, the numpy bridge",
-     "here": "coming: tensor playground"},
+     "here": "Tensors: create, inspect, operate, numpy bridge, a safe expression box"},
     {"tutorial section": "2 · Autograd", "you learn": "computation graphs, backward(), gradients",
      "here": "coming: autograd visualizer"},
     {"tutorial section": "3 · Neural networks", "you learn": "nn.Module, forward, loss, backprop, weight updates",
@@ -29,6 +29,7 @@ st.dataframe(pd.DataFrame([
     {"tutorial section": "5 · Training on GPU", "you learn": "torch.device, moving the model and batches",
      "here": "Train: the device picker"},
 ]), hide_index=True, width="stretch")
+st.page_link("pages/tensors.py", label="Play with tensors →", icon="🧊")
 st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
 st.markdown("The same engine runs from a terminal:")
 st.code("python -m core.train --data synthetic --preset tutorial --epochs 1\n"

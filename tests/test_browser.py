@@ -72,3 +72,26 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
     page.wait_for_function("() => { const t = document.querySelector('[data-testid=\"stDataFrame\"]');"
                            " return t && t.innerHTML.includes('stopped'); }", timeout=15_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_tensor_playground_matmul(page, app_server):
+    page.goto(f"{app_server['url']}/tensors")
+    create = page.get_by_role("button", name="Create")
+    create.wait_for(timeout=60_000)
+    create.click()
+    expect(page.get_by_text("a = torch.rand(2, 3, dtype=torch.float32)")).to_be_visible(timeout=15_000)
+    page.get_by_text("a list", exact=True).click()
+    values = page.get_by_label("Values (a list literal: read as data, never run)")
+    values.fill("[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]")
+    values.press("Enter")
+    page.wait_for_timeout(500)
+    create.click()
+    expect(page.get_by_text("b = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])")).to_be_visible(timeout=15_000)
+    expression = page.get_by_role("textbox", name="Expression")
+    expression.fill("a @ b")
+    expression.press("Enter")
+    expect(page.get_by_text("result = a @ b")).to_be_visible(timeout=15_000)
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p =>
+        p.data && p.data[0].type === 'heatmap' && p.data[0].z.length === 2 && p.data[0].z[0].length === 2)""",
+                           timeout=15_000)
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,0 +1,183 @@
+"""The tensor playground's engine: create named tensors, describe them, and the numpy bridge.
+
+Every action returns the PyTorch code that does the same, so a user can paste it into a notebook."""
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .devices import DeviceError, resolve_device
+from .expr import MAX_ELEMENTS, ExprError
+
+FACTORIES = ("rand", "randn", "ones", "zeros", "arange", "linspace", "eye", "full")
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
+          "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32, "uint8": torch.uint8,
+          "bool": torch.bool}
+
+
+@dataclass
+class Created:
+    tensor: torch.Tensor
+    code: str
+    array: np.ndarray | None = None  # the numpy array it shares memory with, for the bridge demo
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """ "2, 3" or "(2, 3)" → (2, 3); sizes must be whole numbers ≥ 0 and the total within the cap."""
+    try:
+        value = ast.literal_eval(text.strip() or "()")
+    except (ValueError, SyntaxError):
+        raise ExprError(f"'{text}' is not a shape: write sizes separated by commas, e.g. 2, 3.") from None
+    shape = (value,) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if shape is None or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise ExprError(f"'{text}' is not a shape: sizes must be whole numbers ≥ 0.")
+    _check_numel(math.prod(shape))
+    return shape
+
+
+def _check_numel(n: int) -> None:
+    if n > MAX_ELEMENTS:
+        raise ExprError(f"That would be {n:,} elements; the limit here is {MAX_ELEMENTS:,}.")
+
+
+def parse_literal(text: str) -> list | float:
+    """A Python list literal as data (never executed): numbers or nested lists of numbers."""
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise ExprError("Write numbers or (nested) lists of numbers, e.g. [[1, 2], [3, 4]].") from None
+
+    def count(v, depth=0) -> int:
+        if depth > 8:
+            raise ExprError("The list is nested too deeply.")
+        if isinstance(v, (list, tuple)):
+            return sum(count(x, depth + 1) for x in v)
+        if isinstance(v, (int, float)) and not isinstance(v, complex):
+            return 1
+        raise ExprError(f"{v!r} is not a number: only numbers and lists of numbers are allowed.")
+
+    _check_numel(count(value))
+    return value
+
+
+def _device(name: str) -> torch.device:
+    try:
+        return resolve_device(name)
+    except DeviceError as e:
+        raise ExprError(str(e)) from None
+
+
+def from_literal(name: str, text: str, dtype: str | None = None, device: str = "cpu",
+                 requires_grad: bool = False) -> Created:
+    data = parse_literal(text)
+    kwargs = {}
+    if dtype:
+        kwargs["dtype"] = DTYPES[dtype]
+    dev = _device(device)
+    try:
+        t = torch.tensor(data, device=dev, requires_grad=requires_grad, **kwargs)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise ExprError(f"torch.tensor failed: {str(e).splitlines()[0]}") from None
+    args = [text.strip()] + [f"dtype=torch.{dtype}"] * bool(dtype) + [f"device='{dev}'"] * (dev.type != "cpu") + \
+        ["requires_grad=True"] * requires_grad
+    return Created(t, f"{name} = torch.tensor({', '.join(args)})")
+
+
+def from_numpy(name: str, text: str) -> Created:
+    """np.array(literal) then torch.from_numpy: the tensor and the array share one block of memory."""
+    array = np.array(parse_literal(text))
+    t = torch.from_numpy(array)
+    return Created(t, f"import numpy as np\n{name}_np = np.array({text.strip()})\n{name} = torch.from_numpy({name}_np)"
+                      f"  # shares memory with {name}_np", array)
+
+
+def factory(name: str, kind: str, shape: str = "2, 3", dtype: str = "float32", device: str = "cpu",
+            requires_grad: bool = False, start: float = 0, end: float = 1, steps: int = 5,
+            fill: float = 0.0) -> Created:
+    """torch.rand / randn / ones / zeros / full (by shape), arange / linspace (by range), eye (by size)."""
+    if kind not in FACTORIES:
+        raise ExprError(f"Unknown creation function '{kind}'. Choose one of {', '.join(FACTORIES)}.")
+    dev, dt = _device(device), DTYPES[dtype]
+    grad = requires_grad and dt.is_floating_point
+    extra = f", dtype=torch.{dtype}" + (f", device='{dev}'" if dev.type != "cpu" else "") + \
+        (", requires_grad=True" if grad else "")
+    opts = dict(dtype=dt, device=dev, requires_grad=grad)
+    if requires_grad and not dt.is_floating_point:
+        raise ExprError("Only floating-point tensors can require gradients.")
+    try:
+        if kind in ("rand", "randn") and not dt.is_floating_point:
+            raise ExprError(f"torch.{kind} makes floating-point numbers; pick a float dtype.")
+        if kind in ("rand", "randn", "ones", "zeros"):
+            size = parse_shape(shape)
+            t = getattr(torch, kind)(size, **opts)
+            code = f"{name} = torch.{kind}({', '.join(map(str, size))}{extra})"
+        elif kind == "full":
+            size = parse_shape(shape)
+            t = torch.full(size, fill, **opts)
+            code = f"{name} = torch.full({size}, {fill:g}{extra})"
+        elif kind == "arange":
+            if end <= start or (end - start) / 1 > MAX_ELEMENTS:
+                raise ExprError("arange needs end > start, and at most 10,000,000 steps of 1.")
+            t = torch.arange(start, end, **opts)
+            code = f"{name} = torch.arange({start:g}, {end:g}{extra})"
+        elif kind == "linspace":
+            _check_numel(steps)
+            t = torch.linspace(start, end, steps, **opts)
+            code = f"{name} = torch.linspace({start:g}, {end:g}, {steps}{extra})"
+        else:  # eye
+            size = parse_shape(shape)
+            n = size[0] if size else 3
+            _check_numel(n * n)
+            t = torch.eye(n, **opts)
+            code = f"{name} = torch.eye({n}{extra})"
+    except RuntimeError as e:
+        raise ExprError(f"torch.{kind} failed: {str(e).splitlines()[0]}") from None
+    return Created(t, code)
+
+
+def describe(t: torch.Tensor) -> dict[str, Any]:
+    """The attributes the tutorial shows, plus the memory facts behind views and in-place ops."""
+    return {"shape": tuple(t.shape), "dtype": str(t.dtype).replace("torch.", ""), "device": str(t.device),
+            "requires_grad": t.requires_grad, "numel": t.numel(), "element size (bytes)": t.element_size(),
+            "bytes": t.numel() * t.element_size(), "stride": tuple(t.stride()), "contiguous": t.is_contiguous(),
+            "data_ptr": hex(t.data_ptr())}
+
+
+def plane(t: torch.Tensor, index: tuple[int, ...] = ()) -> torch.Tensor:
+    """A 2-D (or 1-D) slice to display: the leading dimensions fixed at `index`."""
+    for i in index:
+        t = t[i]
+    return t.detach().cpu()
+
+
+def as_image(t: torch.Tensor) -> np.ndarray | None:
+    """A 3×H×W (or 1×H×W) tensor as an H×W×3 uint8 picture, scaled from its min..max; else None."""
+    if t.dim() != 3 or t.shape[0] not in (1, 3) or t.is_complex():
+        return None
+    x = t.detach().cpu().float()
+    x = (x - x.min()) / (x.max() - x.min()).clamp(min=1e-12)
+    return (x.expand(3, -1, -1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def next_name(taken: set[str]) -> str:
+    """a, b, c, … z, then t1, t2, …"""
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        if c not in taken and c != "torch":
+            return c
+    i = 1
+    while f"t{i}" in taken:
+        i += 1
+    return f"t{i}"
+
+
+def valid_name(name: str) -> str:
+    name = name.strip()
+    if not name.isidentifier() or name.startswith("_") or name in ("torch", "np", "numpy") or keyword.iskeyword(name):
+        raise ExprError(f"'{name}' cannot be a tensor name: use letters, digits and _, starting with a letter.")
+    return name
