@@ -33,12 +33,20 @@ def test_every_page_in_the_navigation_renders_without_an_exception(page, app_ser
     page.screenshot(path=str(app_server["runs_dir"].parent / "home.png"), full_page=True)
 
 
+PLOTTED_STEPS = """() => {
+    const plot = document.querySelector('.js-plotly-plot');
+    const xs = plot && plot.data && plot.data.length ? plot.data[0].x : [];
+    return xs.length ? Math.max(...xs) : 0; }"""
+
+
 def plotted_steps(page) -> float:
     """The last step the live loss chart shows (its first trace's largest x), 0 before any point."""
-    return page.evaluate("""() => {
-        const plot = document.querySelector('.js-plotly-plot');
-        const xs = plot && plot.data && plot.data.length ? plot.data[0].x : [];
-        return xs.length ? Math.max(...xs) : 0; }""")
+    return page.evaluate(PLOTTED_STEPS)
+
+
+def wait_for_more_steps(page, than: float) -> None:
+    """The live chart gains points: it shows a later step than `than` within a few refreshes."""
+    page.wait_for_function(f"() => ({PLOTTED_STEPS})() > {than}", timeout=15_000)
 
 
 def test_train_watch_leave_come_back_and_stop(page, app_server):
@@ -54,18 +62,14 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
     expect(header).to_contain_text("running", timeout=30_000)
     page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
                            " return p && p.data && p.data.length && p.data[0].x.length > 0; }", timeout=30_000)
-    first = plotted_steps(page)
-    page.wait_for_timeout(2500)
-    assert plotted_steps(page) > first, "the loss chart did not gain points"
+    wait_for_more_steps(page, plotted_steps(page))
 
     page.get_by_role("link", name="Home").click()
     expect(page.locator("h1").first).to_contain_text("Blitz Lab")
     page.get_by_role("link", name="Train").click()
     expect(header).to_contain_text("running", timeout=30_000)  # still training after the round trip
     expect(page.get_by_label("Epochs")).to_have_value("40")  # and the form kept what the user typed
-    before = plotted_steps(page)
-    page.wait_for_timeout(2500)
-    assert plotted_steps(page) > before
+    wait_for_more_steps(page, plotted_steps(page))
 
     page.get_by_role("button", name="Stop").click()
     expect(header).to_contain_text("stopped", timeout=15_000)
