@@ -46,7 +46,7 @@ def plotted_steps(page) -> float:
 
 def wait_for_more_steps(page, than: float) -> None:
     """The live chart gains points: it shows a later step than `than` within a few refreshes."""
-    page.wait_for_function(f"() => ({PLOTTED_STEPS})() > {than}", timeout=15_000)
+    page.wait_for_function(f"() => ({PLOTTED_STEPS})() > {than}", timeout=30_000)
 
 
 def test_train_watch_leave_come_back_and_stop(page, app_server):
