@@ -129,23 +129,18 @@ with mul_tab:
     y_name = c[1].selectbox("Right", list(tensors), index=min(1, len(tensors) - 1), key="t_mul_right")
     x, y = tensors[x_name], tensors[y_name]
     st.markdown(f"`{x_name}` is **{tuple(x.shape)}**, `{y_name}` is **{tuple(y.shape)}**.")
-    c = st.columns(2)
-    with c[0]:
-        st.markdown("**`*` — element by element.** Shapes are compared from the right; each pair of sizes "
-                    "must be equal, or one of them 1 (it is stretched: *broadcasting*).")
-        st.code(f"{x_name} * {y_name}   # same as torch.mul({x_name}, {y_name})", language="python")
-        try:
-            show_tensor(evaluate(f"{x_name} * {y_name}", tensors), "mul")
-        except ExprError as e:
-            st.error(str(e))
-    with c[1]:
-        st.markdown("**`@` — matrix product.** The left's columns must equal the right's rows: "
-                    "(n×k) @ (k×m) → (n×m).")
-        st.code(f"{x_name} @ {y_name}   # same as torch.matmul({x_name}, {y_name})", language="python")
-        try:
-            show_tensor(evaluate(f"{x_name} @ {y_name}", tensors), "matmul")
-        except ExprError as e:
-            st.error(str(e))
+    RULES = [("*", "mul", "**`*` — element by element.** Shapes are compared from the right; each pair of sizes "
+                          "must be equal, or one of them 1 (it is stretched: *broadcasting*)."),
+             ("@", "matmul", "**`@` — matrix product.** The left's columns must equal the right's rows: "
+                             "(n×k) @ (k×m) → (n×m).")]
+    for col, (symbol, fn, rule) in zip(st.columns(2), RULES):
+        with col:
+            st.markdown(rule)
+            st.code(f"{x_name} {symbol} {y_name}   # same as torch.{fn}({x_name}, {y_name})", language="python")
+            try:
+                show_tensor(evaluate(f"{x_name} {symbol} {y_name}", tensors), fn)
+            except ExprError as e:
+                st.error(str(e))
 
 with inplace_tab:
     c = st.columns(3)

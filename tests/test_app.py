@@ -1,12 +1,9 @@
 """The app's pages through Streamlit's own test harness (real streamlit, real core)."""
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore
 from core.train import make_config, train
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.apptest import APP
 
 
 def test_home_renders_status_without_runs(runs_dir):

@@ -1,20 +1,9 @@
 """The tensor playground through AppTest: create → operate → inspect."""
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/tensors.py").run()
-    assert not at.exception
-    return at
+from tests.apptest import open_page
 
 
 def test_create_operate_inspect(runs_dir):
-    at = open_page()
+    at = open_page("pages/tensors.py")
     assert any("No tensors yet" in i.value for i in at.info)
     at.button(key="t_create").click().run()                        # a = torch.rand(2, 3)
     assert any(c.value == "a = torch.rand(2, 3, dtype=torch.float32)" for c in at.code)
@@ -34,7 +23,7 @@ def test_create_operate_inspect(runs_dir):
 
 
 def test_hostile_text_is_refused_on_the_page(runs_dir):
-    at = open_page()
+    at = open_page("pages/tensors.py")
     at.button(key="t_create").click().run()
     at.text_input(key="t_expr").input("a.__class__.__mro__").run()
     assert not at.exception and any("private" in e.value for e in at.error)
@@ -43,7 +32,7 @@ def test_hostile_text_is_refused_on_the_page(runs_dir):
 
 
 def test_in_place_keeps_the_storage(runs_dir):
-    at = open_page()
+    at = open_page("pages/tensors.py")
     at.button(key="t_create").click().run()
     before = at.session_state["tensors"]["a"].data_ptr()
     at.button(key="t_inplace_do").click().run()

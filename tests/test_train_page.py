@@ -1,20 +1,11 @@
 """The training page through Streamlit's AppTest, with real jobs on generated data."""
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/train.py").run()
-    assert not at.exception
-    return at
+from tests.apptest import APP, open_page
 
 
 def errors(at: AppTest) -> str:
@@ -31,7 +22,7 @@ def wait_for(predicate, timeout=60.0):
 
 
 def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
-    at = open_page()
+    at = open_page("pages/train.py")
     assert at.selectbox(key="f_preset").value == "tutorial"
     assert (at.number_input(key="f_batch_size").value, at.number_input(key="f_lr").value) == (4, 0.001)
     assert any("python -m core.train --data synthetic --preset tutorial" in c.value for c in at.code)
@@ -40,7 +31,7 @@ def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
 
 
 def test_a_preset_fills_the_form_and_edits_show_as_flags(runs_dir):
-    at = open_page()
+    at = open_page("pages/train.py")
     at.selectbox(key="f_preset").set_value("fast-cpu").run()
     assert at.selectbox(key="f_model").value == "resnet9-mini" and at.number_input(key="f_batch_size").value == 256
     at.number_input(key="f_epochs").set_value(3).run()
@@ -52,13 +43,13 @@ def test_a_preset_fills_the_form_and_edits_show_as_flags(runs_dir):
     ("f_batch_size", 6000, "larger than the 5,000 training images"),
 ])
 def test_invalid_values_are_refused_with_a_reason(runs_dir, key, value, message):
-    at = open_page()
+    at = open_page("pages/train.py")
     at.number_input(key=key).set_value(value).run()
     assert message in errors(at) and at.button(key="start").disabled
 
 
 def test_a_folder_that_is_not_imagefolder_layout_is_explained(runs_dir, tmp_path):
-    at = open_page()
+    at = open_page("pages/train.py")
     at.radio(key="f_data").set_value("folder").run()
     assert "Enter the path of your image folder." in errors(at)
     (tmp_path / "pics" / "cats").mkdir(parents=True)
@@ -67,7 +58,7 @@ def test_a_folder_that_is_not_imagefolder_layout_is_explained(runs_dir, tmp_path
 
 
 def test_start_streams_events_and_stop_ends_the_run(runs_dir):
-    at = open_page()
+    at = open_page("pages/train.py")
     at.number_input(key="f_epochs").set_value(50).run()
     at.button(key="start").click().run()
     assert not at.exception
@@ -84,7 +75,7 @@ def test_start_streams_events_and_stop_ends_the_run(runs_dir):
 
 
 def test_a_second_start_on_a_busy_device_names_the_run(runs_dir):
-    at = open_page()
+    at = open_page("pages/train.py")
     at.number_input(key="f_epochs").set_value(50).run()
     at.button(key="start").click().run()
     (run,) = RunStore(runs_dir).list()
@@ -98,7 +89,7 @@ def test_a_second_start_on_a_busy_device_names_the_run(runs_dir):
 
 
 def test_a_failed_run_says_why(runs_dir):
-    at = open_page()
+    at = open_page("pages/train.py")
     at.selectbox(key="f_optimizer").set_value("sgd").run()
     at.number_input(key="f_lr").set_value(1e12).run()
     at.button(key="start").click().run()
@@ -109,7 +100,7 @@ def test_a_failed_run_says_why(runs_dir):
 
 
 def test_the_form_keeps_its_values_across_pages(runs_dir):
-    at = open_page()
+    at = open_page("pages/train.py")
     at.number_input(key="f_epochs").set_value(40).run()
     at.switch_page("pages/home.py").run()
     at.switch_page("pages/train.py").run()
