@@ -126,7 +126,8 @@ with expr_tab:
 with mul_tab:
     c = st.columns(2)
     x_name = c[0].selectbox("Left", list(tensors), key="t_mul_left")
-    y_name = c[1].selectbox("Right", list(tensors), index=min(1, len(tensors) - 1), key="t_mul_right")
+    y_name = c[1].selectbox("Right", list(tensors), index=min(1, len(tensors) - 1),
+                            key=f"t_mul_right_{len(tensors)}")  # a new tensor resets it to the second one
     x, y = tensors[x_name], tensors[y_name]
     st.markdown(f"`{x_name}` is **{tuple(x.shape)}**, `{y_name}` is **{tuple(y.shape)}**.")
     RULES = [("*", "mul", "**`*` — element by element.** Shapes are compared from the right; each pair of sizes "
@@ -177,7 +178,7 @@ with numpy_tab:
         n = st.selectbox("Tensor", cpu, key="t_np_tensor")
         t = tensors[n]
         array = arrays.get(n)
-        if array is None:
+        if array is None or array.__array_interface__["data"][0] != t.data_ptr():  # none yet, or n was replaced
             array = arrays[n] = t.numpy()
         shared = array.__array_interface__["data"][0] == t.data_ptr()
         c = st.columns(3)

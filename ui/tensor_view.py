@@ -39,7 +39,8 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
         heat.plotly_chart({"data": [{"type": "heatmap", "z": z.tolist(), "colorscale": "RdBu", "reversescale": True,
                                      "texttemplate": "%{z:.3g}" if grid.numel() <= 64 else None}],
                            "layout": {"height": min(80 + 40 * grid.shape[0], 420), "margin": {"l": 10, "r": 10,
-                                      "t": 10, "b": 10}, "yaxis": {"autorange": "reversed"}}},
+                                      "t": 10, "b": 10}, "yaxis": {"autorange": "reversed", "dtick": 1 if grid.shape[0] <= 20 else None},
+                                      "xaxis": {"dtick": 1 if grid.shape[1] <= 20 else None}}},
                           key=f"{key}_heat", config={"displaylogo": False})
     image = as_image(t)
     if image is not None:
