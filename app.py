@@ -6,6 +6,7 @@ st.set_page_config(page_title="Blitz Lab", page_icon="🔥", layout="wide")
 PAGES = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/tensors.py", title="Tensors", icon="🧊"),
+    st.Page("pages/autograd.py", title="Autograd", icon="🔁"),
     st.Page("pages/train.py", title="Train", icon="🏋️"),
 ]
 

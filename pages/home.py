@@ -21,7 +21,7 @@ st.dataframe(pd.DataFrame([
     {"tutorial section": "1 · Tensors", "you learn": "creating tensors, attributes, operations, the numpy bridge",
      "here": "Tensors: create, inspect, operate, numpy bridge, a safe expression box"},
     {"tutorial section": "2 · Autograd", "you learn": "computation graphs, backward(), gradients",
-     "here": "coming: autograd visualizer"},
+     "here": "Autograd: an expression's grad_fn graph, backward vs finite differences, gradient descent"},
     {"tutorial section": "3 · Neural networks", "you learn": "nn.Module, forward, loss, backprop, weight updates",
      "here": "Train: the model picker shows print(net) and parameter counts"},
     {"tutorial section": "4 · Training a classifier", "you learn": "CIFAR-10 data, the Net, the training loop",
@@ -30,6 +30,7 @@ st.dataframe(pd.DataFrame([
      "here": "Train: the device picker"},
 ]), hide_index=True, width="stretch")
 st.page_link("pages/tensors.py", label="Play with tensors →", icon="🧊")
+st.page_link("pages/autograd.py", label="See autograd work →", icon="🔁")
 st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
 st.markdown("The same engine runs from a terminal:")
 st.code("python -m core.train --data synthetic --preset tutorial --epochs 1\n"

@@ -99,3 +99,18 @@ def test_tensor_playground_matmul(page, app_server):
         p.data && p.data[0].type === 'heatmap' && p.data[0].z.length === 2 && p.data[0].z[0].length === 2)""",
                            timeout=15_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_autograd_backward_shows_gradients(page, app_server):
+    page.goto(f"{app_server['url']}/autograd")
+    expression = page.get_by_role("textbox", name="Expression")
+    expression.wait_for(timeout=60_000)
+    expression.fill("(w * x ** 3).sum()")
+    expression.press("Enter")
+    expect(page.get_by_text("out = (w * x ** 3).sum()")).to_be_visible(timeout=15_000)
+    page.get_by_role("button", name="backward()").click()
+    graph = page.locator('[data-testid="stGraphVizChart"] svg')
+    expect(graph).to_contain_text("grad [8, 8, 8]", timeout=15_000)  # d/dw = x ** 3 = 8 at x = 2
+    expect(graph).to_contain_text("grad 6")  # d/dx = 3 x ** 2 · sum(w) = 12 · 0.5
+    expect(page.locator('[data-testid="stDataFrame"]').filter(has_text="finite difference")).to_have_count(1)
+    assert page.locator('[data-testid="stException"]').count() == 0
