@@ -7,6 +7,7 @@ import torch
 from core.autograd import (FUNCTIONS_2D, OPTIMIZERS_2D, backward, build_graph, descend, finite_difference, forward,
                            make_leaf, surface)
 from core.expr import ExprError
+from core.walkthrough import lenet_walkthrough, resnet18_demo
 from ui import through_navigation
 from ui.charts import PALETTE
 
@@ -17,9 +18,12 @@ st.caption("The tutorial's *A Gentle Introduction to torch.autograd*: every oper
            "`requires_grad=True` adds a node to a graph; `backward()` walks it back and fills each leaf's `.grad`.")
 
 # --- expression graph --------------------------------------------------------------------------------
-st.subheader("1 · An expression and its graph")
+
+
 def expression_section() -> None:
     """Leaves, an expression, its graph, backward, and the finite-difference check."""
+    st.subheader("1 · An expression and its graph")
+    st.caption("The leaves are made afresh on every change, with empty `.grad`, as after `optimizer.zero_grad()`.")
     leaf_rows = st.data_editor(pd.DataFrame([{"name": "x", "value": "2.0", "requires_grad": True},
                                              {"name": "w", "value": "[1.0, -1.0, 0.5]", "requires_grad": True},
                                              {"name": "b", "value": "0.5", "requires_grad": False}]),
@@ -71,9 +75,11 @@ def expression_section() -> None:
 expression_section()
 
 # --- gradient descent --------------------------------------------------------------------------------
-st.subheader("2 · Gradient descent")
+
+
 def descent_section() -> None:
     """One function, three torch.optim optimizers, their paths on its contour plot."""
+    st.subheader("2 · Gradient descent")
     c = st.columns([2, 1, 1, 1])
     choice = c[0].selectbox("Function f(x, y)", [*FUNCTIONS_2D, "type your own"], key="gd_fn")
     f_text = c[0].text_input("f(x, y)", "x ** 2 + y ** 2 + x * y", key="gd_custom") if choice == "type your own" \
@@ -115,3 +121,42 @@ def descent_section() -> None:
 
 
 descent_section()
+
+
+@st.cache_data(show_spinner=False)
+def _lenet_steps() -> list:
+    return lenet_walkthrough()
+
+
+def network_section() -> None:
+    """The tutorial's LeNet, one step at a time, with what each step prints."""
+    st.subheader("3 · A neural network, step by step")
+    st.caption("The tutorial's *Neural Networks* section on its LeNet: forward, backward, a loss, and updating "
+               "the weights — by hand, then with torch.optim.")
+    for i, step in enumerate(_lenet_steps()):
+        with st.expander(f"{i + 1} · {step.title}", expanded=i == 0):
+            st.code(step.code, language="python")
+            st.code(step.output, language="text")
+
+
+def resnet_section() -> None:
+    """The tutorial's resnet18 example, timed and summarised by module (the full graph is too big to draw)."""
+    st.subheader("4 · A big model: resnet18")
+    pretrained = st.checkbox("Try the pretrained weights (downloads ~45 MB once)", key="rn_pretrained")
+    if st.button("Run forward, backward and one SGD step", key="rn_run"):
+        with st.spinner("resnet18 on a random 1×3×64×64 batch…"):
+            st.session_state["rn_result"] = resnet18_demo(pretrained=pretrained)
+    result = st.session_state.get("rn_result")
+    if not result:
+        return
+    (st.info if result["note"].startswith(("random", "pretrained ImageNet")) else st.warning)(result["note"])
+    st.code(result["code"], language="python")
+    m = st.columns(4)
+    m[0].metric("autograd graph nodes", f"{result['graph_nodes']:,}")
+    for col, (phase, seconds) in zip(m[1:], result["seconds"].items()):
+        col.metric(phase, f"{1000 * seconds:.0f} ms")
+    st.dataframe(pd.DataFrame(result["modules"]), hide_index=True, width="stretch")
+
+
+network_section()
+resnet_section()

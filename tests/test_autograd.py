@@ -65,3 +65,26 @@ def test_descent_converges_with_a_small_lr_and_diverges_with_a_large_one():
     blown = descend(bowl, (1.5, 1.0), "SGD", 0.3, 100)
     assert blown["diverged"] and len(blown["loss"]) < 100
     assert len(surface(bowl, (-2, 2), (-2, 2), 10)["z"]) == 10
+
+
+def test_the_lenet_walkthrough_follows_the_tutorial():
+    from core.walkthrough import lenet_walkthrough
+    steps = {s.title: s for s in lenet_walkthrough()}
+    params = steps["Its learnable parameters"].output.splitlines()
+    assert params[:2] == ["10", "torch.Size([6, 1, 5, 5])"]
+    assert steps["The loss's graph, a few steps back"].output.splitlines() == \
+        ["MseLossBackward0", "AddmmBackward0", "AccumulateGrad"]
+    assert steps["Backprop"].output.startswith("before backward: None")  # zero_grad sets grads to None
+    for title in ("Update the weights by hand: weight = weight - learning_rate * gradient",
+                  "The same with torch.optim"):
+        before, after = (float(line.split()[-1]) for line in steps[title].output.splitlines())
+        assert after < before  # one step downhill lowers the loss
+
+
+def test_resnet18_runs_forward_backward_and_a_step():
+    from core.walkthrough import resnet18_demo
+    r = resnet18_demo(pretrained=False)
+    assert r["note"] == "random initialisation" and r["graph_nodes"] > 50
+    assert {m["module"] for m in r["modules"]} >= {"conv1", "layer4", "fc"}
+    assert sum(m["parameters"] for m in r["modules"]) == 11_689_512
+    assert all(s > 0 for s in r["seconds"].values())

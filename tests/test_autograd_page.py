@@ -21,3 +21,13 @@ def test_bad_expressions_and_divergence_are_explained(runs_dir):
     assert any("not a valid expression" in e.value for e in at.error)
     at.select_slider(key="gd_lr").set_value(1.0).run()
     assert any("diverged" in w.value and "Lower it" in w.value for w in at.warning)
+
+
+def test_the_network_walkthrough_and_resnet18_render(runs_dir):
+    at = open_page("pages/autograd.py")
+    assert any("torch.Size([6, 1, 5, 5])" in c.value for c in at.code)
+    at.button(key="rn_run").click().run()
+    assert not at.exception
+    assert any(m.label == "autograd graph nodes" for m in at.metric)
+    modules = next(df.value for df in at.dataframe if "module" in df.value.columns)
+    assert "layer4" in set(modules["module"])
