@@ -131,7 +131,7 @@ def resnet18_demo(pretrained: bool = False, seed: int = 0) -> dict:
     t4 = time.perf_counter()
     modules = [{"module": n, "type": type(m).__name__, "parameters": sum(p.numel() for p in m.parameters()),
                 "output shape": str(shapes.get(n, ""))} for n, m in model.named_children()]
-    return {"note": note, "graph_nodes": nodes, "loss": float(loss), "modules": modules,
+    return {"note": note, "graph_nodes": nodes, "loss": float(loss.detach()), "modules": modules,
             "seconds": {"forward": t1 - t0, "backward": t3 - t2, "optimizer step": t4 - t3},
             "code": "model = resnet18(weights=ResNet18_Weights.DEFAULT)\ndata = torch.rand(1, 3, 64, 64)\n"
                     "labels = torch.rand(1, 1000)\nprediction = model(data)  # forward pass\n"
