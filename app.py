@@ -8,6 +8,7 @@ PAGES = [
     st.Page("pages/tensors.py", title="Tensors", icon="🧊"),
     st.Page("pages/autograd.py", title="Autograd", icon="🔁"),
     st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/report.py", title="Report", icon="📊"),
 ]
 
 st.navigation(PAGES).run()

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .data import SEED_MEAN, SEED_STD, DataError, load_dataset, to_model_input
+from .data import SEED_MEAN, SEED_STD, DataError, Dataset, load_dataset, to_model_input
 from .devices import DeviceError, resolve_device
 from .models import get_model_spec
 from .runs import RunError, RunStore
@@ -29,6 +29,7 @@ class Report:
     confusion: torch.Tensor  # K×K counts, rows = true class, columns = predicted
     loss: float
     predictions: torch.Tensor  # N predicted class indices, in test-set order
+    confidence: torch.Tensor | None = None  # N softmax probabilities of those predictions
 
     @property
     def accuracy(self) -> float:
@@ -82,19 +83,21 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[s
     device = next(model.parameters()).device
     k = len(classes)
     confusion = torch.zeros(k, k, dtype=torch.int64)
-    preds, loss_sum = [], 0.0
+    preds, confs, loss_sum = [], [], 0.0
     for i in range(0, len(y), batch_size):
         xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
         out = logits(model, xb, in_channels, mean, std, tta, memory_format)
         loss_sum += float(nn.functional.cross_entropy(out, yb, reduction="sum"))
-        p = out.argmax(1)
+        conf, p = out.softmax(1).max(1)
         preds.append(p.cpu())
+        confs.append(conf.cpu())
         confusion += torch.bincount(yb.cpu() * k + p.cpu(), minlength=k * k).view(k, k)
         if progress:
             progress(min(i + batch_size, len(y)), len(y))
     model.train(was_training)
-    return Report(list(classes), confusion, loss_sum / max(len(y), 1), torch.cat(preds) if preds else
-                  torch.zeros(0, dtype=torch.int64))
+    empty = torch.zeros(0, dtype=torch.int64)
+    return Report(list(classes), confusion, loss_sum / max(len(y), 1), torch.cat(preds) if preds else empty,
+                  torch.cat(confs) if confs else empty.float())
 
 
 @torch.no_grad()
@@ -139,6 +142,19 @@ def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, 
     return model.to(device).eval(), cfg
 
 
+def evaluate_run(run, device: torch.device | str = "cpu", dataset=None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[Report, Dataset]:
+    """A run's saved model on its own test split, with the run's normalisation and test-time flip."""
+    model, cfg = load_run_model(run, device)
+    ds = dataset or load_dataset(cfg["data"], cfg.get("data_dir", "data"))
+    if len(ds.classes) != len(run.summary().get("classes") or ds.classes):
+        raise CheckpointError(f"Run {run.id} was trained on {len(run.summary()['classes'])} classes; "
+                              f"{cfg['data']} now has {len(ds.classes)}.")
+    report = evaluate(model, ds.test_x, ds.test_y, ds.classes, get_model_spec(cfg["model"]).in_channels,
+                      tuple(cfg["mean"]), tuple(cfg["std"]), tta=cfg.get("tta", False), progress=progress)
+    return report, ds
+
+
 def format_report(report: Report) -> str:
     lines = [f"test accuracy: {report.accuracy:.2%}   (chance: {1 / len(report.classes):.0%})", "",
              f"{'class':<14}{'accuracy':>9}{'precision':>10}{'f1':>7}{'support':>9}"]
@@ -157,16 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         device = resolve_device(args.device)
         run = RunStore(args.runs_dir).open(args.run)
-        model, cfg = load_run_model(run, device)
-        ds = load_dataset(cfg["data"], cfg.get("data_dir", "data"))
-        report = evaluate(model, ds.test_x, ds.test_y, ds.classes, get_model_spec(cfg["model"]).in_channels,
-                          tuple(cfg["mean"]), tuple(cfg["std"]), tta=cfg.get("tta", False))
+        report, ds = evaluate_run(run, device)
     except DeviceError as e:
         parser.error(str(e))
     except (RunError, CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"run {run.id}: {cfg['model']} on {ds.describe()}")
+    print(f"run {run.id}: {run.config()['model']} on {ds.describe()}")
     print(format_report(report))
     return 0
 
