@@ -9,6 +9,7 @@ PAGES = [
     st.Page("pages/autograd.py", title="Autograd", icon="🔁"),
     st.Page("pages/train.py", title="Train", icon="🏋️"),
     st.Page("pages/report.py", title="Report", icon="📊"),
+    st.Page("pages/classify.py", title="Classify", icon="🎨"),
 ]
 
 st.navigation(PAGES).run()

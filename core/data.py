@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -148,18 +149,28 @@ def load_cifar10(data_dir: str | Path = "data", progress: Progress | None = None
 
 # --- an image folder ---------------------------------------------------------------------------------
 
-def image_to_tensor(image: Image.Image, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """Any PIL image → uint8 3×size×size: EXIF rotation applied, first frame, RGB, short side resized
-    to `size` then centre-cropped, so the aspect ratio is kept."""
+def image_to_tensor(image: Image.Image, size: int = IMAGE_SIZE, fit: str = "crop") -> torch.Tensor:
+    """Any PIL image → uint8 3×size×size: first frame, EXIF rotation applied, any mode (alpha composited on
+    white, palette, CMYK, 16-bit and float scaled to 8 bits), then `fit`: "crop" resizes the short side and
+    centre-crops (aspect kept), "resize" squashes the whole picture."""
     if getattr(image, "is_animated", False):
         image.seek(0)
     image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit / 32-bit / float: scale to 0..255
+        values = np.asarray(image, dtype=np.float64)
+        low, high = values.min(), values.max()
+        image = Image.fromarray(((values - low) / max(high - low, 1e-12) * 255).round().astype(np.uint8), "L")
     if image.mode == "P" or "A" in image.getbands():
-        image = image.convert("RGBA")  # palette and alpha go through RGBA so transparency is defined
+        rgba = image.convert("RGBA")
+        image = Image.new("RGB", rgba.size, (255, 255, 255))
+        image.paste(rgba, mask=rgba.getchannel("A"))
     image = image.convert("RGB")
     if image.size != (size, size):
-        image = torchvision.transforms.functional.resize(image, size, antialias=True)
-        image = torchvision.transforms.functional.center_crop(image, size)
+        if fit == "resize":
+            image = image.resize((size, size), Image.Resampling.BILINEAR)
+        else:
+            image = torchvision.transforms.functional.resize(image, size, antialias=True)
+            image = torchvision.transforms.functional.center_crop(image, size)
     return torchvision.transforms.functional.pil_to_tensor(image)
 
 

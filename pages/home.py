@@ -25,7 +25,7 @@ st.dataframe(pd.DataFrame([
     {"tutorial section": "3 · Neural networks", "you learn": "nn.Module, forward, loss, backprop, weight updates",
      "here": "Train: the model picker shows print(net) and parameter counts"},
     {"tutorial section": "4 · Training a classifier", "you learn": "CIFAR-10 data, the Net, the training loop",
-     "here": "Train: start, watch, pause, stop and compare runs · Report: accuracy per class, confusions"},
+     "here": "Train: start, watch, stop, compare runs · Report: per class · Classify: draw or upload"},
     {"tutorial section": "5 · Training on GPU", "you learn": "torch.device, moving the model and batches",
      "here": "Train: the device picker"},
 ]), hide_index=True, width="stretch")
@@ -33,6 +33,7 @@ st.page_link("pages/tensors.py", label="Play with tensors →", icon="🧊")
 st.page_link("pages/autograd.py", label="See autograd work →", icon="🔁")
 st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
 st.page_link("pages/report.py", label="How good is it, per class? →", icon="📊")
+st.page_link("pages/classify.py", label="Draw or upload, and ask the model →", icon="🎨")
 st.markdown("The same engine runs from a terminal:")
 st.code("python -m core.train --data synthetic --preset tutorial --epochs 1\n"
         "python -m core.train --data cifar10 --preset tutorial      # the tutorial's exact recipe\n"

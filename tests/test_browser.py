@@ -4,6 +4,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.appserver import ROOT
+
 pytestmark = pytest.mark.browser
 
 
@@ -113,4 +115,45 @@ def test_autograd_backward_shows_gradients(page, app_server):
     expect(graph).to_contain_text("grad [8, 8, 8]", timeout=15_000)  # d/dw = x ** 3 = 8 at x = 2
     expect(graph).to_contain_text("grad 6")  # d/dx = 3 x ** 2 · sum(w) = 12 · 0.5
     expect(page.locator('[data-testid="stDataFrame"]').filter(has_text="finite difference")).to_have_count(1)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path):
+    """Needs a trained run: one is made with the CLI into the app's runs folder."""
+    import io
+    import math
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    subprocess.run([sys.executable, "-m", "core.train", "--data", "synthetic", "--epochs", "1", "--batch-size", "64",
+                    "--optimizer", "adam", "--lr", "0.003", "--runs-dir", str(app_server["runs_dir"]), "--quiet"],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    page.goto(f"{app_server['url']}/classify")
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx + 60, cy)
+    page.mouse.down()
+    for angle in range(0, 370, 10):
+        page.mouse.move(cx + 60 * math.cos(math.radians(angle)), cy + 60 * math.sin(math.radians(angle)))
+    page.mouse.up()
+    expect(page.get_by_text("what the model sees (32×32)")).to_be_visible(timeout=30_000)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p => p.data &&"
+                           " p.data[0].type === 'bar' && p.data[0].x.length === 5)", timeout=15_000)
+
+    picture = tmp_path / "square.png"
+    image = Image.new("RGB", (64, 64), (240, 240, 240))
+    image.paste((30, 30, 200), (16, 16, 48, 48))
+    image.save(picture)
+    (tmp_path / "notes.png").write_bytes(b"not really a png")
+    page.get_by_role("tab", name="Upload").click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        [str(picture), str(tmp_path / "notes.png")])
+    expect(page.get_by_text("square.png")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("notes.png is not an image PIL can read.")).to_be_visible(timeout=30_000)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(p => p.data &&"
+                           " p.data[0].type === 'bar').length >= 2", timeout=15_000)
     assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,0 +1,92 @@
+"""Ask the model: draw something or upload pictures, and see what a trained run thinks they are."""
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from core.evaluate import CheckpointError, load_run_model, predict_topk
+from core.images import FITS, ImageError, from_canvas, model_view, read_image
+from core.models import get_model_spec
+from core.paths import runs_dir
+from core.runs import RunStore
+from ui import through_navigation
+from ui.charts import PALETTE
+
+through_navigation()
+
+st.title("🎨 Classify")
+st.caption("The tutorial's \"let's see what the neural network thinks these examples are\": draw or upload "
+           "images and read the model's top guesses. The images go through the same 32×32 preprocessing as training.")
+
+store = RunStore(runs_dir())
+runs = [r for r in store.list() if r.model_path.exists()]
+if not runs:
+    st.info("No trained runs yet. Train one on the Train page — the demo shapes take seconds, and then you can "
+            "draw a disc or a cross and see what it says.")
+    st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
+    st.stop()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def model_for(run_id: str, mtime: float):
+    return load_run_model(store.open(run_id))
+
+
+completed = [r for r in runs if r.status == "completed"]
+labels = {r.id: f"{r.id} · {r.config()['model']} · {r.status}" for r in runs}
+chosen = st.selectbox("Model from run", list(labels), format_func=labels.get,
+                      index=runs.index(completed[0]) if completed else 0, key="cl_run")
+run = store.open(chosen)
+try:
+    model, cfg = model_for(run.id, run.model_path.stat().st_mtime)
+except CheckpointError as e:
+    st.error(str(e))
+    st.stop()
+classes = run.summary().get("classes") or [str(i) for i in range(10)]
+in_channels = get_model_spec(cfg["model"]).in_channels
+k = st.slider("Top k", 1, len(classes), min(5, len(classes)), key="cl_k")
+
+
+def show_prediction(x, key: str) -> None:
+    """The 32×32 input as the model sees it, and its top-k probabilities as bars."""
+    top = predict_topk(model, x[None], classes, in_channels, k, tuple(cfg["mean"]), tuple(cfg["std"]))[0]
+    left, right = st.columns([1, 3])
+    left.image(model_view(x, in_channels), caption="what the model sees (32×32)", width=128)
+    right.plotly_chart({"data": [{"type": "bar", "orientation": "h", "y": [c for c, _ in top][::-1],
+                                  "x": [100 * p for _, p in top][::-1], "marker": {"color": PALETTE[0]},
+                                  "texttemplate": "%{x:.1f} %", "textposition": "outside"}],
+                        "layout": {"height": 60 + 28 * len(top), "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
+                                   "xaxis": {"range": [0, 110], "title": {"text": "probability (%)"}}}},
+                       key=f"{key}_topk", config={"displaylogo": False})
+
+
+draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
+with draw_tab:
+    c = st.columns(4)
+    stroke = c[0].color_picker("Brush colour", "#1f2937", key="cl_stroke")
+    width = c[1].slider("Brush size", 2, 60, 18, key="cl_width")
+    background = c[2].color_picker("Background", "#ffffff", key="cl_bg")
+    left, right = st.columns([1, 2])
+    with left:
+        drawing = st_canvas(stroke_width=width, stroke_color=stroke, background_color=background, height=280,
+                            width=280, drawing_mode="freedraw", return_image_data=True, key="cl_canvas")
+        st.caption("Undo or clear with the icons above the canvas.")
+    with right:
+        rgba = drawing.image_data if drawing is not None else None
+        if rgba is None or rgba[..., 3].max() == 0:
+            st.info("Draw on the canvas: the top guesses appear after each stroke.")
+        else:
+            bg = tuple(int(background[i:i + 2], 16) for i in (1, 3, 5))
+            show_prediction(from_canvas(rgba, bg), "draw")
+
+with upload_tab:
+    fit = st.radio("Fit to 32×32", FITS, horizontal=True, key="cl_fit",
+                   format_func={"crop": "centre-crop (keep aspect)", "resize": "resize (squash)"}.get)
+    files = st.file_uploader("Images", type=["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"],
+                             accept_multiple_files=True, key="cl_files")
+    for i, f in enumerate(files or []):
+        st.markdown(f"**{f.name}**")
+        try:
+            x = read_image(f.getvalue(), f.name, fit)
+        except ImageError as e:
+            st.error(str(e))
+            continue
+        show_prediction(x, f"upload{i}")

@@ -1,0 +1,15 @@
+"""The classify page through AppTest (the canvas itself is exercised in the browser test)."""
+from tests.apptest import open_page
+from tests.test_report_page import trained_run
+
+
+def test_no_runs_points_to_the_training_page(runs_dir):
+    at = open_page("pages/classify.py")
+    assert any("No trained runs yet" in i.value for i in at.info)
+
+
+def test_with_a_run_the_page_waits_for_a_drawing(runs_dir):
+    run = trained_run(runs_dir, "shapes")
+    at = open_page("pages/classify.py")
+    assert not at.exception and at.selectbox(key="cl_run").value == run.id
+    assert any("Draw on the canvas" in i.value for i in at.info)
