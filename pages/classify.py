@@ -9,6 +9,7 @@ from core.paths import runs_dir
 from core.runs import RunStore
 from ui import through_navigation
 from ui.charts import PALETTE
+from ui.run_picker import pick_trained_run
 
 through_navigation()
 
@@ -17,12 +18,6 @@ st.caption("The tutorial's \"let's see what the neural network thinks these exam
            "images and read the model's top guesses. The images go through the same 32×32 preprocessing as training.")
 
 store = RunStore(runs_dir())
-runs = [r for r in store.list() if r.model_path.exists()]
-if not runs:
-    st.info("No trained runs yet. Train one on the Train page — the demo shapes take seconds, and then you can "
-            "draw a disc or a cross and see what it says.")
-    st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
-    st.stop()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -30,11 +25,7 @@ def model_for(run_id: str, mtime: float):
     return load_run_model(store.open(run_id))
 
 
-completed = [r for r in runs if r.status == "completed"]
-labels = {r.id: f"{r.id} · {r.config()['model']} · {r.status}" for r in runs}
-chosen = st.selectbox("Model from run", list(labels), format_func=labels.get,
-                      index=runs.index(completed[0]) if completed else 0, key="cl_run")
-run = store.open(chosen)
+run = pick_trained_run(store, "Model from run", "cl_run", hint=", then draw a disc or a cross here")
 try:
     model, cfg = model_for(run.id, run.model_path.stat().st_mtime)
 except CheckpointError as e:

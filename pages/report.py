@@ -9,6 +9,7 @@ from core.runs import RunStore
 from ui import through_navigation
 from ui.charts import PALETTE
 from ui.data import cached_dataset
+from ui.run_picker import pick_trained_run
 
 through_navigation()
 
@@ -19,11 +20,6 @@ st.caption("The tutorial ends by asking which classes the network gets right. Pi
            "evaluated on its test split (once per checkpoint; revisits are instant).")
 
 store = RunStore(runs_dir())
-runs = [r for r in store.list() if r.model_path.exists()]
-if not runs:
-    st.info("No trained runs yet. Train one on the Train page — the demo shapes take seconds.")
-    st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
-    st.stop()
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -48,13 +44,11 @@ def load(run) -> dict | None:
         return None
 
 
-completed = [r for r in runs if r.status == "completed"]
-labels = {r.id: f"{r.id} · {r.status}" for r in runs}
 c = st.columns(2)
-chosen = c[0].selectbox("Run", list(labels), format_func=labels.get,
-                        index=runs.index(completed[0]) if completed else 0, key="rp_run")
-other = c[1].selectbox("Compare with (optional)", ["—", *[i for i in labels if i != chosen]], key="rp_other")
-run = store.open(chosen)
+with c[0]:
+    run = pick_trained_run(store, "Run", "rp_run")
+others = [r.id for r in store.list() if r.model_path.exists() and r.id != run.id]
+other = c[1].selectbox("Compare with (optional)", ["—", *others], key="rp_other")
 rep = load(run)
 if rep is None:
     st.stop()
@@ -66,7 +60,7 @@ m[1].metric("The tutorial's Net on CIFAR-10", f"{100 * SEED_REFERENCE:.0f} %")
 m[2].metric("Chance", f"{100 / k:.0f} %")
 
 table = pd.DataFrame(rep["table"])
-bars = [{"type": "bar", "x": table["class"].tolist(), "y": (100 * table["accuracy"]).tolist(), "name": chosen,
+bars = [{"type": "bar", "x": table["class"].tolist(), "y": (100 * table["accuracy"]).tolist(), "name": run.id,
          "marker": {"color": PALETTE[0]}}]
 order = table.sort_values("accuracy", ascending=False)["class"].tolist()
 if other != "—":
