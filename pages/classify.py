@@ -4,6 +4,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from core.evaluate import CheckpointError, load_run_model, predict_topk
 from core.images import FITS, ImageError, from_canvas, model_view, read_image
+from core.insight import feature_maps, first_layer_filters, saliency
 from core.models import get_model_spec
 from core.paths import runs_dir
 from core.runs import RunStore
@@ -47,6 +48,13 @@ def show_prediction(x, key: str) -> None:
                         "layout": {"height": 60 + 28 * len(top), "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
                                    "xaxis": {"range": [0, 110], "title": {"text": "probability (%)"}}}},
                        key=f"{key}_topk", config={"displaylogo": False})
+    with st.expander("What the network sees"):
+        c = st.columns([1, 2])
+        c[0].image(saliency(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])).numpy(), width=160,
+                   caption="saliency: pixels that move the top class's score most (red)")
+        c[1].image(first_layer_filters(model).numpy(), caption="first conv layer's filters", width=320)
+        for title, grid in feature_maps(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])):
+            st.image(grid.numpy(), caption=f"feature maps: {title}")
 
 
 draw_tab, upload_tab = st.tabs(["Draw", "Upload"])

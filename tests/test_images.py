@@ -88,3 +88,18 @@ def test_a_canvas_drawing_becomes_a_model_input():
     rgba[100:180, 100:180] = (255, 0, 0, 255)  # a red square on a transparent canvas
     t = from_canvas(rgba)
     assert t.shape == (3, 32, 32) and tuple(t[:, 16, 16]) == (255, 0, 0) and tuple(t[:, 1, 1]) == (255, 255, 255)
+
+
+def test_what_the_network_sees():
+    from core.insight import feature_maps, first_layer_filters, saliency
+    from core.models import build_model
+    x = read_image(encode(Image.new("RGB", (32, 32), (200, 10, 10))))
+    for name, channels in (("tutorial", 3), ("lenet", 1)):
+        model = build_model(name)
+        grid = first_layer_filters(model)
+        assert grid.dtype == torch.uint8 and grid.shape[-1] == 3
+        maps = feature_maps(model, x, channels)
+        assert [m[0].split(" ·")[0] for m in maps] == ["conv1", "conv2"] and "6 maps of 28×28" in maps[0][0]
+        heat = saliency(model, x, channels)
+        assert heat.shape == (32, 32, 3) and heat.dtype == torch.uint8
+        assert all(p.grad is None for p in model.parameters())  # the model is left as it was
