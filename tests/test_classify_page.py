@@ -1,11 +1,21 @@
 """The classify page through AppTest (the canvas itself is exercised in the browser test)."""
+import time
+
+from core.runs import RunStore
 from tests.apptest import open_page
 from tests.test_report_page import trained_run
 
 
-def test_no_runs_points_to_the_training_page(runs_dir):
+def test_no_runs_points_to_the_training_page_and_offers_a_demo_run(runs_dir):
     at = open_page("pages/classify.py")
     assert any("No trained runs yet" in i.value for i in at.info)
+    at.button(key="cl_run_demo").click().run()
+    (run,) = RunStore(runs_dir).list()
+    assert run.config()["data"] == "synthetic" and run.config()["epochs"] == 3
+    deadline = time.monotonic() + 60
+    while run.status in ("running", "paused") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.status == "completed"
 
 
 def test_with_a_run_the_page_waits_for_a_drawing(runs_dir):

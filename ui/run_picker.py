@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import jobs
 from core.runs import Run, RunStore
+from core.train import make_config
+
+DEMO = make_config(data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=3,
+                   device="cpu")  # ~80 % on the shapes in a few seconds of CPU
 
 
 def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> Run:
@@ -12,7 +17,14 @@ def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> R
     runs = [r for r in store.list() if r.model_path.exists()]
     if not runs:
         st.info("No trained runs yet. Train one on the Train page: the demo shapes take seconds" + hint + ".")
-        st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
+        c = st.columns(2)
+        c[0].page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
+        if c[1].button("Train a 3-epoch demo on the shapes now (seconds)", key=f"{key}_demo"):
+            try:
+                run = jobs.start(DEMO, store, name="demo")
+                st.switch_page("pages/train.py", query_params={"run": run.id})
+            except jobs.DeviceBusy as e:
+                st.error(str(e))
         st.stop()
     completed = [r for r in runs if r.status == "completed"]
     labels = {r.id: f"{r.id} · {r.config()['model']} · {r.status}" for r in runs}
