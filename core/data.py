@@ -6,6 +6,7 @@ indexes tensors, so no per-sample Python or PIL runs while training.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import urllib.error
@@ -334,10 +335,15 @@ def to_model_input(x: torch.Tensor, in_channels: int, mean: tuple[float, ...] = 
     x = x.float().div_(255)
     if in_channels == 1 and x.shape[1] == 3:
         x = torchvision.transforms.functional.rgb_to_grayscale(x)
-    c = x.shape[1]
-    m = torch.tensor(mean[:c], device=x.device).view(1, c, 1, 1)
-    s = torch.tensor(std[:c], device=x.device).view(1, c, 1, 1)
+    m, s = _normalizer(tuple(mean[:x.shape[1]]), tuple(std[:x.shape[1]]), x.device)
     return (x - m) / s
+
+
+@functools.lru_cache(maxsize=16)
+def _normalizer(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Mean and std as 1×C×1×1 tensors on `device`, made once, not on every training step."""
+    c = len(mean)
+    return torch.tensor(mean, device=device).view(1, c, 1, 1), torch.tensor(std, device=device).view(1, c, 1, 1)
 
 
 def augment(x: torch.Tensor, flip: bool, crop_pad: int, g: torch.Generator | None = None) -> torch.Tensor:

@@ -294,6 +294,7 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
                 emit({"type": status})
             return f
 
+        on_pause, on_resume = pause_event("paused"), pause_event("running")
         for epoch in range(epoch0, cfg.epochs):
             model.train()
             g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)  # same order on resume
@@ -302,7 +303,7 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
             for step in range(step0 if epoch == epoch0 else 0, steps_per_epoch):
                 control.poll()
                 t_pause = time.monotonic()
-                control.wait_while_paused(pause_event("paused"), pause_event("running"))
+                control.wait_while_paused(on_pause, on_resume)
                 started += time.monotonic() - t_pause  # paused time is not training time
                 if control.stopping:
                     train_seconds += time.monotonic() - started

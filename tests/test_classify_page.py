@@ -1,9 +1,8 @@
 """The classify page through AppTest (the canvas itself is exercised in the browser test)."""
-import time
-
 from core.runs import RunStore
 from tests.apptest import open_page
 from tests.test_report_page import trained_run
+from tests.wait import wait_for
 
 
 def test_no_runs_points_to_the_training_page_and_offers_a_demo_run(runs_dir):
@@ -12,9 +11,7 @@ def test_no_runs_points_to_the_training_page_and_offers_a_demo_run(runs_dir):
     at.button(key="cl_run_demo").click().run()
     (run,) = RunStore(runs_dir).list()
     assert run.config()["data"] == "synthetic" and run.config()["epochs"] == 3
-    deadline = time.monotonic() + 60
-    while run.status in ("running", "paused") and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: run.status not in ("running", "paused"))
     assert run.status == "completed"
 
 

@@ -9,17 +9,10 @@ from core import jobs
 from core.models import Net
 from core.runs import RunStore
 from core.train import make_config
+from tests.wait import wait_for
 
 LONG = dict(data="synthetic", model="tutorial", optimizer="adam", lr=1e-3, batch_size=4, epochs=50, device="cpu")
 
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_a_job_trains_in_its_own_process_and_completes(tmp_path):

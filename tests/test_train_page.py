@@ -1,24 +1,15 @@
 """The training page through Streamlit's AppTest, with real jobs on generated data."""
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore
 from tests.apptest import APP, open_page
+from tests.wait import wait_for
 
 
 def errors(at: AppTest) -> str:
     return " | ".join(e.value for e in at.error)
 
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
