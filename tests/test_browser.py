@@ -66,9 +66,10 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
                            " return p && p.data && p.data.length && p.data[0].x.length > 0; }", timeout=30_000)
     wait_for_more_steps(page, plotted_steps(page))
 
-    page.get_by_role("link", name="Home").click()
+    sidebar = page.get_by_test_id("stSidebarNavItems")
+    sidebar.get_by_role("link", name="Home", exact=True).click()
     expect(page.locator("h1").first).to_contain_text("Blitz Lab")
-    page.get_by_role("link", name="Train").click()
+    sidebar.get_by_role("link", name="Train", exact=True).click()
     expect(header).to_contain_text("running", timeout=30_000)  # still training after the round trip
     expect(page.get_by_label("Epochs")).to_have_value("40")  # and the form kept what the user typed
     wait_for_more_steps(page, plotted_steps(page))
