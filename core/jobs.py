@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from .devices import resolve_device
+import torch
+
+from .devices import DeviceError, resolve_device
+from .distributed import DDP_DEVICE
 from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim
 from .train import TrainConfig
 
@@ -82,12 +85,24 @@ def busy_run(store: RunStore, device: str) -> Run | None:
     return next((r for r in active_runs(store) if run_device(r) == device), None)
 
 
-def _spawn(run: Run, store: RunStore) -> None:
-    """`--run-id` trains into the prepared folder, continuing from its checkpoint when it has one."""
+def ddp_processes() -> int:
+    """How many processes a DDP job starts here: one per GPU."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
+    """`--run-id` trains into the prepared folder, continuing from its checkpoint when it has one;
+    with several processes, through torchrun (one DDP rank each, on this machine)."""
+    args = ["-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet", "--run-id", run.id]
+    if processes > 1:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *args]
+    return [sys.executable, *args]
+
+
+def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
     (run.path / "control").unlink(missing_ok=True)  # an old "stop" must not replay; a new one may come at once
     log = open(run.path / "train.log", "ab")
-    args = [sys.executable, "-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet",
-            "--run-id", run.id]
+    args = train_command(run, store, processes)
     # OpenMP threads that sleep instead of spinning while they wait: the browser and the app share the
     # cores with training, and spinning threads lose whole time slices to them.
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
@@ -96,17 +111,26 @@ def _spawn(run: Run, store: RunStore) -> None:
     log.close()
 
 
-def start(cfg: TrainConfig, store: RunStore, name: str | None = None) -> Run:
-    """Create a run for `cfg` on its (resolved) device and start training it in the background."""
+def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes: int | None = None) -> Run:
+    """Create a run for `cfg` on its (resolved) device and start training it in the background.
+
+    Device "ddp" trains on every GPU through torchrun (`processes` overrides the GPU count)."""
     if problems := cfg.problems():
         raise ValueError("; ".join(problems))
-    device = str(resolve_device(cfg.device))
+    if cfg.device == DDP_DEVICE:
+        processes = processes or ddp_processes()
+        if processes < 2:
+            raise DeviceError("DDP needs at least 2 GPUs; this machine has "
+                              f"{ddp_processes()}. Pick a single device instead.")
+        device = DDP_DEVICE
+    else:
+        device, processes = str(resolve_device(cfg.device)), 1
     with _store_lock(store):
         if holder := busy_run(store, device):
             raise DeviceBusy(holder, device)
         run = store.create({**asdict(cfg), "device": device}, name)
-        run.write_summary({**run.summary(), "device": device})
-    _spawn(run, store)
+        run.write_summary({**run.summary(), "device": device, "processes": processes})
+    _spawn(run, store, processes)
     return run
 
 
@@ -121,7 +145,7 @@ def resume(run: Run, store: RunStore) -> None:
             raise DeviceBusy(holder, device)
         # until the child claims the run with its own pid, this process owns it (so it is not "interrupted")
         run.write_summary({**run.summary(), "status": "running", "reason": "", **claim()})
-    _spawn(run, store)
+    _spawn(run, store, int(run.summary().get("processes", 1)))
 
 
 def send(run: Run, command: str) -> None:

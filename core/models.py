@@ -90,6 +90,56 @@ class ResNet9(nn.Module):
         return self.fc(self.layers(x)) * self.scale
 
 
+class FrozenScaleBatchNorm(nn.BatchNorm2d):
+    """airbench's batch-norm: fast-moving statistics (momentum 0.4) and a fixed scale of 1, only the shift learns."""
+
+    def __init__(self, c: int):
+        super().__init__(c, eps=1e-12, momentum=0.4)
+        self.weight.requires_grad = False
+
+
+class ConvGroup(nn.Module):
+    """conv → max-pool → norm → GELU → conv → norm → GELU; convs start as identity on their first channels."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.norm1 = FrozenScaleBatchNorm(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.norm2 = FrozenScaleBatchNorm(c_out)
+        for conv in (self.conv1, self.conv2):  # dirac init: the group starts close to passing its input through
+            nn.init.dirac_(conv.weight.data[:conv.in_channels])
+
+    def forward(self, x):
+        x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+class Airbench(nn.Module):
+    """Keller Jordan's airbench94 network (2024): a frozen patch-whitening first layer, three conv groups,
+    global max-pool, a linear head scaled by 1/9. Call `init_whitening` with training images before training."""
+
+    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256)):
+        super().__init__()
+        self.whiten = nn.Conv2d(3, 24, 2, bias=True)  # 2×2 patches → 12 eigen-directions, ± each
+        self.whiten.weight.requires_grad = False
+        self.groups = nn.Sequential(ConvGroup(24, widths[0]), ConvGroup(widths[0], widths[1]),
+                                    ConvGroup(widths[1], widths[2]))
+        self.head = nn.Linear(widths[2], num_classes, bias=False)
+
+    @torch.no_grad()
+    def init_whitening(self, x: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the first layer to whiten 2×2 patches of `x` (normalised images): decorrelated, unit variance."""
+        patches = x.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 12).float()
+        eigenvalues, eigenvectors = torch.linalg.eigh(patches.T @ patches / len(patches))
+        w = (eigenvectors.T / torch.sqrt(eigenvalues + eps).view(-1, 1)).view(12, 3, 2, 2)
+        self.whiten.weight.copy_(torch.cat([w, -w]))
+
+    def forward(self, x):
+        x = self.groups(F.gelu(self.whiten(x)))
+        return self.head(torch.amax(x, dim=(2, 3))) / 9
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -114,6 +164,10 @@ MODELS: dict[str, ModelSpec] = {
                               3, lambda k: ResNet9(k, width=16)),
     "resnet9": ModelSpec("resnet9", "ResNet-9 at width 64 (the DAWNBench recipe): for a GPU.",
                          3, lambda k: ResNet9(k, width=64)),
+    "airbench-mini": ModelSpec("airbench-mini", "airbench94's network at widths 32/64/64: whitened 2×2 patches, "
+                               "3 conv groups; the fastest route to 85 % on a CPU.", 3, lambda k: Airbench(k, (32, 64, 64))),
+    "airbench": ModelSpec("airbench", "airbench94's network (widths 64/256/256): 94 % on CIFAR-10 in seconds on a "
+                          "GPU.", 3, lambda k: Airbench(k, (64, 256, 256))),
 }
 
 

@@ -38,3 +38,18 @@ def test_resnets_forward_and_backward(name):
 def test_unknown_model_lists_choices():
     with pytest.raises(ValueError, match="tutorial"):
         get_model_spec("vgg")
+
+
+def test_airbench_whitening_decorrelates_2x2_patches():
+    net = build_model("airbench-mini")
+    g = torch.Generator().manual_seed(0)
+    mix = torch.tensor([[1.0, 0.8, 0.6], [0.0, 0.5, 0.3], [0.0, 0.0, 0.2]])  # strongly correlated channels
+    x = torch.einsum("ij,bjhw->bihw", mix.T, torch.randn(256, 3, 32, 32, generator=g))
+    x = x + 0.7 * x.roll(1, dims=3)  # and correlated neighbours
+    net.init_whitening(x)
+    out = net.whiten(x) - net.whiten.bias.view(1, -1, 1, 1)
+    first = out[:, :12].permute(0, 2, 3, 1).reshape(-1, 12)  # the other 12 are their negatives
+    cov = first.T @ first / len(first)
+    assert torch.allclose(cov, torch.eye(12), atol=0.05)
+    assert not net.whiten.weight.requires_grad  # frozen: only its bias learns
+    assert net(x[:4]).shape == (4, 10)

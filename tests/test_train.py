@@ -5,6 +5,7 @@ import time
 import pytest
 import torch
 
+import core.train
 from core.models import Net
 from core.runs import RunStore
 from core.train import PRESETS, Control, TrainConfig, main, make_config, train
@@ -15,6 +16,12 @@ QUICK = dict(model="tutorial", optimizer="adam", lr=3e-3, batch_size=32, device=
 def quick(**overrides) -> TrainConfig:
     """A small, fast-learning config on the CPU; overrides win."""
     return make_config(**{**QUICK, **overrides})
+
+
+@pytest.fixture
+def every_step(monkeypatch):
+    """A step event for every step (by default they come at most every LOG_SECONDS), for exact-step checks."""
+    monkeypatch.setattr(core.train, "LOG_SECONDS", 0)
 
 
 def test_presets_and_overrides():
@@ -35,7 +42,7 @@ def test_problems_are_sentences():
     assert TrainConfig().problems() == []
 
 
-def test_training_learns_and_writes_a_complete_run_folder(tmp_path, small_data):
+def test_training_learns_and_writes_a_complete_run_folder(tmp_path, small_data, every_step):
     run = RunStore(tmp_path).create({})
     events = []
     summary = train(quick(epochs=5), run, on_event=events.append, dataset=small_data)
@@ -57,7 +64,7 @@ def test_training_learns_and_writes_a_complete_run_folder(tmp_path, small_data):
     net.load_state_dict(torch.load(run.model_path, weights_only=True))
 
 
-def test_stop_leaves_a_checkpoint_and_resume_finishes(tmp_path, small_data):
+def test_stop_leaves_a_checkpoint_and_resume_finishes(tmp_path, small_data, every_step):
     run = RunStore(tmp_path).create({})
     control = Control()
     stop_at_step_10 = lambda e: control.stop() if e["type"] == "step" and e["global_step"] == 10 else None
@@ -70,7 +77,7 @@ def test_stop_leaves_a_checkpoint_and_resume_finishes(tmp_path, small_data):
     assert steps == list(range(64))  # each step once, no gap, no repeat
 
 
-def test_pause_blocks_until_resume(tmp_path, small_data):
+def test_pause_blocks_until_resume(tmp_path, small_data, every_step):
     run = RunStore(tmp_path).create({})
     control = Control()
     events = []
@@ -88,7 +95,7 @@ def test_pause_blocks_until_resume(tmp_path, small_data):
     assert kinds.index("paused") == kinds.index("running") - 1
 
 
-def test_the_control_file_stops_a_run_from_another_process(tmp_path, small_data):
+def test_the_control_file_stops_a_run_from_another_process(tmp_path, small_data, every_step):
     run = RunStore(tmp_path).create({})
 
     def write_stop(e):
@@ -97,6 +104,37 @@ def test_the_control_file_stops_a_run_from_another_process(tmp_path, small_data)
             time.sleep(0.6)  # the file is read at most twice a second
     s = train(quick(epochs=1), run, on_event=write_stop, dataset=small_data)
     assert s["status"] == "stopped" and torch.load(run.checkpoint_path, weights_only=True)["step"] > 5
+
+
+def test_step_events_are_throttled_to_means_and_each_epoch_ends_with_one(tmp_path, small_data, monkeypatch):
+    every = []
+    monkeypatch.setattr(core.train, "LOG_SECONDS", 0)
+    train(quick(epochs=2), RunStore(tmp_path).create({}), on_event=every.append, dataset=small_data)
+    per_step = {e["global_step"]: e["loss"] for e in every if e["type"] == "step"}
+    monkeypatch.setattr(core.train, "LOG_SECONDS", 1e9)  # never by time: only each epoch's last step
+    logged = []
+    train(quick(epochs=2), RunStore(tmp_path).create({}), on_event=logged.append, dataset=small_data)
+    steps = [e for e in logged if e["type"] == "step"]
+    assert [e["global_step"] for e in steps] == [31, 63]
+    sizes = [32] * 31 + [1000 - 31 * 32]  # per image: the epoch's last batch is smaller
+    for e in steps:  # the mean loss of the epoch's images (the same steps as the every-step run: same seed)
+        window = [per_step[g] for g in range(e["epoch"] * 32, e["global_step"] + 1)]
+        mean = sum(loss * n for loss, n in zip(window, sizes)) / 1000
+        assert e["loss"] == pytest.approx(mean, rel=1e-4)
+
+
+def test_fractional_epochs_train_that_share_of_the_steps(tmp_path, small_data):
+    events = []
+    s = train(quick(epochs=0.5), RunStore(tmp_path).create({}), on_event=events.append, dataset=small_data)
+    assert s["status"] == "completed"
+    assert events[0]["total_steps"] == 16 and max(e["global_step"] for e in events if e["type"] == "step") == 15
+    assert [e["type"] for e in events].count("epoch") == 1
+
+
+def test_bf16_autocast_trains_on_the_cpu(tmp_path, small_data):
+    s = train(quick(model="airbench-mini", amp="bf16", channels_last=True, optimizer="nesterov", lr=0.2,
+                    epochs=1, batch_size=100), RunStore(tmp_path).create({}), dataset=small_data)
+    assert s["status"] == "completed" and s["test_accuracy"] > 0.3
 
 
 def test_a_diverging_run_fails_with_advice(tmp_path, small_data):

@@ -1,0 +1,213 @@
+"""Training speed, all in one run on one machine: the tutorial's own loop against the app's presets.
+
+    python bench/train_speed.py --data data/cifar10-jpeg            # ~15 min on 2 cores
+    python bench/train_speed.py --data data/cifar10-jpeg --long     # + the full airbench network, for 90 %
+
+(a) the seed's loop exactly as the tutorial writes it (ImageFolder instead of the CIFAR10 class, same
+    transforms, DataLoader batch 4 shuffle num_workers=2, Net, SGD lr 0.001 momentum 0.9, 2 epochs);
+(b) the `tutorial` preset through core.train: same recipe, the app's data path;
+(c) `fast-cpu` time-to-accuracy: a ladder of complete fast-cpu runs of growing length; the time to X % is
+    the training seconds of the first evaluation, in the shortest run, that reached X %;
+(d) achieved GFLOP/s of the fast model's training steps (FLOPs counted by torch's FlopCounterMode) against
+    the machine's measured matmul peak.
+Training seconds exclude evaluation, as in the tutorial (it times nothing; we time the training loop).
+Writes bench/results/train_speed-<time>.json and docs/train_speed.png; prints a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+import torchvision.transforms as transforms
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.data import load_dataset, to_model_input  # noqa: E402
+from core.models import Net, get_model_spec  # noqa: E402
+from core.runs import RunStore  # noqa: E402
+from core.train import make_config, train  # noqa: E402
+
+TARGETS = (0.54, 0.70, 0.80, 0.85, 0.90)
+LADDER = (0.2, 0.25, 0.5, 1, 2, 4, 8, 12)  # fast-cpu epochs
+
+
+def seed_loop(root: Path) -> list[dict]:
+    """The tutorial's "Training a classifier", verbatim apart from the dataset class; accuracy after each epoch."""
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    batch_size = 4
+    trainset = torchvision.datasets.ImageFolder(root / "train", transform=transform)
+    trainloader = torch.utils.data.DataLoader(trainset, batch_size=batch_size, shuffle=True, num_workers=2)
+    testset = torchvision.datasets.ImageFolder(root / "test", transform=transform)
+    testloader = torch.utils.data.DataLoader(testset, batch_size=batch_size, shuffle=False, num_workers=2)
+    torch.manual_seed(0)
+    net = Net()
+    criterion = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    points, seconds = [], 0.0
+    for epoch in range(2):  # loop over the dataset multiple times
+        t0 = time.perf_counter()
+        for data in trainloader:
+            inputs, labels = data
+            optimizer.zero_grad()
+            outputs = net(inputs)
+            loss = criterion(outputs, labels)
+            loss.backward()
+            optimizer.step()
+        seconds += time.perf_counter() - t0
+        correct = total = 0
+        with torch.no_grad():
+            for images, labels in testloader:
+                _, predicted = torch.max(net(images), 1)
+                total += labels.size(0)
+                correct += (predicted == labels).sum().item()
+        points.append({"epoch": epoch + 1, "seconds": seconds, "accuracy": correct / total})
+        print(f"  seed loop epoch {epoch + 1}: {correct / total:.2%} after {seconds:.1f} s", flush=True)
+    return points
+
+
+def preset_run(data: str, data_dir: str, preset: str, **overrides) -> dict:
+    """One complete run through core.train; its per-epoch (training seconds, test accuracy) points."""
+    cfg = make_config(preset, data=data, data_dir=data_dir, device="cpu", **overrides)
+    with tempfile.TemporaryDirectory() as runs:
+        run = RunStore(runs).create(cfg.__dict__)
+        points = []
+
+        def on_event(ev: dict) -> None:
+            if ev["type"] == "epoch":
+                points.append({"epoch": ev["epoch"], "seconds": ev["train_seconds"], "accuracy": ev["test_accuracy"]})
+        summary = train(cfg, run, on_event)
+    assert summary["status"] == "completed", summary
+    label = f"{preset} {cfg.model} {cfg.epochs:g} ep"
+    print(f"  {label}: {points[-1]['accuracy']:.2%} after {points[-1]['seconds']:.1f} s "
+          f"({summary['images_per_s']:,.0f} img/s)", flush=True)
+    return {"preset": preset, "model": cfg.model, "epochs": cfg.epochs, "images_per_s": summary["images_per_s"],
+            "points": points}
+
+
+def time_to(runs: list[dict], target: float) -> dict | None:
+    """The earliest evaluation, over the ladder, at or above `target`."""
+    hits = [(p["seconds"], r["epochs"], p["accuracy"]) for r in runs for p in r["points"] if p["accuracy"] >= target]
+    if not hits:
+        return None
+    seconds, epochs, accuracy = min(hits)
+    return {"seconds": seconds, "run_epochs": epochs, "accuracy": accuracy}
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    t0, k = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        k += 1
+    return 2 * n ** 3 * k / (time.perf_counter() - t0) / 1e9
+
+
+def train_step_gflop(model_name: str, batch_size: int) -> float:
+    """FLOPs of one forward + backward of `model_name` on a batch, as torch counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model = get_model_spec(model_name).build(10)
+    x = torch.randn(batch_size, 3, 32, 32)
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    return counter.get_total_flops() / 1e9
+
+
+def chart(result: dict, path: Path) -> None:
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    seed = result["seed_loop"]
+    fig.add_scatter(x=[p["seconds"] for p in seed], y=[100 * p["accuracy"] for p in seed], name="seed loop (tutorial)",
+                    mode="lines+markers", line=dict(color="#888"))
+    tut = result["tutorial_preset"]["points"]
+    fig.add_scatter(x=[p["seconds"] for p in tut], y=[100 * p["accuracy"] for p in tut], name="tutorial preset",
+                    mode="lines+markers", line=dict(color="#1f77b4"))
+    ladder = [r["points"][-1] | {"epochs": r["epochs"]} for r in result["fast_cpu"]]
+    fig.add_scatter(x=[p["seconds"] for p in ladder], y=[100 * p["accuracy"] for p in ladder],
+                    text=[f"{p['epochs']:g} ep" for p in ladder], textposition="top left",
+                    name="fast-cpu (one run per point)", mode="lines+markers+text", line=dict(color="#d62728"))
+    for r in result.get("long", []):
+        fig.add_scatter(x=[p["seconds"] for p in r["points"]], y=[100 * p["accuracy"] for p in r["points"]],
+                        name=f"fast-cpu, {r['model']} {r['epochs']:g} ep", mode="lines+markers",
+                        line=dict(color="#9467bd", dash="dot"))
+    fig.update_layout(title=f"CIFAR-10 test accuracy vs training time · {result['machine']['cpu']}, "
+                      f"{result['machine']['threads']} threads", xaxis=dict(title="training seconds", type="log"),
+                      yaxis=dict(title="test accuracy (%)", range=[40, 95]), template="plotly_white",
+                      legend=dict(x=0.01, y=0.99))
+    fig.write_image(path, width=900, height=520)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="an extracted ImageFolder CIFAR-10 (train/, test/)")
+    p.add_argument("--data-dir", default=str(ROOT / "data"), help="where the decoded cache goes")
+    p.add_argument("--long", action="store_true", help="also train the full airbench network, for the 90 %% row")
+    p.add_argument("--quick", action="store_true", help="a short smoke run of every part (not for the record)")
+    args = p.parse_args()
+    root = Path(args.data)
+    load_dataset(str(root), args.data_dir)  # decode once up front, so no run's time includes it
+    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": " ".join(["python", *sys.argv]),
+              "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                          "torch": torch.__version__, "python": platform.python_version()}}
+    try:
+        result["machine"]["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                                        if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print("(a) seed loop", flush=True)
+    result["seed_loop"] = seed_loop(root) if not args.quick else []
+    print("(b) tutorial preset", flush=True)
+    result["tutorial_preset"] = preset_run(str(root), args.data_dir, "tutorial", **({"epochs": 0.05} if args.quick else {}))
+    print("(c) fast-cpu ladder", flush=True)
+    ladder = LADDER[:2] if args.quick else LADDER
+    result["fast_cpu"] = [preset_run(str(root), args.data_dir, "fast-cpu", epochs=e) for e in ladder]
+    if args.long:
+        result["long"] = [preset_run(str(root), args.data_dir, "fast-cpu", model="airbench", epochs=8)]
+    result["time_to"] = {f"{t:.0%}": time_to(result["fast_cpu"] + result.get("long", []), t) for t in TARGETS}
+    print("(d) GFLOP/s", flush=True)
+    fast = make_config("fast-cpu")
+    step = train_step_gflop(fast.model, fast.batch_size)
+    longest = result["fast_cpu"][-1]
+    result["gflops"] = {"model": fast.model, "gflop_per_step": step,
+                        "achieved": step / fast.batch_size * longest["images_per_s"],
+                        "peak_fp32_matmul": matmul_peak(torch.float32),
+                        "peak_bf16_matmul": matmul_peak(torch.bfloat16)}
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"train_speed-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
+    if result["seed_loop"]:
+        chart(result, ROOT / "docs" / "train_speed.png")
+    report(result)
+
+
+def report(r: dict) -> None:
+    seed, tut = r["seed_loop"], r["tutorial_preset"]["points"]
+    if seed:
+        print(f"\n| | seconds | test accuracy |\n|---|---|---|\n| seed loop | {seed[-1]['seconds']:.1f} | "
+              f"{seed[-1]['accuracy']:.2%} |\n| tutorial preset | {tut[-1]['seconds']:.1f} | {tut[-1]['accuracy']:.2%} |"
+              f"\n| ratio | {seed[-1]['seconds'] / tut[-1]['seconds']:.2f}× faster | "
+              f"{100 * (tut[-1]['accuracy'] - seed[-1]['accuracy']):+.2f} points |")
+    print("\n| fast-cpu epochs | training s | test accuracy | img/s |\n|---|---|---|---|")
+    for run in r["fast_cpu"] + r.get("long", []):
+        last = run["points"][-1]
+        print(f"| {run['model']} {run['epochs']:g} | {last['seconds']:.1f} | {last['accuracy']:.2%} | "
+              f"{run['images_per_s']:,.0f} |")
+    print("\n| target | first reached after | in the run of |\n|---|---|---|")
+    for target, hit in r["time_to"].items():
+        print(f"| {target} | " + (f"{hit['seconds']:.1f} s ({hit['accuracy']:.2%}) | {hit['run_epochs']:g} epochs |"
+                                   if hit else "not reached | |"))
+    g = r["gflops"]
+    print(f"\n{g['model']}: {g['gflop_per_step']:.1f} GFLOP per training step, {g['achieved']:.0f} GFLOP/s achieved; "
+          f"matmul peak {g['peak_fp32_matmul']:.0f} GFLOP/s fp32, {g['peak_bf16_matmul']:.0f} GFLOP/s bf16")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Training on several processes through torchrun and DistributedDataParallel.
+
+    torchrun --nproc_per_node=4 -m core.train --data cifar10 --preset fast-gpu
+
+torchrun starts one process per GPU (or per CPU share with gloo) and sets RANK / WORLD_SIZE / LOCAL_RANK.
+Every rank holds the whole dataset; each step's global batch is split by rank, strided, which is exactly
+what DistributedSampler hands each rank from the same per-epoch permutation. DDP averages gradients,
+so a run matches a single process with the same global batch size. Only rank 0 writes the run folder.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from .devices import DeviceError, resolve_device
+from .evaluate import Report
+
+DDP_DEVICE = "ddp"  # TrainConfig.device for "every GPU of this machine, one process each"
+
+
+@dataclass(frozen=True)
+class Rank:
+    """This process's place in the job: rank 0 of 1 without torchrun."""
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+
+def from_env() -> Rank:
+    env = os.environ
+    return Rank(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)),
+                int(env.get("LOCAL_WORLD_SIZE", env.get("WORLD_SIZE", 1))))
+
+
+def init(rank: Rank, requested: str) -> torch.device:
+    """Join the process group: nccl with one GPU per rank on CUDA, gloo on CPU."""
+    requested = (requested or "auto").strip().lower()
+    use_cuda = torch.cuda.is_available() and requested in ("auto", "cuda", DDP_DEVICE) or requested.startswith("cuda")
+    if use_cuda:
+        count = torch.cuda.device_count()
+        if rank.local_world > count:
+            raise DeviceError(f"torchrun started {rank.local_world} processes on this machine but it has "
+                              f"{count} GPU(s); use --nproc_per_node={count} or fewer.")
+        device = torch.device(f"cuda:{rank.local_rank}")
+        torch.cuda.set_device(device)
+    elif requested in ("cpu", "auto", DDP_DEVICE):
+        device = resolve_device("cpu")
+    else:
+        raise DeviceError(f"Distributed training runs on CUDA (nccl) or the CPU (gloo), not '{requested}'.")
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    return device
+
+
+def shutdown() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def broadcast(obj, rank: Rank):
+    """Rank 0's `obj` on every rank (the run id, the config, a checkpoint)."""
+    if not rank.active:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def all_sum(values: list[float], device: torch.device, rank: Rank) -> list[float]:
+    """Element-wise sum over ranks of a few numbers (losses, counts, control flags)."""
+    if not rank.active:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def gather_report(part: Report, indices: torch.Tensor, total: int, rank: Rank) -> Report:
+    """One Report over the whole test set from each rank's Report over `indices` (its shard)."""
+    if not rank.active:
+        return part
+    parts: list = [None] * rank.world
+    dist.all_gather_object(parts, (indices.cpu(), part.predictions, part.confidence, part.loss, part.confusion))
+    predictions = torch.zeros(total, dtype=torch.int64)
+    confidence = torch.zeros(total)
+    confusion = torch.zeros_like(part.confusion)
+    loss = 0.0
+    for idx, p, c, l, m in parts:
+        predictions[idx], confidence[idx] = p, c
+        confusion += m
+        loss += l * len(idx) / max(total, 1)
+    return Report(part.classes, confusion, loss, predictions, confidence)
