@@ -47,7 +47,7 @@ def from_env() -> Rank:
 def init(rank: Rank, requested: str) -> torch.device:
     """Join the process group: nccl with one GPU per rank on CUDA, gloo on CPU."""
     requested = (requested or "auto").strip().lower()
-    use_cuda = torch.cuda.is_available() and requested in ("auto", "cuda", DDP_DEVICE) or requested.startswith("cuda")
+    use_cuda = requested.startswith("cuda") or (torch.cuda.is_available() and requested in ("auto", DDP_DEVICE))
     if use_cuda:
         count = torch.cuda.device_count()
         if rank.local_world > count:

@@ -251,8 +251,8 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
             on_event(ev)
 
     def finish(status: str, reason: str = "") -> dict[str, Any]:
-        if rank.active and status == "failed" and rank.main and run.summary().get("status") == "failed":
-            reason = run.summary().get("reason") or reason  # the rank that failed first said why
+        if rank.active and rank.main and status == "failed" and (on_disk := run.summary())["status"] == "failed":
+            reason = on_disk.get("reason") or reason  # the rank that failed first said why
         summary.update(status=status, reason=reason, finished=time.time(), train_seconds=round(train_seconds, 3))
         if rank.main:
             run.write_summary(summary)
@@ -260,8 +260,8 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
             run.close()
         elif status == "failed":  # the first rank to fail says why, if it shares rank 0's file system
             try:
-                if run.summary().get("status") != "failed":
-                    run.write_summary({**run.summary(), "status": "failed", "reason": f"rank {rank.rank}: {reason}"})
+                if (on_disk := run.summary())["status"] != "failed":
+                    run.write_summary({**on_disk, "status": "failed", "reason": f"rank {rank.rank}: {reason}"})
             except OSError:
                 pass
         return summary
@@ -324,7 +324,9 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
         if rank.main and not run.samples_path.exists():
             atomic_torch_save({"images": ds.test_x[sample_idx.to(device)].cpu(), "labels": sample_true,
                                "classes": ds.classes}, run.samples_path)
-        test_shard = torch.arange(rank.rank, len(ds.test_y), rank.world)
+        test_shard = torch.arange(rank.rank, len(ds.test_y), rank.world)  # each rank scores its shard; gathered
+        test_x, test_y = (ds.test_x[test_shard.to(device)], ds.test_y[test_shard.to(device)]) if rank.active \
+            else (ds.test_x, ds.test_y)
         window_t, window_n, images_per_s = time.monotonic(), 0, 0.0
         images_seen, seconds0 = 0, train_seconds  # this session's throughput, for the summary
 
@@ -429,8 +431,6 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
                 emit({"type": "step", "epoch": epoch, "step": step, "global_step": epoch * steps_per_epoch + step,
                       "loss": value, "lr": lr, "images_per_s": round(images_per_s, 1)})
             train_seconds += time.monotonic() - started
-            test_x, test_y = (ds.test_x[test_shard.to(device)], ds.test_y[test_shard.to(device)]) if rank.active \
-                else (ds.test_x, ds.test_y)  # each rank scores its shard of the test set; gathered below
             part = evaluate(net, test_x, test_y, ds.classes, spec.in_channels, cfg.mean, cfg.std, tta=cfg.tta,
                             memory_format=fmt, amp=cfg.amp)
             report = gather_report(part, test_shard, len(ds.test_y), rank)
