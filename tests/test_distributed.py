@@ -8,6 +8,7 @@ import pytest
 import core.train
 from core import jobs
 from core.distributed import DDP_DEVICE
+from core.evaluate import evaluate_run
 from core.runs import RunStore
 from core.train import make_config, train
 from tests.appserver import ROOT
@@ -63,8 +64,10 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path, m
     one_epochs = [e for e in reference if e["type"] == "epoch"]
     for a, b in zip(ddp_epochs, one_epochs, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=TOLERANCE)
-        assert abs(a["test_accuracy"] - b["test_accuracy"]) <= 0.02  # gathered over both ranks' test shards
-    assert summary["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=0.02)
+        assert abs(a["test_accuracy"] - b["test_accuracy"]) <= 0.03  # early, low accuracy: a few images either way
+    assert summary["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=0.03)
+    report, _ = evaluate_run(run)  # the report gathered from both ranks' test shards = one process scoring all
+    assert summary["test_accuracy"] == pytest.approx(report.accuracy, abs=1e-6)
 
 
 def test_more_processes_than_gpus_is_a_message(tmp_path):

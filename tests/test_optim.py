@@ -32,3 +32,24 @@ def test_linear_schedule_warms_up_from_a_fifth_then_falls_to_zero():
         sched.step()
     assert lrs[0] == pytest.approx(0.2) and max(lrs) == pytest.approx(1.0) and lrs.index(max(lrs)) == 20
     assert lrs[-1] == pytest.approx(1 / 80) and all(a >= b for a, b in zip(lrs[20:], lrs[21:]))
+
+
+@pytest.mark.parametrize("name", ["sgd", "nesterov", "adam", "adamw"])
+def test_the_fused_update_on_cpu_matches_torchs_per_parameter_loop(name):
+    torch.manual_seed(0)
+    fused_net, loop_net = build_model("tutorial"), build_model("tutorial")
+    loop_net.load_state_dict(fused_net.state_dict())
+    opt = make_optimizer(fused_net, name, lr=0.01, momentum=0.9, weight_decay=1e-3)
+    assert opt.defaults["fused"]
+    loop_opt = make_optimizer(loop_net, name, lr=0.01, momentum=0.9, weight_decay=1e-3)
+    for group in loop_opt.param_groups:
+        group.update(fused=None, foreach=False)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    for net, o in ((fused_net, opt), (loop_net, loop_opt)):
+        for _ in range(3):
+            o.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            o.step()
+    for a, b in zip(fused_net.parameters(), loop_net.parameters()):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(a, torch.zeros_like(a))

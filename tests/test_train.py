@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import core.train
-from core.models import Net
+from core.models import Net, build_model
 from core.runs import RunStore
 from core.train import PRESETS, Control, TrainConfig, main, make_config, train
 
@@ -135,6 +135,18 @@ def test_bf16_autocast_trains_on_the_cpu(tmp_path, small_data):
     s = train(quick(model="airbench-mini", amp="bf16", channels_last=True, optimizer="nesterov", lr=0.2,
                     epochs=1, batch_size=100), RunStore(tmp_path).create({}), dataset=small_data)
     assert s["status"] == "completed" and s["test_accuracy"] > 0.3
+
+
+def test_the_whitening_bias_learns_for_the_first_part_of_the_run_then_stays(tmp_path, small_data):
+    run = RunStore(tmp_path).create({})
+    biases = []  # the saved whitening bias at each checkpoint: the start of epochs 2, 3 and 4
+    record = lambda e: biases.append(torch.load(run.model_path)["whiten.bias"]) if e["type"] == "checkpoint" else None
+    s = train(quick(model="airbench-mini", optimizer="nesterov", lr=0.2, epochs=3, batch_size=100), run,
+              on_event=record, dataset=small_data)  # 30 steps; the bias trains for the first 9
+    assert s["status"] == "completed" and len(biases) == 3
+    assert torch.equal(biases[0], biases[1]) and torch.equal(biases[1], biases[2])  # frozen since step 9
+    torch.manual_seed(0)  # the run's seed: the model as it was built
+    assert not torch.equal(build_model("airbench-mini", len(small_data.classes)).whiten.bias, biases[0])
 
 
 def test_a_diverging_run_fails_with_advice(tmp_path, small_data):

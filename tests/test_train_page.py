@@ -24,7 +24,7 @@ def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
 def test_a_preset_fills_the_form_and_edits_show_as_flags(runs_dir):
     at = open_page("pages/train.py")
     at.selectbox(key="f_preset").set_value("fast-cpu").run()
-    assert at.selectbox(key="f_model").value == "airbench-mini" and at.number_input(key="f_batch_size").value == 512
+    assert at.selectbox(key="f_model").value == "airbench-mini" and at.number_input(key="f_batch_size").value == 256
     assert at.number_input(key="f_norm_bias_lr_scale").value == 64 and at.selectbox(key="f_amp").value == "bf16"
     at.number_input(key="f_epochs").set_value(3).run()
     assert any("--preset fast-cpu" in c.value and c.value.endswith("--epochs 3") for c in at.code)
