@@ -40,7 +40,7 @@ SMALL_BATCH = 32  # below this, PyTorch's plain convolution beats oneDNN's (whos
 LOG_SECONDS = 0.1  # step events at most this often; each carries the mean loss of the steps since the last
 CHUNK_IMAGES = 8192  # training images prepared (normalised, augmented) at a time: ~100 MB as float32
 SYNC_STEPS = 10  # under DDP, ranks agree on the loss and on pause / stop every this many steps
-WHITEN_BIAS_TRAIN = 0.3  # airbench models train the whitening bias for this part of the steps (airbench94: 3 of 10 epochs)
+WHITEN_BIAS_TRAIN = 0.3  # airbench models train the whitening bias this part of the steps (airbench94: 3 of 10 ep)
 
 
 @dataclass
@@ -319,7 +319,7 @@ def train(cfg: TrainConfig, run: Run, on_event: Callable[[Event], None] | None =
                   "parameters": summary["parameters"], "steps_per_epoch": steps_per_epoch, "epochs": cfg.epochs,
                   "total_steps": total_steps, "skipped_files": len(ds.skipped)})
         # airbench: the whitening layer's bias learns during the first part of the run only, then freezes, which
-        # spares the backward pass through the input of the biggest convolution (fast-cpu: +11 % img/s). Not under
+        # spares the backward pass through the input of the biggest convolution (frozen throughout: +11 % img/s at 4 epochs). Not under
         # DDP, whose gradient buckets are fixed when it wraps the model.
         freeze_whiten_at = round(WHITEN_BIAS_TRAIN * total_steps) \
             if hasattr(net, "whiten") and net.whiten.bias is not None and not rank.active else None
