@@ -1,7 +1,7 @@
 """Training speed, all in one run on one machine: the tutorial's own loop against the app's presets.
 
     python bench/train_speed.py --data data/cifar10-jpeg            # ~21 min on 2 cores
-    python bench/train_speed.py --data data/cifar10-jpeg --long     # + 10 epochs of the full airbench network (~17 min), for 90 %
+    python bench/train_speed.py --data data/cifar10-jpeg --long     # + full airbench, 10 epochs (~17 min): 90 %
 
 (a) the seed's loop exactly as the tutorial writes it (a dataset that does what the CIFAR10 class does per
     sample, same transforms, DataLoader batch 4 shuffle num_workers=2, Net, SGD lr 0.001 momentum 0.9, 2 epochs);
