@@ -1,4 +1,5 @@
 """Blitz Lab: the PyTorch 60-minute blitz as an interactive dashboard. Run with `make run`."""
+
 import streamlit as st
 
 st.set_page_config(page_title="Blitz Lab", page_icon="🔥", layout="wide")

@@ -6,6 +6,7 @@ Throughput is taken after the first epoch (steady streaming; page load and start
 
 Alternates CLI and page runs on the same machine in one session and reports each and the median ratio.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.runs import RunStore  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from core import jobs  # noqa: E402
+from core.runs import RunStore  # noqa: E402
 from core.train import make_config  # noqa: E402
 from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app  # noqa: E402
 
@@ -42,9 +43,27 @@ def steady_images_per_s(run, batch_size: int) -> float:
 
 def cli_run(tmp: Path, args: argparse.Namespace) -> float:
     runs = tmp / f"cli-{time.monotonic_ns()}"
-    subprocess.run([sys.executable, "-m", "core.train", "--data", args.data, "--preset", args.preset, "--epochs",
-                    str(args.epochs), "--device", "cpu", "--runs-dir", str(runs), "--quiet"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core.train",
+            "--data",
+            args.data,
+            "--preset",
+            args.preset,
+            "--epochs",
+            str(args.epochs),
+            "--device",
+            "cpu",
+            "--runs-dir",
+            str(runs),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     (run,) = RunStore(runs).list()
     return steady_images_per_s(run, run.config()["batch_size"])
 
@@ -79,19 +98,29 @@ def main() -> None:
             for _ in range(args.repeats):
                 results["cli"].append(cli_run(tmp, args))
                 results["page"].append(page_run(page, url, RunStore(tmp / "app-runs"), args))
-                print(f"cli {results['cli'][-1]:,.0f} img/s   page {results['page'][-1]:,.0f} img/s", flush=True)
+                print(
+                    f"cli {results['cli'][-1]:,.0f} img/s   page {results['page'][-1]:,.0f} img/s", flush=True
+                )
             browser.close()
     finally:
         server.terminate()
     ratio = statistics.median(results["page"]) / statistics.median(results["cli"])
-    out = {"preset": args.preset, "data": args.data, "epochs": args.epochs, "refresh": args.refresh, **results,
-           "page_over_cli": ratio,
-           "date": time.strftime("%Y-%m-%d")}
+    out = {
+        "preset": args.preset,
+        "data": args.data,
+        "epochs": args.epochs,
+        "refresh": args.refresh,
+        **results,
+        "page_over_cli": ratio,
+        "date": time.strftime("%Y-%m-%d"),
+    }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     name = f"page_overhead-{args.preset}-{args.refresh.replace(' ', '_')}.json"
     (ROOT / "bench" / "results" / name).write_text(json.dumps(out, indent=2))
-    print(f"median: page {statistics.median(results['page']):,.0f} img/s vs cli "
-          f"{statistics.median(results['cli']):,.0f} img/s → page costs {100 * (1 - ratio):.1f} %")
+    print(
+        f"median: page {statistics.median(results['page']):,.0f} img/s vs cli "
+        f"{statistics.median(results['cli']):,.0f} img/s → page costs {100 * (1 - ratio):.1f} %"
+    )
 
 
 if __name__ == "__main__":

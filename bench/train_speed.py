@@ -13,6 +13,7 @@
 Training seconds exclude evaluation, as in the tutorial (it times nothing; we time the training loop).
 Writes bench/results/train_speed-<time>.json and docs/train_speed.png; prints a markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,11 @@ class InMemoryCIFAR(torch.utils.data.Dataset):
     the tutorial's loop never pays, and make the seed look twice as slow as it is.)"""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
-        self.data, self.targets, self.transform = images.permute(0, 2, 3, 1).numpy(), labels.tolist(), transform
+        self.data, self.targets, self.transform = (
+            images.permute(0, 2, 3, 1).numpy(),
+            labels.tolist(),
+            transform,
+        )
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -63,7 +68,9 @@ class InMemoryCIFAR(torch.utils.data.Dataset):
 def seed_loop(root: Path, data_dir: str) -> list[dict]:
     """The tutorial's "Training a classifier", verbatim but for the dataset class; accuracy after each epoch."""
     ds = load_dataset(str(root), data_dir)
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]
+    )
     batch_size = 4
     trainset = InMemoryCIFAR(ds.train_x, ds.train_y, transform)
     trainloader = torch.utils.data.DataLoader(trainset, batch_size=batch_size, shuffle=True, num_workers=2)
@@ -100,19 +107,50 @@ def preset_run(data: str, data_dir: str, preset: str, **overrides) -> dict:
     (training seconds, test accuracy) points from the run folder."""
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in overrides.items()]
     with tempfile.TemporaryDirectory() as runs:
-        subprocess.run([sys.executable, "-m", "core.train", "--data", data, "--data-dir", data_dir, "--preset", preset,
-                        "--device", "cpu", "--runs-dir", runs, "--quiet", *flags], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "core.train",
+                "--data",
+                data,
+                "--data-dir",
+                data_dir,
+                "--preset",
+                preset,
+                "--device",
+                "cpu",
+                "--runs-dir",
+                runs,
+                "--quiet",
+                *flags,
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         (run,) = RunStore(runs).list()
         summary, config = run.summary(), run.config()
-        points = [{"epoch": e["epoch"], "seconds": e["train_seconds"], "accuracy": e["test_accuracy"]}
-                  for e in run.events() if e["type"] == "epoch"]
+        points = [
+            {"epoch": e["epoch"], "seconds": e["train_seconds"], "accuracy": e["test_accuracy"]}
+            for e in run.events()
+            if e["type"] == "epoch"
+        ]
     assert summary["status"] == "completed", summary
     label = f"{preset} {config['model']} batch {config['batch_size']} {config['epochs']:g} ep"
-    print(f"  {label}: {points[-1]['accuracy']:.2%} after {points[-1]['seconds']:.1f} s "
-          f"({summary['images_per_s']:,.0f} img/s)", flush=True)
-    return {"preset": preset, "model": config["model"], "epochs": config["epochs"], "batch_size": config["batch_size"],
-            "images_per_s": summary["images_per_s"], "points": points}
+    print(
+        f"  {label}: {points[-1]['accuracy']:.2%} after {points[-1]['seconds']:.1f} s "
+        f"({summary['images_per_s']:,.0f} img/s)",
+        flush=True,
+    )
+    return {
+        "preset": preset,
+        "model": config["model"],
+        "epochs": config["epochs"],
+        "batch_size": config["batch_size"],
+        "images_per_s": summary["images_per_s"],
+        "points": points,
+    }
 
 
 def median_run(runs: list, seconds) -> object:
@@ -122,8 +160,12 @@ def median_run(runs: list, seconds) -> object:
 
 def time_to(runs: list[dict], target: float) -> dict | None:
     """The earliest evaluation, over the ladder, at or above `target`."""
-    hits = [(p["seconds"], r["epochs"], p["accuracy"], r["batch_size"]) for r in runs for p in r["points"]
-            if p["accuracy"] >= target]
+    hits = [
+        (p["seconds"], r["epochs"], p["accuracy"], r["batch_size"])
+        for r in runs
+        for p in r["points"]
+        if p["accuracy"] >= target
+    ]
     if not hits:
         return None
     seconds, epochs, accuracy, batch_size = min(hits)
@@ -137,13 +179,14 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> floa
     while time.perf_counter() - t0 < seconds:
         a @ b
         k += 1
-    return 2 * n ** 3 * k / (time.perf_counter() - t0) / 1e9
+    return 2 * n**3 * k / (time.perf_counter() - t0) / 1e9
 
 
 def train_step_gflop(model_name: str, batch_size: int) -> float:
     """FLOPs of one forward + backward of `model_name` on a batch, as torch counts them, averaged over a run: an
     airbench model stops back-propagating into its first convolution's input once the whitening bias freezes."""
     from torch.utils.flop_counter import FlopCounterMode
+
     model = get_model_spec(model_name).build(10)
     x = torch.randn(batch_size, 3, 32, 32)
 
@@ -161,30 +204,59 @@ def train_step_gflop(model_name: str, batch_size: int) -> float:
 
 def chart(result: dict, path: Path) -> None:
     import plotly.graph_objects as go
+
     fig = go.Figure()
     seed = result["seed_loop"]
-    fig.add_scatter(x=[p["seconds"] for p in seed], y=[100 * p["accuracy"] for p in seed], name="seed loop (tutorial)",
-                    mode="lines+markers", line=dict(color="#888"))
+    fig.add_scatter(
+        x=[p["seconds"] for p in seed],
+        y=[100 * p["accuracy"] for p in seed],
+        name="seed loop (tutorial)",
+        mode="lines+markers",
+        line=dict(color="#888"),
+    )
     tut = result["tutorial_preset"]["points"]
-    fig.add_scatter(x=[p["seconds"] for p in tut], y=[100 * p["accuracy"] for p in tut], name="tutorial preset",
-                    mode="lines+markers", line=dict(color="#1f77b4"))
-    for key, name, color in (("fast_cpu", f"fast-cpu, batch {make_config('fast-cpu').batch_size} (one run per point)",
-                              "#d62728"), ("fast_cpu_short", f"fast-cpu --batch-size {SHORT_BATCH}", "#ff9896")):
+    fig.add_scatter(
+        x=[p["seconds"] for p in tut],
+        y=[100 * p["accuracy"] for p in tut],
+        name="tutorial preset",
+        mode="lines+markers",
+        line=dict(color="#1f77b4"),
+    )
+    for key, name, color in (
+        ("fast_cpu", f"fast-cpu, batch {make_config('fast-cpu').batch_size} (one run per point)", "#d62728"),
+        ("fast_cpu_short", f"fast-cpu --batch-size {SHORT_BATCH}", "#ff9896"),
+    ):
         ladder = [r["points"][-1] | {"epochs": r["epochs"]} for r in result[key]]
-        fig.add_scatter(x=[p["seconds"] for p in ladder], y=[100 * p["accuracy"] for p in ladder],
-                        text=[f"{p['epochs']:g} ep" for p in ladder], textposition="top left", name=name,
-                        mode="lines+markers+text", line=dict(color=color))
+        fig.add_scatter(
+            x=[p["seconds"] for p in ladder],
+            y=[100 * p["accuracy"] for p in ladder],
+            text=[f"{p['epochs']:g} ep" for p in ladder],
+            textposition="top left",
+            name=name,
+            mode="lines+markers+text",
+            line=dict(color=color),
+        )
     for r in result.get("long", []):
-        fig.add_scatter(x=[p["seconds"] for p in r["points"]], y=[100 * p["accuracy"] for p in r["points"]],
-                        name=f"fast-cpu, {r['model']} {r['epochs']:g} ep", mode="lines+markers",
-                        line=dict(color="#9467bd", dash="dot"))
+        fig.add_scatter(
+            x=[p["seconds"] for p in r["points"]],
+            y=[100 * p["accuracy"] for p in r["points"]],
+            name=f"fast-cpu, {r['model']} {r['epochs']:g} ep",
+            mode="lines+markers",
+            line=dict(color="#9467bd", dash="dot"),
+        )
     seconds = [x for trace in fig.data for x in trace.x]
-    fig.update_layout(title=f"CIFAR-10 test accuracy vs training time · {result['machine']['cpu']}, "
-                      f"{result['machine']['threads']} threads",
-                      xaxis=dict(title="training seconds", type="log",
-                                 range=[math.log10(min(seconds) / 1.8), math.log10(max(seconds) * 1.2)]),
-                      yaxis=dict(title="test accuracy (%)", range=[40, 95]), template="plotly_white",
-                      legend=dict(x=0.01, y=0.99))
+    fig.update_layout(
+        title=f"CIFAR-10 test accuracy vs training time · {result['machine']['cpu']}, "
+        f"{result['machine']['threads']} threads",
+        xaxis=dict(
+            title="training seconds",
+            type="log",
+            range=[math.log10(min(seconds) / 1.8), math.log10(max(seconds) * 1.2)],
+        ),
+        yaxis=dict(title="test accuracy (%)", range=[40, 95]),
+        template="plotly_white",
+        legend=dict(x=0.01, y=0.99),
+    )
     fig.write_image(path, width=900, height=520)
 
 
@@ -192,46 +264,71 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="an extracted ImageFolder CIFAR-10 (train/, test/)")
     p.add_argument("--data-dir", default=str(ROOT / "data"), help="where the decoded cache goes")
-    p.add_argument("--long", action="store_true",
-                   help="also train the full airbench network 10 epochs (~17 min on 2 cores), for the 90 %% row")
+    p.add_argument(
+        "--long",
+        action="store_true",
+        help="also train the full airbench network 10 epochs (~17 min on 2 cores), for the 90 %% row",
+    )
     p.add_argument("--repeats", type=int, default=3, help="runs of (a) and (b) each; the median is reported")
-    p.add_argument("--quick", action="store_true", help="a short smoke run of every part (not for the record)")
+    p.add_argument(
+        "--quick", action="store_true", help="a short smoke run of every part (not for the record)"
+    )
     args = p.parse_args()
     root = Path(args.data)
     load_dataset(str(root), args.data_dir)  # decode once up front, so no run's time includes it
-    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "command": " ".join(["python", *sys.argv]),
-              "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                          "torch": torch.__version__, "python": platform.python_version()}}
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "command": " ".join(["python", *sys.argv]),
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+    }
     try:
-        result["machine"]["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                                        if line.startswith("model name"))
+        result["machine"]["cpu"] = next(
+            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     print("(a), (b) seed loop and tutorial preset, alternating", flush=True)
     result["seed_loops"], result["tutorial_presets"] = [], []
-    for _ in range(args.repeats):  # the same arithmetic varies ±25 % from run to run here: repeat, take the median
+    for _ in range(
+        args.repeats
+    ):  # the same arithmetic varies ±25 % from run to run here: repeat, take the median
         result["seed_loops"].append(seed_loop(root, args.data_dir) if not args.quick else [])
-        result["tutorial_presets"].append(preset_run(str(root), args.data_dir, "tutorial",
-                                                     **({"epochs": 0.05} if args.quick else {})))
+        result["tutorial_presets"].append(
+            preset_run(str(root), args.data_dir, "tutorial", **({"epochs": 0.05} if args.quick else {}))
+        )
     result["seed_loop"] = median_run(result["seed_loops"], lambda r: r[-1]["seconds"] if r else 0)
     result["tutorial_preset"] = median_run(result["tutorial_presets"], lambda r: r["points"][-1]["seconds"])
     print("(c) fast-cpu ladder", flush=True)
-    result["fast_cpu"] = [preset_run(str(root), args.data_dir, "fast-cpu", epochs=e)
-                          for e in (LADDER[:1] if args.quick else LADDER)]
-    result["fast_cpu_short"] = [preset_run(str(root), args.data_dir, "fast-cpu", epochs=e, batch_size=SHORT_BATCH)
-                                for e in (SHORT[:1] if args.quick else SHORT)]
+    result["fast_cpu"] = [
+        preset_run(str(root), args.data_dir, "fast-cpu", epochs=e)
+        for e in (LADDER[:1] if args.quick else LADDER)
+    ]
+    result["fast_cpu_short"] = [
+        preset_run(str(root), args.data_dir, "fast-cpu", epochs=e, batch_size=SHORT_BATCH)
+        for e in (SHORT[:1] if args.quick else SHORT)
+    ]
     if args.long:
         result["long"] = [preset_run(str(root), args.data_dir, "fast-cpu", model="airbench", epochs=10)]
-    result["time_to"] = {f"{t:.0%}": time_to(result["fast_cpu"] + result["fast_cpu_short"] + result.get("long", []), t)
-                         for t in TARGETS}
+    result["time_to"] = {
+        f"{t:.0%}": time_to(result["fast_cpu"] + result["fast_cpu_short"] + result.get("long", []), t)
+        for t in TARGETS
+    }
     print("(d) GFLOP/s", flush=True)
     fast = make_config("fast-cpu")  # the preset's batch: the GFLOP/s of its longest run
     step = train_step_gflop(fast.model, fast.batch_size)
     longest = result["fast_cpu"][-1]
-    result["gflops"] = {"model": fast.model, "gflop_per_step": step,
-                        "achieved": step / fast.batch_size * longest["images_per_s"],
-                        "peak_fp32_matmul": matmul_peak(torch.float32),
-                        "peak_bf16_matmul": matmul_peak(torch.bfloat16)}
+    result["gflops"] = {
+        "model": fast.model,
+        "gflop_per_step": step,
+        "achieved": step / fast.batch_size * longest["images_per_s"],
+        "peak_fp32_matmul": matmul_peak(torch.float32),
+        "peak_bf16_matmul": matmul_peak(torch.bfloat16),
+    }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"train_speed-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
@@ -242,25 +339,42 @@ def main() -> None:
 
 def report(r: dict) -> None:
     seed, tut = r["seed_loop"], r["tutorial_preset"]["points"]
-    print("\nall runs (s): seed loop " + ", ".join(f"{x[-1]['seconds']:.1f}" for x in r["seed_loops"] if x)
-          + "; tutorial preset " + ", ".join(f"{x['points'][-1]['seconds']:.1f}" for x in r["tutorial_presets"]))
+    print(
+        "\nall runs (s): seed loop "
+        + ", ".join(f"{x[-1]['seconds']:.1f}" for x in r["seed_loops"] if x)
+        + "; tutorial preset "
+        + ", ".join(f"{x['points'][-1]['seconds']:.1f}" for x in r["tutorial_presets"])
+    )
     if seed:
-        print(f"\n| | seconds | test accuracy |\n|---|---|---|\n| seed loop | {seed[-1]['seconds']:.1f} | "
-              f"{seed[-1]['accuracy']:.2%} |\n| tutorial preset | {tut[-1]['seconds']:.1f} | {tut[-1]['accuracy']:.2%} |"
-              f"\n| ratio | {seed[-1]['seconds'] / tut[-1]['seconds']:.2f}× faster | "
-              f"{100 * (tut[-1]['accuracy'] - seed[-1]['accuracy']):+.2f} points |")
+        print(
+            f"\n| | seconds | test accuracy |\n|---|---|---|\n| seed loop | {seed[-1]['seconds']:.1f} | "
+            f"{seed[-1]['accuracy']:.2%} |\n| tutorial preset | {tut[-1]['seconds']:.1f} | {tut[-1]['accuracy']:.2%} |"
+            f"\n| ratio | {seed[-1]['seconds'] / tut[-1]['seconds']:.2f}× faster | "
+            f"{100 * (tut[-1]['accuracy'] - seed[-1]['accuracy']):+.2f} points |"
+        )
     print("\n| fast-cpu run | training s | test accuracy | img/s |\n|---|---|---|---|")
     for run in r["fast_cpu"] + r["fast_cpu_short"] + r.get("long", []):
         last = run["points"][-1]
-        print(f"| {run['model']}, batch {run['batch_size']}, {run['epochs']:g} epochs | {last['seconds']:.1f} | "
-              f"{last['accuracy']:.2%} | {run['images_per_s']:,.0f} |")
+        print(
+            f"| {run['model']}, batch {run['batch_size']}, {run['epochs']:g} epochs | {last['seconds']:.1f} | "
+            f"{last['accuracy']:.2%} | {run['images_per_s']:,.0f} |"
+        )
     print("\n| target | first reached after | in the run of |\n|---|---|---|")
     for target, hit in r["time_to"].items():
-        print(f"| {target} | " + (f"{hit['seconds']:.1f} s ({hit['accuracy']:.2%}) | {hit['run_epochs']:g} epochs, "
-                                   f"batch {hit['batch_size']} |" if hit else "not reached | |"))
+        print(
+            f"| {target} | "
+            + (
+                f"{hit['seconds']:.1f} s ({hit['accuracy']:.2%}) | {hit['run_epochs']:g} epochs, "
+                f"batch {hit['batch_size']} |"
+                if hit
+                else "not reached | |"
+            )
+        )
     g = r["gflops"]
-    print(f"\n{g['model']}: {g['gflop_per_step']:.1f} GFLOP per training step, {g['achieved']:.0f} GFLOP/s achieved; "
-          f"matmul peak {g['peak_fp32_matmul']:.0f} GFLOP/s fp32, {g['peak_bf16_matmul']:.0f} GFLOP/s bf16")
+    print(
+        f"\n{g['model']}: {g['gflop_per_step']:.1f} GFLOP per training step, {g['achieved']:.0f} GFLOP/s achieved; "
+        f"matmul peak {g['peak_fp32_matmul']:.0f} GFLOP/s fp32, {g['peak_bf16_matmul']:.0f} GFLOP/s bf16"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Autograd made visible: leaves, the grad_fn graph of an expression (as Graphviz DOT, with values and
 gradients), central finite differences to check backward, and gradient descent on 2-D functions."""
+
 from __future__ import annotations
 
 import math
@@ -28,14 +29,16 @@ def _fmt(t: torch.Tensor) -> str:
 
 @dataclass
 class Graph:
-    nodes: dict[str, str] = field(default_factory=dict)   # node id → label
-    kinds: dict[str, str] = field(default_factory=dict)   # node id → leaf / op / output
+    nodes: dict[str, str] = field(default_factory=dict)  # node id → label
+    kinds: dict[str, str] = field(default_factory=dict)  # node id → leaf / op / output
     edges: list[tuple[str, str]] = field(default_factory=list)
 
     def dot(self) -> str:
-        style = {"leaf": 'shape=box, style="rounded,filled", fillcolor="#dbeafe"',
-                 "op": 'shape=ellipse, style=filled, fillcolor="#f3f4f6"',
-                 "output": 'shape=box, style="rounded,filled", fillcolor="#fde2d8"'}
+        style = {
+            "leaf": 'shape=box, style="rounded,filled", fillcolor="#dbeafe"',
+            "op": 'shape=ellipse, style=filled, fillcolor="#f3f4f6"',
+            "output": 'shape=box, style="rounded,filled", fillcolor="#fde2d8"',
+        }
         lines = ["digraph autograd {", '  rankdir="LR"; node [fontname="Helvetica", fontsize=11];']
         lines += [f'  "{i}" [label="{label}", {style[self.kinds[i]]}];' for i, label in self.nodes.items()]
         lines += [f'  "{a}" -> "{b}";' for a, b in self.edges]
@@ -80,25 +83,34 @@ def forward(text: str, leaves: dict[str, torch.Tensor]) -> torch.Tensor:
     if not isinstance(out, torch.Tensor):
         raise ExprError("The expression must give a tensor (use your leaves in it).")
     if out.grad_fn is None:
-        raise ExprError("Nothing in this expression requires grad, so there is no graph: tick requires_grad "
-                        "on a leaf it uses.")
+        raise ExprError(
+            "Nothing in this expression requires grad, so there is no graph: tick requires_grad "
+            "on a leaf it uses."
+        )
     return out
 
 
 def backward(out: torch.Tensor, gradient: torch.Tensor | None = None) -> None:
     """out.backward(); a non-scalar output needs `gradient` (its shape), as the tutorial explains."""
     if out.numel() != 1 and gradient is None:
-        raise ExprError(f"The output has {out.numel()} elements: backward() needs a gradient argument of shape "
-                        f"{tuple(out.shape)} (the tutorial uses out.backward(torch.randn(1, 10))), because the "
-                        "gradient of a vector is a matrix; torch computes the vector-Jacobian product.")
+        raise ExprError(
+            f"The output has {out.numel()} elements: backward() needs a gradient argument of shape "
+            f"{tuple(out.shape)} (the tutorial uses out.backward(torch.randn(1, 10))), because the "
+            "gradient of a vector is a matrix; torch computes the vector-Jacobian product."
+        )
     try:
         out.backward(gradient)
     except RuntimeError as e:
         raise ExprError(f"backward failed: {str(e).splitlines()[0]}") from None
 
 
-def finite_difference(text: str, leaves: dict[str, torch.Tensor], name: str,
-                      gradient: torch.Tensor | None = None, eps: float = 1e-6) -> torch.Tensor:
+def finite_difference(
+    text: str,
+    leaves: dict[str, torch.Tensor],
+    name: str,
+    gradient: torch.Tensor | None = None,
+    eps: float = 1e-6,
+) -> torch.Tensor:
     """Central differences of sum(out * gradient) with respect to each element of leaf `name`."""
     base = {k: v.detach().clone() for k, v in leaves.items()}
     weight = 1.0 if gradient is None else gradient.double()
@@ -120,9 +132,11 @@ FUNCTIONS_2D = {
     "Rosenbrock": "(1 - x) ** 2 + 100 * (y - x ** 2) ** 2",
     "Himmelblau": "(x ** 2 + y - 11) ** 2 + (x + y ** 2 - 7) ** 2",
 }
-OPTIMIZERS_2D = {"SGD": lambda p, lr: torch.optim.SGD(p, lr=lr),
-                 "SGD + momentum": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9),
-                 "Adam": lambda p, lr: torch.optim.Adam(p, lr=lr)}
+OPTIMIZERS_2D = {
+    "SGD": lambda p, lr: torch.optim.SGD(p, lr=lr),
+    "SGD + momentum": lambda p, lr: torch.optim.SGD(p, lr=lr, momentum=0.9),
+    "Adam": lambda p, lr: torch.optim.Adam(p, lr=lr),
+}
 DIVERGED = 1e8
 
 

@@ -1,4 +1,5 @@
 """Training curves from run events: tables, TensorBoard-style smoothing, downsampling, progress and ETA."""
+
 from __future__ import annotations
 
 import math
@@ -42,23 +43,39 @@ def loss_curve(events: list[dict[str, Any]], weight: float = 0.6, max_points: in
 
 def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Where a run is: epoch, step, fraction done, images/s and an ETA from the recent step rate."""
-    start = next((e for e in reversed(events) if e.get("type") in ("start", "resume") and "steps_per_epoch" in e),
-                 None) or next((e for e in events if e.get("type") == "start"), {})
+    start = next(
+        (e for e in reversed(events) if e.get("type") in ("start", "resume") and "steps_per_epoch" in e), None
+    ) or next((e for e in events if e.get("type") == "start"), {})
     steps_per_epoch, epochs = start.get("steps_per_epoch", 0), start.get("epochs", 0)
     last = next((e for e in reversed(events) if e.get("type") == "step"), None)
     data = next((e for e in reversed(events) if e.get("type") == "data"), None)
-    out = {"epoch": 0, "epochs": epochs, "step": 0, "steps_per_epoch": steps_per_epoch, "fraction": 0.0,
-           "images_per_s": 0.0, "eta_seconds": None, "loss": None,
-           "data": data if data and not last and data["done"] < data["total"] else None}
+    out = {
+        "epoch": 0,
+        "epochs": epochs,
+        "step": 0,
+        "steps_per_epoch": steps_per_epoch,
+        "fraction": 0.0,
+        "images_per_s": 0.0,
+        "eta_seconds": None,
+        "loss": None,
+        "data": data if data and not last and data["done"] < data["total"] else None,
+    }
     if not last or not steps_per_epoch:
         return out
     total = start.get("total_steps") or steps_per_epoch * epochs
     done = last["global_step"] + 1
-    out.update(epoch=last["epoch"] + 1, step=last["step"] + 1, fraction=min(done / total, 1.0),
-               images_per_s=last.get("images_per_s", 0.0), loss=last["loss"])
+    out.update(
+        epoch=last["epoch"] + 1,
+        step=last["step"] + 1,
+        fraction=min(done / total, 1.0),
+        images_per_s=last.get("images_per_s", 0.0),
+        loss=last["loss"],
+    )
     recent = [e for e in events[-400:] if e.get("type") == "step"]
     if len(recent) >= 2 and recent[-1]["time"] > recent[0]["time"]:
-        rate = (recent[-1]["global_step"] - recent[0]["global_step"]) / (recent[-1]["time"] - recent[0]["time"])
+        rate = (recent[-1]["global_step"] - recent[0]["global_step"]) / (
+            recent[-1]["time"] - recent[0]["time"]
+        )
         out["eta_seconds"] = (total - done) / rate if rate > 0 else None
     return out
 
@@ -70,6 +87,9 @@ def metrics_csv(events: list[dict[str, Any]]) -> str:
     if not epochs.empty and not steps.empty:
         last_step = steps.groupby("epoch")["global_step"].max().reset_index()
         last_step["epochs_done"] = last_step["epoch"] + 1
-        steps = steps.merge(last_step[["global_step", "epochs_done"]].merge(epochs, on="epochs_done"),
-                            on="global_step", how="left")
+        steps = steps.merge(
+            last_step[["global_step", "epochs_done"]].merge(epochs, on="epochs_done"),
+            on="global_step",
+            how="left",
+        )
     return steps.to_csv(index=False)

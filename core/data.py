@@ -4,6 +4,7 @@ Three sources: CIFAR-10 through torchvision, the user's own ImageFolder-layout f
 "shapes" set that needs no files. Every image is decoded once at load time; the training loop only
 indexes tensors, so no per-sample Python or PIL runs while training.
 """
+
 from __future__ import annotations
 
 import functools
@@ -11,16 +12,16 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
-from torchvision.datasets.utils import check_integrity
 from PIL import Image, ImageOps
+from torchvision.datasets.utils import check_integrity
 
 from .files import atomic_torch_save
 
@@ -31,8 +32,18 @@ SEED_MEAN = (0.5, 0.5, 0.5)  # the tutorial's transforms.Normalize((0.5,0.5,0.5)
 SEED_STD = (0.5, 0.5, 0.5)
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel statistics of the CIFAR-10 training set
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
-SYNTHETIC_CLASSES = ["disc", "square", "ring", "cross", "h-stripes",
-                     "v-stripes", "diamond", "triangle", "checker", "diagonal"]
+SYNTHETIC_CLASSES = [
+    "disc",
+    "square",
+    "ring",
+    "cross",
+    "h-stripes",
+    "v-stripes",
+    "diamond",
+    "triangle",
+    "checker",
+    "diagonal",
+]
 SYNTHETIC_TRAIN = 5000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 
@@ -55,13 +66,22 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def to(self, device: torch.device | str) -> "Dataset":
-        return Dataset(self.name, self.classes, self.train_x.to(device), self.train_y.to(device),
-                       self.test_x.to(device), self.test_y.to(device), self.skipped)
+    def to(self, device: torch.device | str) -> Dataset:
+        return Dataset(
+            self.name,
+            self.classes,
+            self.train_x.to(device),
+            self.train_y.to(device),
+            self.test_x.to(device),
+            self.test_y.to(device),
+            self.skipped,
+        )
 
     def describe(self) -> str:
-        return (f"{self.name}: {len(self.train_y):,} train / {len(self.test_y):,} test images, "
-                f"{self.num_classes} classes")
+        return (
+            f"{self.name}: {len(self.train_y):,} train / {len(self.test_y):,} test images, "
+            f"{self.num_classes} classes"
+        )
 
 
 def _noop(stage: str, done: int, total: int) -> None:
@@ -80,16 +100,20 @@ def load_dataset(source: str, data_dir: str | Path = "data", progress: Progress 
 
 # --- CIFAR-10 ----------------------------------------------------------------------------------------
 
+
 def _manual_fix(data_dir: Path) -> str:
-    return (f"To install it by hand, download {torchvision.datasets.CIFAR10.url} on a machine with internet "
-            f"and place the file (about 163 MB) at {data_dir / torchvision.datasets.CIFAR10.filename}; "
-            "it is checked and extracted on the next start. Or use the generated demo data (--data synthetic) "
-            "or an image folder.")
+    return (
+        f"To install it by hand, download {torchvision.datasets.CIFAR10.url} on a machine with internet "
+        f"and place the file (about 163 MB) at {data_dir / torchvision.datasets.CIFAR10.filename}; "
+        "it is checked and extracted on the next start. Or use the generated demo data (--data synthetic) "
+        "or an image folder."
+    )
 
 
 class _UnverifiedCIFAR10(torchvision.datasets.CIFAR10):
     """Reads the batch files with torchvision's own code but without the md5 check (md5 None = skip),
     for copies whose bytes differ from the official release, e.g. generated test fixtures."""
+
     train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.train_list]
     test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.test_list]
     meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
@@ -111,8 +135,12 @@ def download_file(url: str, dest: Path, progress: Progress, timeout: float = 30.
         part.unlink(missing_ok=True)
 
 
-def load_cifar10(data_dir: str | Path = "data", progress: Progress | None = None, verify: bool = True,
-                 url: str | None = None) -> Dataset:
+def load_cifar10(
+    data_dir: str | Path = "data",
+    progress: Progress | None = None,
+    verify: bool = True,
+    url: str | None = None,
+) -> Dataset:
     """CIFAR-10 through torchvision.datasets.CIFAR10, downloading the archive first with progress.
 
     torchvision's download=True is used only once the archive is here and matches its md5, so it just
@@ -132,25 +160,32 @@ def load_cifar10(data_dir: str | Path = "data", progress: Progress | None = None
             raise DataError(f"Could not download CIFAR-10 ({reason}). {_manual_fix(data_dir)}") from e
     extract = not batches.is_dir() and check_integrity(str(archive), cls.tgz_md5)
     if not batches.is_dir() and not extract:
-        raise DataError(f"{archive} is not the official cifar-10-python.tar.gz (its md5 differs); delete it. "
-                        + _manual_fix(data_dir))
+        raise DataError(
+            f"{archive} is not the official cifar-10-python.tar.gz (its md5 differs); delete it. "
+            + _manual_fix(data_dir)
+        )
     try:
         progress("extract", 0, 1)
         train = cls(str(data_dir), train=True, download=extract)
         test = cls(str(data_dir), train=False, download=False)
     except RuntimeError as e:  # torchvision: "Dataset not found or corrupted" (missing file or md5 mismatch)
-        raise DataError(f"CIFAR-10 in {batches} is incomplete or does not match the official checksums ({e}). "
-                        f"Delete that folder to unpack it again. {_manual_fix(data_dir)}") from e
+        raise DataError(
+            f"CIFAR-10 in {batches} is incomplete or does not match the official checksums ({e}). "
+            f"Delete that folder to unpack it again. {_manual_fix(data_dir)}"
+        ) from e
     progress("extract", 1, 1)
 
     def tensors(ds: torchvision.datasets.CIFAR10) -> tuple[torch.Tensor, torch.Tensor]:
-        return (torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
-                torch.tensor(ds.targets, dtype=torch.int64))
+        return (
+            torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
+            torch.tensor(ds.targets, dtype=torch.int64),
+        )
 
     return Dataset("cifar10", list(train.classes), *tensors(train), *tensors(test))
 
 
 # --- an image folder ---------------------------------------------------------------------------------
+
 
 def image_to_tensor(image: Image.Image, size: int = IMAGE_SIZE, fit: str = "crop") -> torch.Tensor:
     """Any PIL image → uint8 3×size×size: first frame, EXIF rotation applied, any mode (alpha composited on
@@ -190,12 +225,16 @@ def _folder_fingerprint(split_dirs: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def _read_split(split_dir: Path, progress: Progress, stage: str) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+def _read_split(
+    split_dir: Path, progress: Progress, stage: str
+) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
     try:
         folder = torchvision.datasets.ImageFolder(str(split_dir), loader=lambda p: p)
     except FileNotFoundError as e:
-        raise DataError(f"{split_dir}: {e}. Expected one sub-folder per class, each holding images "
-                        f"({', '.join(IMAGE_EXTENSIONS)}).") from e
+        raise DataError(
+            f"{split_dir}: {e}. Expected one sub-folder per class, each holding images "
+            f"({', '.join(IMAGE_EXTENSIONS)})."
+        ) from e
     images, labels, skipped = [], [], []
     total = len(folder.samples)
     for i, (path, label) in enumerate(folder.samples):
@@ -221,21 +260,28 @@ def inspect_image_folder(root: str | Path) -> dict[str, dict[str, int]]:
     missing = [name for name in ("train", "test") if not (root / name).is_dir()]
     if missing:
         found = sorted(p.name for p in root.iterdir() if p.is_dir())[:10]
-        raise DataError(f"{root} is not in ImageFolder layout: no {' or '.join(missing)} folder "
-                        f"(found: {', '.join(found) or 'no folders'}). {expected}")
+        raise DataError(
+            f"{root} is not in ImageFolder layout: no {' or '.join(missing)} folder "
+            f"(found: {', '.join(found) or 'no folders'}). {expected}"
+        )
     counts: dict[str, dict[str, int]] = {}
     for split in ("train", "test"):
         classes = sorted(p for p in (root / split).iterdir() if p.is_dir() and not p.name.startswith("."))
         if not classes:
             raise DataError(f"{root / split} has no class folders. {expected}")
-        counts[split] = {c.name: sum(1 for f in c.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
-                         for c in classes}
+        counts[split] = {
+            c.name: sum(1 for f in c.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS) for c in classes
+        }
         if empty := [c for c, n in counts[split].items() if n == 0]:
-            raise DataError(f"Class folder(s) {', '.join(empty)} in {root / split} hold no images "
-                            f"({', '.join(IMAGE_EXTENSIONS)}).")
+            raise DataError(
+                f"Class folder(s) {', '.join(empty)} in {root / split} hold no images "
+                f"({', '.join(IMAGE_EXTENSIONS)})."
+            )
     if list(counts["train"]) != list(counts["test"]):
-        raise DataError(f"{root}: train and test must hold the same class folders; train has "
-                        f"{list(counts['train'])}, test has {list(counts['test'])}.")
+        raise DataError(
+            f"{root}: train and test must hold the same class folders; train has "
+            f"{list(counts['train'])}, test has {list(counts['test'])}."
+        )
     return counts
 
 
@@ -254,8 +300,9 @@ def preview_grid(ds: Dataset, n: int = 32, nrow: int = 8) -> tuple[torch.Tensor,
     return grid.permute(1, 2, 0).contiguous(), [ds.classes[int(k)] for k in ds.train_y[:n]]
 
 
-def load_image_folder(root: str | Path, cache_dir: str | Path | None = None,
-                      progress: Progress | None = None) -> Dataset:
+def load_image_folder(
+    root: str | Path, cache_dir: str | Path | None = None, progress: Progress | None = None
+) -> Dataset:
     """`root/train/<class>/*` and `root/test/<class>/*`, any image size, resized to 32×32.
 
     Decoded tensors are cached under `cache_dir`, keyed by the folder's file list, sizes and times."""
@@ -276,19 +323,25 @@ def load_image_folder(root: str | Path, cache_dir: str | Path | None = None,
     test_x, test_y, _, skipped_test = _read_split(splits[1], progress, "decode test")
     ds = Dataset(root.name, classes, train_x, train_y, test_x, test_y, skipped + skipped_test)
     if cache is not None and not ds.skipped:
-        atomic_torch_save({"classes": classes, "train_x": train_x, "train_y": train_y,
-                           "test_x": test_x, "test_y": test_y}, cache)
+        atomic_torch_save(
+            {"classes": classes, "train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y},
+            cache,
+        )
     return ds
 
 
 # --- generated shapes --------------------------------------------------------------------------------
 
+
 def _shapes(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """One image per label: a class-specific shape or texture at a random place, size and colour,
     on a contrasting background, with pixel noise. Learnable from shape alone, since colours are random."""
     n = len(labels)
-    yy, xx = torch.meshgrid(torch.arange(IMAGE_SIZE, dtype=torch.float32),
-                            torch.arange(IMAGE_SIZE, dtype=torch.float32), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(IMAGE_SIZE, dtype=torch.float32),
+        torch.arange(IMAGE_SIZE, dtype=torch.float32),
+        indexing="ij",
+    )
     u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, 1, 1, generator=g)
     cx, cy, r = u(11, 21), u(11, 21), u(6, 10)
     dx, dy = xx - cx, yy - cy
@@ -296,20 +349,29 @@ def _shapes(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     period = u(5, 9)
     phase = u(0, 6.3)
     wave = lambda t: torch.sin(t * 6.2832 / period + phase) > 0
-    masks = torch.stack([
-        dist < r,                                                   # disc
-        (dx.abs() < r * 0.85) & (dy.abs() < r * 0.85),              # square
-        (dist < r) & (dist > r - 2.5),                              # ring
-        ((dx.abs() < 1.5) & (dy.abs() < r)) | ((dy.abs() < 1.5) & (dx.abs() < r)),  # cross
-        wave(yy).expand(n, -1, -1),                                 # h-stripes
-        wave(xx).expand(n, -1, -1),                                 # v-stripes
-        dx.abs() + dy.abs() < r,                                    # diamond
-        (dy.abs() < r * 0.8) & (dx.abs() < (dy + r * 0.8) / 2),     # triangle
-        ((torch.div(xx + phase, 4, rounding_mode="floor") + torch.div(yy + phase, 4, rounding_mode="floor")) % 2
-         == 0).expand(n, -1, -1),                                   # checker
-        wave((xx + yy) / 1.4142).expand(n, -1, -1),                 # diagonal
-    ], dim=1)                                                       # n×10×H×W
-    mask = masks[torch.arange(n), labels].unsqueeze(1).float()     # n×1×H×W
+    masks = torch.stack(
+        [
+            dist < r,  # disc
+            (dx.abs() < r * 0.85) & (dy.abs() < r * 0.85),  # square
+            (dist < r) & (dist > r - 2.5),  # ring
+            ((dx.abs() < 1.5) & (dy.abs() < r)) | ((dy.abs() < 1.5) & (dx.abs() < r)),  # cross
+            wave(yy).expand(n, -1, -1),  # h-stripes
+            wave(xx).expand(n, -1, -1),  # v-stripes
+            dx.abs() + dy.abs() < r,  # diamond
+            (dy.abs() < r * 0.8) & (dx.abs() < (dy + r * 0.8) / 2),  # triangle
+            (
+                (
+                    torch.div(xx + phase, 4, rounding_mode="floor")
+                    + torch.div(yy + phase, 4, rounding_mode="floor")
+                )
+                % 2
+                == 0
+            ).expand(n, -1, -1),  # checker
+            wave((xx + yy) / 1.4142).expand(n, -1, -1),  # diagonal
+        ],
+        dim=1,
+    )  # n×10×H×W
+    mask = masks[torch.arange(n), labels].unsqueeze(1).float()  # n×1×H×W
     fg = torch.rand(n, 3, 1, 1, generator=g)
     bg = (fg + 0.35 + 0.3 * torch.rand(n, 3, 1, 1, generator=g)) % 1.0  # at least 0.35 away per channel
     img = mask * fg + (1 - mask) * bg + 0.06 * torch.randn(n, 3, IMAGE_SIZE, IMAGE_SIZE, generator=g)
@@ -323,29 +385,36 @@ def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = 1000, seed: int
     train_y = torch.arange(n_train) % k
     test_y = torch.arange(n_test) % k
     train_y = train_y[torch.randperm(n_train, generator=g)]
-    return Dataset("synthetic", list(SYNTHETIC_CLASSES), _shapes(train_y, g), train_y,
-                   _shapes(test_y, g), test_y)
+    return Dataset(
+        "synthetic", list(SYNTHETIC_CLASSES), _shapes(train_y, g), train_y, _shapes(test_y, g), test_y
+    )
 
 
 # --- batch transforms, on the training device --------------------------------------------------------
 
-def to_model_input(x: torch.Tensor, in_channels: int, mean: tuple[float, ...] = SEED_MEAN,
-                   std: tuple[float, ...] = SEED_STD) -> torch.Tensor:
+
+def to_model_input(
+    x: torch.Tensor, in_channels: int, mean: tuple[float, ...] = SEED_MEAN, std: tuple[float, ...] = SEED_STD
+) -> torch.Tensor:
     """uint8 B×3×H×W → normalised float, grayscale when the model takes one channel (the seed's LeNet).
 
     The same code serves training, evaluation and single-image prediction."""
     x = x.float().div_(255)
     if in_channels == 1 and x.shape[1] == 3:
         x = torchvision.transforms.functional.rgb_to_grayscale(x)
-    m, s = _normalizer(tuple(mean[:x.shape[1]]), tuple(std[:x.shape[1]]), x.device)
+    m, s = _normalizer(tuple(mean[: x.shape[1]]), tuple(std[: x.shape[1]]), x.device)
     return (x - m) / s
 
 
 @functools.lru_cache(maxsize=16)
-def _normalizer(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, ...]:
+def _normalizer(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[torch.Tensor, ...]:
     """Mean and std as 1×C×1×1 tensors on `device`, made once, not on every training step."""
     c = len(mean)
-    return torch.tensor(mean, device=device).view(1, c, 1, 1), torch.tensor(std, device=device).view(1, c, 1, 1)
+    return torch.tensor(mean, device=device).view(1, c, 1, 1), torch.tensor(std, device=device).view(
+        1, c, 1, 1
+    )
 
 
 def augment(x: torch.Tensor, flip: bool, crop_pad: int, g: torch.Generator | None = None) -> torch.Tensor:
@@ -375,8 +444,15 @@ def available_datasets(data_dir: str | Path = "data") -> list[dict[str, str]]:
     if cifar.is_dir():
         rows.append({"dataset": "cifar10", "status": "ready", "detail": str(cifar)})
     elif archive.exists():
-        rows.append({"dataset": "cifar10", "status": "ready", "detail": f"{archive} (extracted on first use)"})
+        rows.append(
+            {"dataset": "cifar10", "status": "ready", "detail": f"{archive} (extracted on first use)"}
+        )
     else:
-        rows.append({"dataset": "cifar10", "status": "not downloaded",
-                     "detail": f"downloads about 163 MB into {data_dir} on first use"})
+        rows.append(
+            {
+                "dataset": "cifar10",
+                "status": "not downloaded",
+                "detail": f"downloads about 163 MB into {data_dir} on first use",
+            }
+        )
     return rows

@@ -1,4 +1,5 @@
 """Which devices this machine can train on, and checking a device the user asked for."""
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -13,10 +14,10 @@ class DeviceError(ValueError):
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    name: str            # what torch.device() takes: "cpu", "cuda:0", "mps"
-    label: str           # what a UI shows
+    name: str  # what torch.device() takes: "cpu", "cuda:0", "mps"
+    label: str  # what a UI shows
     total_memory: int | None = None  # bytes, CUDA only
-    free_memory: int | None = None   # bytes, CUDA only
+    free_memory: int | None = None  # bytes, CUDA only
 
 
 def _gib(n: int) -> str:
@@ -33,8 +34,11 @@ def list_devices() -> list[DeviceInfo]:
                 free, total = torch.cuda.mem_get_info(i)
             except RuntimeError:  # a device that cannot even report memory is not usable
                 continue
-            devices.append(DeviceInfo(f"cuda:{i}", f"cuda:{i} · {name} · {_gib(free)} free of {_gib(total)}",
-                                      total, free))
+            devices.append(
+                DeviceInfo(
+                    f"cuda:{i}", f"cuda:{i} · {name} · {_gib(free)} free of {_gib(total)}", total, free
+                )
+            )
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         devices.append(DeviceInfo("mps", "mps · Apple GPU"))
     return devices
@@ -66,6 +70,10 @@ def autocast(device: torch.device, amp: str):
     """Mixed precision for `amp` ("off", "bf16", "fp16") where it pays: bf16/fp16 on CUDA, bf16 on CPU
     (oneDNN's bf16 convolutions run about 1.8× faster than fp32 on AVX-512-BF16 CPUs). Else a no-op."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    if dtype is None or device.type not in ("cuda", "cpu") or (device.type == "cpu" and dtype != torch.bfloat16):
+    if (
+        dtype is None
+        or device.type not in ("cuda", "cpu")
+        or (device.type == "cpu" and dtype != torch.bfloat16)
+    ):
         return nullcontext()
     return torch.autocast(device.type, dtype=dtype)

@@ -7,6 +7,7 @@ Every rank holds the whole dataset; each step's global batch is split by rank, s
 what DistributedSampler hands each rank from the same per-epoch permutation. DDP averages gradients,
 so a run matches a single process with the same global batch size. Only rank 0 writes the run folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,6 +25,7 @@ DDP_DEVICE = "ddp"  # TrainConfig.device for "every GPU of this machine, one pro
 @dataclass(frozen=True)
 class Rank:
     """This process's place in the job: rank 0 of 1 without torchrun."""
+
     rank: int = 0
     world: int = 1
     local_rank: int = 0
@@ -40,19 +42,27 @@ class Rank:
 
 def from_env() -> Rank:
     env = os.environ
-    return Rank(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)),
-                int(env.get("LOCAL_WORLD_SIZE", env.get("WORLD_SIZE", 1))))
+    return Rank(
+        int(env.get("RANK", 0)),
+        int(env.get("WORLD_SIZE", 1)),
+        int(env.get("LOCAL_RANK", 0)),
+        int(env.get("LOCAL_WORLD_SIZE", env.get("WORLD_SIZE", 1))),
+    )
 
 
 def init(rank: Rank, requested: str) -> torch.device:
     """Join the process group: nccl with one GPU per rank on CUDA, gloo on CPU."""
     requested = (requested or "auto").strip().lower()
-    use_cuda = requested.startswith("cuda") or (torch.cuda.is_available() and requested in ("auto", DDP_DEVICE))
+    use_cuda = requested.startswith("cuda") or (
+        torch.cuda.is_available() and requested in ("auto", DDP_DEVICE)
+    )
     if use_cuda:
         count = torch.cuda.device_count()
         if rank.local_world > count:
-            raise DeviceError(f"torchrun started {rank.local_world} processes on this machine but it has "
-                              f"{count} GPU(s); use --nproc_per_node={count} or fewer.")
+            raise DeviceError(
+                f"torchrun started {rank.local_world} processes on this machine but it has "
+                f"{count} GPU(s); use --nproc_per_node={count} or fewer."
+            )
         device = torch.device(f"cuda:{rank.local_rank}")
         torch.cuda.set_device(device)
     elif requested in ("cpu", "auto", DDP_DEVICE):
@@ -91,7 +101,9 @@ def gather_report(part: Report, indices: torch.Tensor, total: int, rank: Rank) -
     if not rank.active:
         return part
     parts: list = [None] * rank.world
-    dist.all_gather_object(parts, (indices.cpu(), part.predictions, part.confidence, part.loss, part.confusion))
+    dist.all_gather_object(
+        parts, (indices.cpu(), part.predictions, part.confidence, part.loss, part.confusion)
+    )
     predictions = torch.zeros(total, dtype=torch.int64)
     confidence = torch.zeros(total)
     confusion = torch.zeros_like(part.confusion)

@@ -2,13 +2,14 @@
 
 `python -m core.evaluate RUN_ID [--runs-dir runs]` prints the report of a run's saved model.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -56,14 +57,30 @@ class Report:
         return {c: float(a) for c, a in zip(self.classes, self.recall)}
 
     def table(self) -> list[dict[str, float | str | int]]:
-        return [{"class": c, "accuracy": float(r), "precision": float(p), "recall": float(r), "f1": float(f),
-                 "support": int(s)}
-                for c, p, r, f, s in zip(self.classes, self.precision, self.recall, self.f1, self.support)]
+        return [
+            {
+                "class": c,
+                "accuracy": float(r),
+                "precision": float(p),
+                "recall": float(r),
+                "f1": float(f),
+                "support": int(s),
+            }
+            for c, p, r, f, s in zip(self.classes, self.precision, self.recall, self.f1, self.support)
+        ]
 
 
 @torch.no_grad()
-def logits(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD,
-           tta: bool = False, memory_format=torch.contiguous_format, amp: str = "off") -> torch.Tensor:
+def logits(
+    model: nn.Module,
+    x: torch.Tensor,
+    in_channels: int,
+    mean=SEED_MEAN,
+    std=SEED_STD,
+    tta: bool = False,
+    memory_format=torch.contiguous_format,
+    amp: str = "off",
+) -> torch.Tensor:
     """Logits of uint8 images; with `tta`, averaged with the horizontally flipped images."""
     inp = to_model_input(x, in_channels, mean, std).contiguous(memory_format=memory_format)
     with autocast(inp.device, amp):
@@ -74,10 +91,20 @@ def logits(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, 
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[str], in_channels: int,
-             mean=SEED_MEAN, std=SEED_STD, batch_size: int = 1000, tta: bool = False,
-             progress: Callable[[int, int], None] | None = None,
-             memory_format=torch.contiguous_format, amp: str = "off") -> Report:
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    classes: list[str],
+    in_channels: int,
+    mean=SEED_MEAN,
+    std=SEED_STD,
+    batch_size: int = 1000,
+    tta: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    memory_format=torch.contiguous_format,
+    amp: str = "off",
+) -> Report:
     """Confusion matrix, loss and predictions over (x, y) in eval mode; the model's mode is restored."""
     was_training = model.training
     model.eval()
@@ -86,7 +113,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[s
     confusion = torch.zeros(k, k, dtype=torch.int64)
     preds, confs, loss_sum = [], [], 0.0
     for i in range(0, len(y), batch_size):
-        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
         out = logits(model, xb, in_channels, mean, std, tta, memory_format, amp)
         loss_sum += float(nn.functional.cross_entropy(out, yb, reduction="sum"))
         conf, p = out.softmax(1).max(1)
@@ -97,13 +124,25 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[s
             progress(min(i + batch_size, len(y)), len(y))
     model.train(was_training)
     empty = torch.zeros(0, dtype=torch.int64)
-    return Report(list(classes), confusion, loss_sum / max(len(y), 1), torch.cat(preds) if preds else empty,
-                  torch.cat(confs) if confs else empty.float())
+    return Report(
+        list(classes),
+        confusion,
+        loss_sum / max(len(y), 1),
+        torch.cat(preds) if preds else empty,
+        torch.cat(confs) if confs else empty.float(),
+    )
 
 
 @torch.no_grad()
-def predict_topk(model: nn.Module, x: torch.Tensor, classes: list[str], in_channels: int, k: int = 3,
-                 mean=SEED_MEAN, std=SEED_STD) -> list[list[tuple[str, float]]]:
+def predict_topk(
+    model: nn.Module,
+    x: torch.Tensor,
+    classes: list[str],
+    in_channels: int,
+    k: int = 3,
+    mean=SEED_MEAN,
+    std=SEED_STD,
+) -> list[list[tuple[str, float]]]:
     """For each uint8 image, its k most probable classes with their softmax probabilities."""
     was_training = model.training
     model.eval()
@@ -111,7 +150,9 @@ def predict_topk(model: nn.Module, x: torch.Tensor, classes: list[str], in_chann
     probs = logits(model, x.to(device), in_channels, mean, std).softmax(1).cpu()
     model.train(was_training)
     top = probs.topk(min(k, len(classes)), dim=1)
-    return [[(classes[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)]
+    return [
+        [(classes[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)
+    ]
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:
@@ -143,30 +184,49 @@ def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, 
     return model.to(device).eval(), cfg
 
 
-def evaluate_run(run, device: torch.device | str = "cpu", dataset=None,
-                 progress: Callable[[int, int], None] | None = None) -> tuple[Report, Dataset]:
+def evaluate_run(
+    run, device: torch.device | str = "cpu", dataset=None, progress: Callable[[int, int], None] | None = None
+) -> tuple[Report, Dataset]:
     """A run's saved model on its own test split, with the run's normalisation and test-time flip."""
     model, cfg = load_run_model(run, device)
     ds = dataset or load_dataset(cfg["data"], cfg.get("data_dir", "data"))
     if len(ds.classes) != len(run.summary().get("classes") or ds.classes):
-        raise CheckpointError(f"Run {run.id} was trained on {len(run.summary()['classes'])} classes; "
-                              f"{cfg['data']} now has {len(ds.classes)}.")
-    report = evaluate(model, ds.test_x, ds.test_y, ds.classes, get_model_spec(cfg["model"]).in_channels,
-                      tuple(cfg["mean"]), tuple(cfg["std"]), tta=cfg.get("tta", False), progress=progress)
+        raise CheckpointError(
+            f"Run {run.id} was trained on {len(run.summary()['classes'])} classes; "
+            f"{cfg['data']} now has {len(ds.classes)}."
+        )
+    report = evaluate(
+        model,
+        ds.test_x,
+        ds.test_y,
+        ds.classes,
+        get_model_spec(cfg["model"]).in_channels,
+        tuple(cfg["mean"]),
+        tuple(cfg["std"]),
+        tta=cfg.get("tta", False),
+        progress=progress,
+    )
     return report, ds
 
 
 def format_report(report: Report) -> str:
-    lines = [f"test accuracy: {report.accuracy:.2%}   (chance: {1 / len(report.classes):.0%})", "",
-             f"{'class':<14}{'accuracy':>9}{'precision':>10}{'f1':>7}{'support':>9}"]
+    lines = [
+        f"test accuracy: {report.accuracy:.2%}   (chance: {1 / len(report.classes):.0%})",
+        "",
+        f"{'class':<14}{'accuracy':>9}{'precision':>10}{'f1':>7}{'support':>9}",
+    ]
     for row in sorted(report.table(), key=lambda r: -r["accuracy"]):
-        lines.append(f"{row['class']:<14}{row['accuracy']:>9.1%}{row['precision']:>10.1%}"
-                     f"{row['f1']:>7.2f}{row['support']:>9}")
+        lines.append(
+            f"{row['class']:<14}{row['accuracy']:>9.1%}{row['precision']:>10.1%}"
+            f"{row['f1']:>7.2f}{row['support']:>9}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.evaluate", description="Report on a run's saved model.")
+    parser = argparse.ArgumentParser(
+        prog="python -m core.evaluate", description="Report on a run's saved model."
+    )
     parser.add_argument("run", help="run id (a folder name under --runs-dir)")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--device", default="auto")

@@ -7,6 +7,7 @@ functions and tensor methods, and allow-listed attributes. No builtins, no impor
 lambdas or comprehensions, no attribute chains out of torch. Every call is first run on the `meta`
 device (shapes only, no memory) and refused if its result would exceed MAX_ELEMENTS.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,37 +25,246 @@ MAX_NODES = 300
 MAX_INT = 10**12
 
 TORCH_FUNCTIONS = {
-    "tensor", "zeros", "ones", "rand", "randn", "arange", "linspace", "eye", "full", "zeros_like",
-    "ones_like", "rand_like", "randn_like", "full_like", "cat", "stack", "matmul", "mm", "bmm", "mul", "add",
-    "sub", "div", "pow", "dot", "outer", "sum", "mean", "max", "min", "amax", "amin", "prod", "std", "var",
-    "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softmax", "argmax", "argmin",
-    "transpose", "reshape", "flatten", "squeeze", "unsqueeze", "permute", "t", "where", "clamp", "maximum",
-    "minimum", "cumsum", "allclose", "equal", "from_numpy", "numel", "sort", "topk", "round", "floor", "ceil",
+    "tensor",
+    "zeros",
+    "ones",
+    "rand",
+    "randn",
+    "arange",
+    "linspace",
+    "eye",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "rand_like",
+    "randn_like",
+    "full_like",
+    "cat",
+    "stack",
+    "matmul",
+    "mm",
+    "bmm",
+    "mul",
+    "add",
+    "sub",
+    "div",
+    "pow",
+    "dot",
+    "outer",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "amax",
+    "amin",
+    "prod",
+    "std",
+    "var",
+    "abs",
+    "exp",
+    "log",
+    "sqrt",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "softmax",
+    "argmax",
+    "argmin",
+    "transpose",
+    "reshape",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "permute",
+    "t",
+    "where",
+    "clamp",
+    "maximum",
+    "minimum",
+    "cumsum",
+    "allclose",
+    "equal",
+    "from_numpy",
+    "numel",
+    "sort",
+    "topk",
+    "round",
+    "floor",
+    "ceil",
 }
-FACTORIES = {"zeros", "ones", "rand", "randn", "arange", "linspace", "eye", "full"}  # sized by numbers, not tensors
+FACTORIES = {
+    "zeros",
+    "ones",
+    "rand",
+    "randn",
+    "arange",
+    "linspace",
+    "eye",
+    "full",
+}  # sized by numbers, not tensors
 TENSOR_METHODS = {
-    "sum", "mean", "max", "min", "amax", "amin", "prod", "std", "var", "abs", "exp", "log", "sqrt", "sin",
-    "cos", "tanh", "sigmoid", "relu", "softmax", "argmax", "argmin", "reshape", "view", "transpose", "permute",
-    "t", "flatten", "squeeze", "unsqueeze", "matmul", "mm", "add", "sub", "mul", "div", "pow", "add_",
-    "sub_", "mul_", "div_", "zero_", "fill_", "clamp", "clamp_", "cumsum", "contiguous", "clone", "float",
-    "double", "int", "long", "half", "bool", "to", "size", "dim", "numel", "norm", "detach", "item",
-    "is_contiguous", "stride", "data_ptr", "element_size", "expand", "repeat", "round", "floor", "ceil",
-    "sort", "topk", "type_as", "numpy", "tolist",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "amax",
+    "amin",
+    "prod",
+    "std",
+    "var",
+    "abs",
+    "exp",
+    "log",
+    "sqrt",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "softmax",
+    "argmax",
+    "argmin",
+    "reshape",
+    "view",
+    "transpose",
+    "permute",
+    "t",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "matmul",
+    "mm",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "add_",
+    "sub_",
+    "mul_",
+    "div_",
+    "zero_",
+    "fill_",
+    "clamp",
+    "clamp_",
+    "cumsum",
+    "contiguous",
+    "clone",
+    "float",
+    "double",
+    "int",
+    "long",
+    "half",
+    "bool",
+    "to",
+    "size",
+    "dim",
+    "numel",
+    "norm",
+    "detach",
+    "item",
+    "is_contiguous",
+    "stride",
+    "data_ptr",
+    "element_size",
+    "expand",
+    "repeat",
+    "round",
+    "floor",
+    "ceil",
+    "sort",
+    "topk",
+    "type_as",
+    "numpy",
+    "tolist",
 }
-ATTRIBUTES = {"T", "mT", "shape", "dtype", "device", "ndim", "requires_grad", "grad", "is_leaf", "grad_fn",
-              "data"}
-DTYPES = {"float16", "bfloat16", "float32", "float64", "float", "double", "half", "int8", "int16", "int32",
-          "int64", "int", "long", "uint8", "bool", "complex64"}
-KEYWORDS = {"dim", "keepdim", "dtype", "device", "requires_grad", "out_dtype", "min", "max", "k", "largest",
-            "descending", "start_dim", "end_dim", "diagonal", "correction", "unbiased", "p", "alpha",
-            "steps", "non_blocking", "dims", "rtol", "atol", "decimals"}
-BIN_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-           ast.MatMult: operator.matmul}
-SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-           ast.Pow: "**", ast.MatMult: "@"}
-COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-           ast.Eq: operator.eq, ast.NotEq: operator.ne}
+ATTRIBUTES = {
+    "T",
+    "mT",
+    "shape",
+    "dtype",
+    "device",
+    "ndim",
+    "requires_grad",
+    "grad",
+    "is_leaf",
+    "grad_fn",
+    "data",
+}
+DTYPES = {
+    "float16",
+    "bfloat16",
+    "float32",
+    "float64",
+    "float",
+    "double",
+    "half",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "int",
+    "long",
+    "uint8",
+    "bool",
+    "complex64",
+}
+KEYWORDS = {
+    "dim",
+    "keepdim",
+    "dtype",
+    "device",
+    "requires_grad",
+    "out_dtype",
+    "min",
+    "max",
+    "k",
+    "largest",
+    "descending",
+    "start_dim",
+    "end_dim",
+    "diagonal",
+    "correction",
+    "unbiased",
+    "p",
+    "alpha",
+    "steps",
+    "non_blocking",
+    "dims",
+    "rtol",
+    "atol",
+    "decimals",
+}
+BIN_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul,
+}
+SYMBOLS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
 
 
 class ExprError(ValueError):
@@ -93,19 +303,25 @@ def _explain(fn_name: str, args: list[Any], names: list[str], error: Exception) 
     tensors = [(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor)]
     if len(tensors) == 2 and tensors[0][1].dtype != tensors[1][1].dtype and "dtype" in str(error):
         (na, a), (nb, b) = tensors
-        return ExprError(f"{fn_name} needs both tensors to have the same dtype: {na} is {a.dtype}, {nb} is "
-                         f"{b.dtype}. Convert one, e.g. {na}.float().")
+        return ExprError(
+            f"{fn_name} needs both tensors to have the same dtype: {na} is {a.dtype}, {nb} is "
+            f"{b.dtype}. Convert one, e.g. {na}.float()."
+        )
     if fn_name in ("matmul", "mm", "@") and len(tensors) == 2:
         (na, a), (nb, b) = tensors
         if a.dim() >= 1 and b.dim() >= 1:
             cols, rows = a.shape[-1], b.shape[0] if b.dim() == 1 else b.shape[-2]
             if cols != rows:
-                return ExprError(f"matmul needs {na}'s columns ({cols}) to equal {nb}'s rows ({rows}): "
-                                 f"{na} is {_shape_text(a)}, {nb} is {_shape_text(b)}.")
+                return ExprError(
+                    f"matmul needs {na}'s columns ({cols}) to equal {nb}'s rows ({rows}): "
+                    f"{na} is {_shape_text(a)}, {nb} is {_shape_text(b)}."
+                )
     if fn_name in ("+", "-", "*", "/", "//", "%", "**", "add", "sub", "mul", "div") and len(tensors) == 2:
         (na, a), (nb, b) = tensors
-        return ExprError(f"{na} ({_shape_text(a)}) and {nb} ({_shape_text(b)}) cannot be broadcast together: "
-                         "comparing shapes from the right, each pair of sizes must be equal or one of them 1.")
+        return ExprError(
+            f"{na} ({_shape_text(a)}) and {nb} ({_shape_text(b)}) cannot be broadcast together: "
+            "comparing shapes from the right, each pair of sizes must be equal or one of them 1."
+        )
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return ExprError(f"{fn_name} failed: {first}")
 
@@ -137,13 +353,20 @@ class Evaluator:
     def _eval(self, node: ast.AST) -> Any:
         method = getattr(self, f"_node_{type(node).__name__}", None)
         if method is None:
-            raise ExprError(f"{_describe(node)} is not allowed here. Use tensor names, numbers, arithmetic, "
-                            "indexing and torch functions.")
+            raise ExprError(
+                f"{_describe(node)} is not allowed here. Use tensor names, numbers, arithmetic, "
+                "indexing and torch functions."
+            )
         return method(node)
 
     def _node_Constant(self, node: ast.Constant) -> Any:
         v = node.value
-        if v is None or v is Ellipsis or isinstance(v, (bool, float)) or (isinstance(v, int) and abs(v) <= MAX_INT):
+        if (
+            v is None
+            or v is Ellipsis
+            or isinstance(v, (bool, float))
+            or (isinstance(v, int) and abs(v) <= MAX_INT)
+        ):
             return v
         if isinstance(v, int):
             raise ExprError(f"The number {str(v)[:20]}… is too large.")
@@ -183,8 +406,9 @@ class Evaluator:
             raise ExprError(f"The operator {type(node.op).__name__} is not allowed here.")
         left, right = self._eval(node.left), self._eval(node.right)
         symbol = SYMBOLS[type(node.op)]
-        if not isinstance(left, (torch.Tensor, int, float, bool)) or not isinstance(right, (torch.Tensor, int,
-                                                                                               float, bool)):
+        if not isinstance(left, (torch.Tensor, int, float, bool)) or not isinstance(
+            right, (torch.Tensor, int, float, bool)
+        ):
             raise ExprError(f"{symbol} works on tensors and numbers only.")
         if isinstance(left, (int, float)) and isinstance(right, (int, float)):
             return self._number_op(symbol, op, left, right)
@@ -198,7 +422,9 @@ class Evaluator:
         if op is None:
             raise ExprError("Only <, <=, >, >=, == and != comparisons are allowed.")
         left, right = self._eval(node.left), self._eval(node.comparators[0])
-        return self._run("comparison", op, [left, right], {}, [_label(node.left), _label(node.comparators[0])])
+        return self._run(
+            "comparison", op, [left, right], {}, [_label(node.left), _label(node.comparators[0])]
+        )
 
     def _node_Subscript(self, node: ast.Subscript) -> Any:
         value = self._eval(node.value)
@@ -210,8 +436,9 @@ class Evaluator:
         try:
             return value[index]
         except (IndexError, RuntimeError, TypeError, ValueError) as e:
-            raise ExprError(f"Indexing {_label(node.value)} ({_shape_text(value)}) failed: "
-                            f"{str(e).splitlines()[0]}") from None
+            raise ExprError(
+                f"Indexing {_label(node.value)} ({_shape_text(value)}) failed: {str(e).splitlines()[0]}"
+            ) from None
 
     def _node_Attribute(self, node: ast.Attribute) -> Any:
         base = self._eval(node.value)
@@ -223,7 +450,9 @@ class Evaluator:
                 return getattr(torch, name)
             if name in TORCH_FUNCTIONS:
                 return ("torch", name)
-            raise ExprError(f"torch.{name} is not available here. Allowed: {', '.join(sorted(TORCH_FUNCTIONS))}.")
+            raise ExprError(
+                f"torch.{name} is not available here. Allowed: {', '.join(sorted(TORCH_FUNCTIONS))}."
+            )
         if isinstance(base, torch.Tensor):
             if name in ATTRIBUTES:
                 value = getattr(base, name)
@@ -236,7 +465,9 @@ class Evaluator:
     def _node_Call(self, node: ast.Call) -> Any:
         target = self._eval(node.func)
         if not (isinstance(target, tuple) and target and target[0] in ("torch", "method")):
-            raise ExprError(f"Only torch functions and tensor methods can be called, not {_label(node.func)}.")
+            raise ExprError(
+                f"Only torch functions and tensor methods can be called, not {_label(node.func)}."
+            )
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise ExprError("*arguments are not allowed here.")
         args = [self._eval(a) for a in node.args]
@@ -253,8 +484,14 @@ class Evaluator:
             return self._run(fn_name, getattr(torch, fn_name), args, kwargs, names)
         _, tensor, method = target
         bound = getattr(tensor, method)
-        return self._run(method, lambda *a, **k: getattr(a[0], method)(*a[1:], **k), [tensor, *args], kwargs,
-                         [_label(node.func.value), *names], real=lambda: bound(*args, **kwargs))
+        return self._run(
+            method,
+            lambda *a, **k: getattr(a[0], method)(*a[1:], **k),
+            [tensor, *args],
+            kwargs,
+            [_label(node.func.value), *names],
+            real=lambda: bound(*args, **kwargs),
+        )
 
     # --- helpers -------------------------------------------------------------------------------
     def _index(self, v: Any) -> Any:
@@ -285,8 +522,9 @@ class Evaluator:
         except (TypeError, ValueError, RuntimeError) as e:
             raise ExprError(f"torch.tensor failed: {str(e).splitlines()[0]}") from None
 
-    def _run(self, fn_name: str, fn, args: list[Any], kwargs: dict[str, Any], names: list[str],
-             real=None) -> Any:
+    def _run(
+        self, fn_name: str, fn, args: list[Any], kwargs: dict[str, Any], names: list[str], real=None
+    ) -> Any:
         """Run on the meta device first (sizes only), refuse oversized results, then run for real."""
         if fn_name == "to":
             for v in [*args[1:], kwargs.get("device")]:
@@ -304,8 +542,10 @@ class Evaluator:
             except (RuntimeError, TypeError, ValueError, IndexError) as e:
                 raise _explain(fn_name, args, names, e) from None
             if meta is not None and _numel(meta) > self.max_elements:
-                raise ExprError(f"{fn_name} would make a tensor of {_numel(meta):,} elements; the limit here is "
-                                f"{self.max_elements:,}.")
+                raise ExprError(
+                    f"{fn_name} would make a tensor of {_numel(meta):,} elements; the limit here is "
+                    f"{self.max_elements:,}."
+                )
         try:
             return real() if real else fn(*args, **kwargs)
         except (RuntimeError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
@@ -330,10 +570,22 @@ def _label(node: ast.AST) -> str:
 
 
 def _describe(node: ast.AST) -> str:
-    kinds = {"Lambda": "A lambda", "ListComp": "A comprehension", "GeneratorExp": "A generator",
-             "DictComp": "A comprehension", "SetComp": "A comprehension", "JoinedStr": "An f-string",
-             "Dict": "A dict", "Set": "A set", "IfExp": "An if-expression", "NamedExpr": "An assignment (:=)",
-             "Await": "await", "Yield": "yield", "BoolOp": "and/or", "Starred": "*unpacking"}
+    kinds = {
+        "Lambda": "A lambda",
+        "ListComp": "A comprehension",
+        "GeneratorExp": "A generator",
+        "DictComp": "A comprehension",
+        "SetComp": "A comprehension",
+        "JoinedStr": "An f-string",
+        "Dict": "A dict",
+        "Set": "A set",
+        "IfExp": "An if-expression",
+        "NamedExpr": "An assignment (:=)",
+        "Await": "await",
+        "Yield": "yield",
+        "BoolOp": "and/or",
+        "Starred": "*unpacking",
+    }
     return kinds.get(type(node).__name__, f"'{type(node).__name__}'")
 
 

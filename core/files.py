@@ -1,4 +1,5 @@
 """Writes that never leave a half-written file: write a temp file beside the target, then rename."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 The same `image_to_tensor` as the image-folder loader, so what the model sees here is what it saw in
 training. Files are checked before they are decoded: an absurd pixel count is refused from the header."""
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,10 @@ def read_image(data: bytes, name: str = "image", fit: str = "crop") -> torch.Ten
         raise ImageError(f"{name} is too large to decode safely.") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ImageError(f"{name} is {width:,}×{height:,} pixels; images over {MAX_PIXELS:,} pixels are refused "
-                         "before decoding (a decompression bomb would fill memory).")
+        raise ImageError(
+            f"{name} is {width:,}×{height:,} pixels; images over {MAX_PIXELS:,} pixels are refused "
+            "before decoding (a decompression bomb would fill memory)."
+        )
     try:
         image.load()
         return image_to_tensor(image, fit=fit)

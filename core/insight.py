@@ -1,5 +1,6 @@
 """What the network sees: its first convolution's filters, every conv layer's feature maps for one image,
 and a saliency map (how much each input pixel moves the top class's score)."""
+
 from __future__ import annotations
 
 import torch
@@ -29,12 +30,16 @@ def first_layer_filters(model: nn.Module) -> torch.Tensor:
 
 
 @torch.no_grad()
-def feature_maps(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD,
-                 max_maps: int = 16) -> list[tuple[str, torch.Tensor]]:
+def feature_maps(
+    model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD, max_maps: int = 16
+) -> list[tuple[str, torch.Tensor]]:
     """For each Conv2d, its output on uint8 image `x` (3×32×32): up to `max_maps` channels as a grid picture."""
     outputs: list[tuple[str, torch.Tensor]] = []
-    hooks = [m.register_forward_hook(lambda mod, i, o, n=name: outputs.append((n, o[0].detach().cpu())))
-             for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o, n=name: outputs.append((n, o[0].detach().cpu())))
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Conv2d)
+    ]
     was_training = model.training
     model.eval()
     try:
@@ -49,11 +54,15 @@ def feature_maps(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_
         size = max(1, 48 // maps.shape[-1])
         maps = nn.functional.interpolate(maps.float(), scale_factor=size, mode="nearest").byte()
         grid = torchvision.utils.make_grid(maps, nrow=8, padding=2, pad_value=255)
-        pictures.append((f"{name} · {out.shape[0]} maps of {out.shape[1]}×{out.shape[2]}", grid.permute(1, 2, 0)))
+        pictures.append(
+            (f"{name} · {out.shape[0]} maps of {out.shape[1]}×{out.shape[2]}", grid.permute(1, 2, 0))
+        )
     return pictures
 
 
-def saliency(model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD) -> torch.Tensor:
+def saliency(
+    model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD
+) -> torch.Tensor:
     """|d score(top class) / d input|, max over channels, as a 32×32 heat picture over the image (H×W×3)."""
     was_training = model.training
     model.eval()

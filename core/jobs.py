@@ -6,6 +6,7 @@ script error, and every tab sees the same job because all state is in the run fo
 summary.json) rather than in one server's memory. Commands go through the run folder's `control` file.
 See docs/TRAINING_JOBS.md.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -32,7 +33,9 @@ class DeviceBusy(RuntimeError):
     """One job per device: the message names the run that holds it."""
 
     def __init__(self, run: Run, device: str):
-        super().__init__(f"{device} is busy with run {run.id} ({run.status}). Stop it or wait for it to finish.")
+        super().__init__(
+            f"{device} is busy with run {run.id} ({run.status}). Stop it or wait for it to finish."
+        )
         self.run, self.device = run, device
 
 
@@ -61,8 +64,13 @@ def _reap(store: RunStore) -> None:
         summary = run.summary()
         if summary.get("status") in ACTIVE and summary.get("pid") == os.getpid():
             tail = log_tail(run, 3)
-            run.write_summary({**summary, "status": "failed",
-                               "reason": f"the training process exited with code {proc.returncode}: {tail}"})
+            run.write_summary(
+                {
+                    **summary,
+                    "status": "failed",
+                    "reason": f"the training process exited with code {proc.returncode}: {tail}",
+                }
+            )
 
 
 def log_tail(run: Run, lines: int = 20) -> str:
@@ -95,19 +103,29 @@ def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
     with several processes, through torchrun (one DDP rank each, on this machine)."""
     args = ["-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet", "--run-id", run.id]
     if processes > 1:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", *args]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            *args,
+        ]
     return [sys.executable, *args]
 
 
 def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
-    (run.path / "control").unlink(missing_ok=True)  # an old "stop" must not replay; a new one may come at once
+    (run.path / "control").unlink(
+        missing_ok=True
+    )  # an old "stop" must not replay; a new one may come at once
     log = open(run.path / "train.log", "ab")
     args = train_command(run, store, processes)
     # OpenMP threads that sleep instead of spinning while they wait: the browser and the app share the
     # cores with training, and spinning threads lose whole time slices to them.
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-    _children[run.id] = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env)
+    _children[run.id] = subprocess.Popen(
+        args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+    )
     log.close()
 
 
@@ -120,8 +138,10 @@ def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes:
     if cfg.device == DDP_DEVICE:
         processes = processes or ddp_processes()
         if processes < 2:
-            raise DeviceError("DDP needs at least 2 GPUs; this machine has "
-                              f"{ddp_processes()}. Pick a single device instead.")
+            raise DeviceError(
+                "DDP needs at least 2 GPUs; this machine has "
+                f"{ddp_processes()}. Pick a single device instead."
+            )
         device = DDP_DEVICE
     else:
         device, processes = str(resolve_device(cfg.device)), 1

@@ -1,8 +1,9 @@
 """The model registry: the tutorial's two networks, exactly as it writes them, and a fast residual CNN."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -46,9 +47,9 @@ class LeNet(nn.Module):
 
     def forward(self, input):
         c1 = F.relu(self.conv1(input))  # C1: 6@28x28
-        s2 = F.max_pool2d(c1, (2, 2))   # S2: 6@14x14
-        c3 = F.relu(self.conv2(s2))     # C3: 16@10x10
-        s4 = F.max_pool2d(c3, 2)        # S4: 16@5x5
+        s2 = F.max_pool2d(c1, (2, 2))  # S2: 6@14x14
+        c3 = F.relu(self.conv2(s2))  # C3: 16@10x10
+        s4 = F.max_pool2d(c3, 2)  # S4: 16@5x5
         s4 = torch.flatten(s4, 1)
         f5 = F.relu(self.fc1(s4))
         f6 = F.relu(self.fc2(f5))
@@ -57,7 +58,9 @@ class LeNet(nn.Module):
 
 
 def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)
+    )
 
 
 class Residual(nn.Module):
@@ -78,10 +81,16 @@ class ResNet9(nn.Module):
         w = width
         self.layers = nn.Sequential(
             conv_bn(3, w),
-            conv_bn(w, 2 * w), nn.MaxPool2d(2), Residual(2 * w),
-            conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),
-            conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), Residual(8 * w),
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+            conv_bn(w, 2 * w),
+            nn.MaxPool2d(2),
+            Residual(2 * w),
+            conv_bn(2 * w, 4 * w),
+            nn.MaxPool2d(2),
+            conv_bn(4 * w, 8 * w),
+            nn.MaxPool2d(2),
+            Residual(8 * w),
+            nn.AdaptiveMaxPool2d(1),
+            nn.Flatten(),
         )
         self.fc = nn.Linear(8 * w, num_classes, bias=False)
         self.scale = 0.125  # scaled logits, as in the original recipe, keep early softmax from saturating
@@ -107,8 +116,11 @@ class ConvGroup(nn.Module):
         self.norm1 = FrozenScaleBatchNorm(c_out)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
         self.norm2 = FrozenScaleBatchNorm(c_out)
-        for conv in (self.conv1, self.conv2):  # dirac init: the group starts close to passing its input through
-            nn.init.dirac_(conv.weight.data[:conv.in_channels])
+        for conv in (
+            self.conv1,
+            self.conv2,
+        ):  # dirac init: the group starts close to passing its input through
+            nn.init.dirac_(conv.weight.data[: conv.in_channels])
 
     def forward(self, x):
         x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
@@ -123,8 +135,9 @@ class Airbench(nn.Module):
         super().__init__()
         self.whiten = nn.Conv2d(3, 24, 2, bias=True)  # 2×2 patches → 12 eigen-directions, ± each
         self.whiten.weight.requires_grad = False
-        self.groups = nn.Sequential(ConvGroup(24, widths[0]), ConvGroup(widths[0], widths[1]),
-                                    ConvGroup(widths[1], widths[2]))
+        self.groups = nn.Sequential(
+            ConvGroup(24, widths[0]), ConvGroup(widths[0], widths[1]), ConvGroup(widths[1], widths[2])
+        )
         self.head = nn.Linear(widths[2], num_classes, bias=False)
 
     @torch.no_grad()
@@ -156,18 +169,43 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "tutorial": ModelSpec("tutorial", "The tutorial's CIFAR-10 Net: 2 conv + 3 linear layers, ReLU, max-pool.",
-                          3, lambda k: Net(k)),
-    "lenet": ModelSpec("lenet", "The tutorial's LeNet from 'Neural networks': same layers, 1-channel "
-                       "(grayscale) input.", 1, lambda k: LeNet(k)),
-    "resnet9-mini": ModelSpec("resnet9-mini", "ResNet-9 at width 16: batch-norm residual CNN sized for a CPU.",
-                              3, lambda k: ResNet9(k, width=16)),
-    "resnet9": ModelSpec("resnet9", "ResNet-9 at width 64 (the DAWNBench recipe): for a GPU.",
-                         3, lambda k: ResNet9(k, width=64)),
-    "airbench-mini": ModelSpec("airbench-mini", "airbench94's network at widths 32/64/64: whitened 2×2 patches, "
-                               "3 conv groups; the fastest route to 85 % on a CPU.", 3, lambda k: Airbench(k, (32, 64, 64))),
-    "airbench": ModelSpec("airbench", "airbench94's network (widths 64/256/256): 94 % on CIFAR-10 in seconds on a "
-                          "GPU.", 3, lambda k: Airbench(k, (64, 256, 256))),
+    "tutorial": ModelSpec(
+        "tutorial",
+        "The tutorial's CIFAR-10 Net: 2 conv + 3 linear layers, ReLU, max-pool.",
+        3,
+        lambda k: Net(k),
+    ),
+    "lenet": ModelSpec(
+        "lenet",
+        "The tutorial's LeNet from 'Neural networks': same layers, 1-channel (grayscale) input.",
+        1,
+        lambda k: LeNet(k),
+    ),
+    "resnet9-mini": ModelSpec(
+        "resnet9-mini",
+        "ResNet-9 at width 16: batch-norm residual CNN sized for a CPU.",
+        3,
+        lambda k: ResNet9(k, width=16),
+    ),
+    "resnet9": ModelSpec(
+        "resnet9",
+        "ResNet-9 at width 64 (the DAWNBench recipe): for a GPU.",
+        3,
+        lambda k: ResNet9(k, width=64),
+    ),
+    "airbench-mini": ModelSpec(
+        "airbench-mini",
+        "airbench94's network at widths 32/64/64: whitened 2×2 patches, "
+        "3 conv groups; the fastest route to 85 % on a CPU.",
+        3,
+        lambda k: Airbench(k, (32, 64, 64)),
+    ),
+    "airbench": ModelSpec(
+        "airbench",
+        "airbench94's network (widths 64/256/256): 94 % on CIFAR-10 in seconds on a GPU.",
+        3,
+        lambda k: Airbench(k, (64, 256, 256)),
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """Optimizers and learning-rate schedules, by name, from torch.optim."""
+
 from __future__ import annotations
 
 import torch
@@ -18,12 +19,20 @@ def _param_groups(model: nn.Module, lr: float, weight_decay: float, norm_bias_lr
     rest = [p for p in trainable if id(p) not in norm_biases]
     if norm_bias_lr_scale == 1 or not fast:
         return [dict(params=trainable, lr=lr, weight_decay=weight_decay)]
-    return [dict(params=rest, lr=lr, weight_decay=weight_decay),
-            dict(params=fast, lr=lr * norm_bias_lr_scale, weight_decay=weight_decay / norm_bias_lr_scale)]
+    return [
+        dict(params=rest, lr=lr, weight_decay=weight_decay),
+        dict(params=fast, lr=lr * norm_bias_lr_scale, weight_decay=weight_decay / norm_bias_lr_scale),
+    ]
 
 
-def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                   norm_bias_lr_scale: float = 1.0) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module,
+    name: str,
+    lr: float,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    norm_bias_lr_scale: float = 1.0,
+) -> torch.optim.Optimizer:
     """`sgd` with momentum > 0 is SGD+momentum (the tutorial's `optim.SGD(lr=0.001, momentum=0.9)`).
 
     On CPU and CUDA the update is torch's fused kernel: the same arithmetic in one call instead of a
@@ -49,6 +58,7 @@ def _warmup_linear(total_steps: int, warmup: float = 0.2, start: float = 0.2):
         if step < peak:
             return start + (1 - start) * step / peak
         return max(0.0, (total_steps - step) / max(total_steps - peak, 1))
+
     return factor
 
 
@@ -58,8 +68,9 @@ def make_schedule(optimizer: torch.optim.Optimizer, name: str, total_steps: int)
         return None
     if name == "onecycle":
         lrs = [g["lr"] for g in optimizer.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lrs, total_steps=max(total_steps, 2),
-                                                   pct_start=0.25, cycle_momentum=False)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lrs, total_steps=max(total_steps, 2), pct_start=0.25, cycle_momentum=False
+        )
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     if name == "linear":

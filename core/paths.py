@@ -1,4 +1,5 @@
 """Where the app keeps runs and data: ./runs and ./data, or BLITZLAB_RUNS_DIR / BLITZLAB_DATA_DIR."""
+
 from __future__ import annotations
 
 import os

@@ -1,11 +1,12 @@
 """The run store: one folder per training run under a runs directory.
 
-    runs/<run-id>/config.json     the TrainConfig, as JSON
-                 /metrics.jsonl   append-only, one JSON event per line
-                 /checkpoint.pt   state_dict + optimizer/scheduler/position, to resume
-                 /model.pth       the bare state_dict, for the tutorial's `net.load_state_dict(torch.load(PATH))`
-                 /summary.json    status and headline numbers
+runs/<run-id>/config.json     the TrainConfig, as JSON
+             /metrics.jsonl   append-only, one JSON event per line
+             /checkpoint.pt   state_dict + optimizer/scheduler/position, to resume
+             /model.pth       the bare state_dict, for the tutorial's `net.load_state_dict(torch.load(PATH))`
+             /summary.json    status and headline numbers
 """
+
 from __future__ import annotations
 
 import json
@@ -74,7 +75,11 @@ class Run:
             s = json.loads((self.path / "summary.json").read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             s = {"status": "interrupted"}
-        if s.get("status") in ACTIVE and s.get("host") == socket.gethostname() and not _pid_alive(s.get("pid", -1)):
+        if (
+            s.get("status") in ACTIVE
+            and s.get("host") == socket.gethostname()
+            and not _pid_alive(s.get("pid", -1))
+        ):
             s["status"] = "interrupted"
         return s
 
@@ -125,9 +130,12 @@ class EventLog:
                 continue
             if ev.get("type") == "resume":
                 cut, epoch = ev.get("global_step", 0), ev.get("epoch", 0)
-                self.events = [e for e in self.events
-                               if not (e.get("type") == "step" and e.get("global_step", 0) >= cut)
-                               and not (e.get("type") == "epoch" and e.get("epoch", 0) > epoch)]
+                self.events = [
+                    e
+                    for e in self.events
+                    if not (e.get("type") == "step" and e.get("global_step", 0) >= cut)
+                    and not (e.get("type") == "epoch" and e.get("epoch", 0) > epoch)
+                ]
             self.events.append(ev)
         return self.events
 
@@ -153,8 +161,7 @@ class RunStore:
         path.mkdir(parents=True)
         run = Run(path)
         atomic_write_json(config, path / "config.json")
-        run.write_summary({"status": "running", "name": name or "", "created": time.time(),
-                           **claim()})
+        run.write_summary({"status": "running", "name": name or "", "created": time.time(), **claim()})
         return run
 
     def open(self, run_id: str) -> Run:
@@ -186,9 +193,15 @@ def run_row(run: Run) -> dict[str, Any]:
     """One line of a runs table: what a person scans to pick a run."""
     s, c = run.summary(), run.config()
     acc = s.get("best_accuracy")
-    return {"run": run.id, "status": s.get("status"), "model": c.get("model"), "preset": c.get("preset") or "custom",
-            "data": Path(str(c.get("data", ""))).name or c.get("data"), "device": s.get("device", c.get("device")),
-            "epochs": f"{s.get('epochs_completed', 0)}/{c.get('epochs')}",
-            "best accuracy": None if acc is None else round(100 * acc, 2),
-            "train s": s.get("train_seconds"),
-            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(s["created"])) if "created" in s else ""}
+    return {
+        "run": run.id,
+        "status": s.get("status"),
+        "model": c.get("model"),
+        "preset": c.get("preset") or "custom",
+        "data": Path(str(c.get("data", ""))).name or c.get("data"),
+        "device": s.get("device", c.get("device")),
+        "epochs": f"{s.get('epochs_completed', 0)}/{c.get('epochs')}",
+        "best accuracy": None if acc is None else round(100 * acc, 2),
+        "train s": s.get("train_seconds"),
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(s["created"])) if "created" in s else "",
+    }

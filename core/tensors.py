@@ -1,6 +1,7 @@
 """The tensor playground's engine: create named tensors, describe them, and the numpy bridge.
 
 Every action returns the PyTorch code that does the same, so a user can paste it into a notebook."""
+
 from __future__ import annotations
 
 import ast
@@ -16,9 +17,16 @@ from .devices import DeviceError, resolve_device
 from .expr import MAX_ELEMENTS, ExprError
 
 FACTORIES = ("rand", "randn", "ones", "zeros", "arange", "linspace", "eye", "full")
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-          "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32, "uint8": torch.uint8,
-          "bool": torch.bool}
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
+    "uint8": torch.uint8,
+    "bool": torch.bool,
+}
 
 
 @dataclass
@@ -73,8 +81,9 @@ def _device(name: str) -> torch.device:
         raise ExprError(str(e)) from None
 
 
-def from_literal(name: str, text: str, dtype: str | None = None, device: str = "cpu",
-                 requires_grad: bool = False) -> Created:
+def from_literal(
+    name: str, text: str, dtype: str | None = None, device: str = "cpu", requires_grad: bool = False
+) -> Created:
     data = parse_literal(text)
     kwargs = {}
     if dtype:
@@ -84,8 +93,12 @@ def from_literal(name: str, text: str, dtype: str | None = None, device: str = "
         t = torch.tensor(data, device=dev, requires_grad=requires_grad, **kwargs)
     except (ValueError, TypeError, RuntimeError) as e:
         raise ExprError(f"torch.tensor failed: {str(e).splitlines()[0]}") from None
-    args = [text.strip()] + [f"dtype=torch.{dtype}"] * bool(dtype) + [f"device='{dev}'"] * (dev.type != "cpu") + \
-        ["requires_grad=True"] * requires_grad
+    args = (
+        [text.strip()]
+        + [f"dtype=torch.{dtype}"] * bool(dtype)
+        + [f"device='{dev}'"] * (dev.type != "cpu")
+        + ["requires_grad=True"] * requires_grad
+    )
     return Created(t, f"{name} = torch.tensor({', '.join(args)})")
 
 
@@ -93,20 +106,36 @@ def from_numpy(name: str, text: str) -> Created:
     """np.array(literal) then torch.from_numpy: the tensor and the array share one block of memory."""
     array = np.array(parse_literal(text))
     t = torch.from_numpy(array)
-    return Created(t, f"import numpy as np\n{name}_np = np.array({text.strip()})\n{name} = torch.from_numpy({name}_np)"
-                      f"  # shares memory with {name}_np", array)
+    return Created(
+        t,
+        f"import numpy as np\n{name}_np = np.array({text.strip()})\n{name} = torch.from_numpy({name}_np)"
+        f"  # shares memory with {name}_np",
+        array,
+    )
 
 
-def factory(name: str, kind: str, shape: str = "2, 3", dtype: str = "float32", device: str = "cpu",
-            requires_grad: bool = False, start: float = 0, end: float = 1, steps: int = 5,
-            fill: float = 0.0) -> Created:
+def factory(
+    name: str,
+    kind: str,
+    shape: str = "2, 3",
+    dtype: str = "float32",
+    device: str = "cpu",
+    requires_grad: bool = False,
+    start: float = 0,
+    end: float = 1,
+    steps: int = 5,
+    fill: float = 0.0,
+) -> Created:
     """torch.rand / randn / ones / zeros / full (by shape), arange / linspace (by range), eye (by size)."""
     if kind not in FACTORIES:
         raise ExprError(f"Unknown creation function '{kind}'. Choose one of {', '.join(FACTORIES)}.")
     dev, dt = _device(device), DTYPES[dtype]
     grad = requires_grad and dt.is_floating_point
-    extra = f", dtype=torch.{dtype}" + (f", device='{dev}'" if dev.type != "cpu" else "") + \
-        (", requires_grad=True" if grad else "")
+    extra = (
+        f", dtype=torch.{dtype}"
+        + (f", device='{dev}'" if dev.type != "cpu" else "")
+        + (", requires_grad=True" if grad else "")
+    )
     opts = dict(dtype=dt, device=dev, requires_grad=grad)
     if requires_grad and not dt.is_floating_point:
         raise ExprError("Only floating-point tensors can require gradients.")
@@ -143,10 +172,18 @@ def factory(name: str, kind: str, shape: str = "2, 3", dtype: str = "float32", d
 
 def describe(t: torch.Tensor) -> dict[str, Any]:
     """The attributes the tutorial shows, plus the memory facts behind views and in-place ops."""
-    return {"shape": tuple(t.shape), "dtype": str(t.dtype).replace("torch.", ""), "device": str(t.device),
-            "requires_grad": t.requires_grad, "numel": t.numel(), "element size (bytes)": t.element_size(),
-            "bytes": t.numel() * t.element_size(), "stride": tuple(t.stride()), "contiguous": t.is_contiguous(),
-            "data_ptr": hex(t.data_ptr())}
+    return {
+        "shape": tuple(t.shape),
+        "dtype": str(t.dtype).replace("torch.", ""),
+        "device": str(t.device),
+        "requires_grad": t.requires_grad,
+        "numel": t.numel(),
+        "element size (bytes)": t.element_size(),
+        "bytes": t.numel() * t.element_size(),
+        "stride": tuple(t.stride()),
+        "contiguous": t.is_contiguous(),
+        "data_ptr": hex(t.data_ptr()),
+    }
 
 
 def plane(t: torch.Tensor, index: tuple[int, ...] = ()) -> torch.Tensor:
@@ -178,6 +215,13 @@ def next_name(taken: set[str]) -> str:
 
 def valid_name(name: str) -> str:
     name = name.strip()
-    if not name.isidentifier() or name.startswith("_") or name in ("torch", "np", "numpy") or keyword.iskeyword(name):
-        raise ExprError(f"'{name}' cannot be a tensor name: use letters, digits and _, starting with a letter.")
+    if (
+        not name.isidentifier()
+        or name.startswith("_")
+        or name in ("torch", "np", "numpy")
+        or keyword.iskeyword(name)
+    ):
+        raise ExprError(
+            f"'{name}' cannot be a tensor name: use letters, digits and _, starting with a letter."
+        )
     return name

@@ -1,4 +1,5 @@
 """Ask the model: draw something or upload pictures, and see what a trained run thinks they are."""
+
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
@@ -15,8 +16,10 @@ from ui.run_picker import pick_trained_run
 through_navigation()
 
 st.title("🎨 Classify")
-st.caption("The tutorial's \"let's see what the neural network thinks these examples are\": draw or upload "
-           "images and read the model's top guesses. The images go through the same 32×32 preprocessing as training.")
+st.caption(
+    "The tutorial's \"let's see what the neural network thinks these examples are\": draw or upload "
+    "images and read the model's top guesses. The images go through the same 32×32 preprocessing as training."
+)
 
 store = RunStore(runs_dir())
 
@@ -42,16 +45,35 @@ def show_prediction(x, key: str) -> None:
     top = predict_topk(model, x[None], classes, in_channels, k, tuple(cfg["mean"]), tuple(cfg["std"]))[0]
     left, right = st.columns([1, 3])
     left.image(model_view(x, in_channels), caption="what the model sees (32×32)", width=128)
-    right.plotly_chart({"data": [{"type": "bar", "orientation": "h", "y": [c for c, _ in top][::-1],
-                                  "x": [100 * p for _, p in top][::-1], "marker": {"color": PALETTE[0]},
-                                  "texttemplate": "%{x:.1f} %", "textposition": "outside"}],
-                        "layout": {"height": 60 + 28 * len(top), "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
-                                   "xaxis": {"range": [0, 110], "title": {"text": "probability (%)"}}}},
-                       key=f"{key}_topk", config={"displaylogo": False})
+    right.plotly_chart(
+        {
+            "data": [
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "y": [c for c, _ in top][::-1],
+                    "x": [100 * p for _, p in top][::-1],
+                    "marker": {"color": PALETTE[0]},
+                    "texttemplate": "%{x:.1f} %",
+                    "textposition": "outside",
+                }
+            ],
+            "layout": {
+                "height": 60 + 28 * len(top),
+                "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
+                "xaxis": {"range": [0, 110], "title": {"text": "probability (%)"}},
+            },
+        },
+        key=f"{key}_topk",
+        config={"displaylogo": False},
+    )
     with st.expander("What the network sees"):
         c = st.columns([1, 2])
-        c[0].image(saliency(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])).numpy(), width=160,
-                   caption="saliency: pixels that move the top class's score most (red)")
+        c[0].image(
+            saliency(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])).numpy(),
+            width=160,
+            caption="saliency: pixels that move the top class's score most (red)",
+        )
         c[1].image(first_layer_filters(model).numpy(), caption="first conv layer's filters", width=320)
         for title, grid in feature_maps(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])):
             st.image(grid.numpy(), caption=f"feature maps: {title}")
@@ -65,22 +87,39 @@ with draw_tab:
     background = c[2].color_picker("Background", "#ffffff", key="cl_bg")
     left, right = st.columns([1, 2])
     with left:
-        drawing = st_canvas(stroke_width=width, stroke_color=stroke, background_color=background, height=280,
-                            width=280, drawing_mode="freedraw", return_image_data=True, key="cl_canvas")
+        drawing = st_canvas(
+            stroke_width=width,
+            stroke_color=stroke,
+            background_color=background,
+            height=280,
+            width=280,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key="cl_canvas",
+        )
         st.caption("Undo or clear with the icons above the canvas.")
     with right:
         rgba = drawing.image_data if drawing is not None else None
         if rgba is None or rgba[..., 3].max() == 0:
             st.info("Draw on the canvas: the top guesses appear after each stroke.")
         else:
-            bg = tuple(int(background[i:i + 2], 16) for i in (1, 3, 5))
+            bg = tuple(int(background[i : i + 2], 16) for i in (1, 3, 5))
             show_prediction(from_canvas(rgba, bg), "draw")
 
 with upload_tab:
-    fit = st.radio("Fit to 32×32", FITS, horizontal=True, key="cl_fit",
-                   format_func={"crop": "centre-crop (keep aspect)", "resize": "resize (squash)"}.get)
-    files = st.file_uploader("Images", type=["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"],
-                             accept_multiple_files=True, key="cl_files")
+    fit = st.radio(
+        "Fit to 32×32",
+        FITS,
+        horizontal=True,
+        key="cl_fit",
+        format_func={"crop": "centre-crop (keep aspect)", "resize": "resize (squash)"}.get,
+    )
+    files = st.file_uploader(
+        "Images",
+        type=["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"],
+        accept_multiple_files=True,
+        key="cl_files",
+    )
     for i, f in enumerate(files or []):
         st.markdown(f"**{f.name}**")
         try:

@@ -1,4 +1,5 @@
 """Tensors: the tutorial's first chapter, hands-on. Create, inspect, operate, and the numpy bridge."""
+
 import streamlit as st
 import torch
 
@@ -11,8 +12,10 @@ from ui.tensor_view import attributes_table, show_tensor
 through_navigation()
 
 st.title("🧊 Tensors")
-st.caption("The tutorial's *Tensors* chapter: tensors are like numpy arrays that can also live on a GPU and "
-           "track gradients. Every action shows the PyTorch code that does the same.")
+st.caption(
+    "The tutorial's *Tensors* chapter: tensors are like numpy arrays that can also live on a GPU and "
+    "track gradients. Every action shows the PyTorch code that does the same."
+)
 
 tensors: dict[str, torch.Tensor] = st.session_state.setdefault("tensors", {})
 arrays: dict = st.session_state.setdefault("arrays", {})  # tensors made with torch.from_numpy → their arrays
@@ -46,16 +49,23 @@ with left:
                 steps = st.number_input("steps", 1, 10_000_000, 5, key="t_steps") if kind == "linspace" else 5
                 args = dict(start=start, end=end, steps=steps)
             else:
-                shape = k[2].text_input("shape" if kind != "eye" else "size", "2, 3" if kind != "eye" else "3",
-                                        key=f"t_shape_{kind}")
+                shape = k[2].text_input(
+                    "shape" if kind != "eye" else "size",
+                    "2, 3" if kind != "eye" else "3",
+                    key=f"t_shape_{kind}",
+                )
                 fill = k[3].number_input("fill value", value=7.0, key="t_fill") if kind == "full" else 0.0
                 args = dict(shape=shape, fill=fill)
             make = lambda: factory(name, kind, dtype=dtype, device=device, requires_grad=grad, **args)
         else:
-            text = st.text_input("Values (a list literal: read as data, never run)", "[[1, 2], [3, 4]]",
-                                 key="t_literal")
-            make = (lambda: from_numpy(name, text)) if source == "a numpy array" else \
-                (lambda: from_literal(name, text, device=device))
+            text = st.text_input(
+                "Values (a list literal: read as data, never run)", "[[1, 2], [3, 4]]", key="t_literal"
+            )
+            make = (
+                (lambda: from_numpy(name, text))
+                if source == "a numpy array"
+                else (lambda: from_literal(name, text, device=device))
+            )
         if st.button("Create", type="primary", key="t_create"):
             created = make()
             remember(valid_name(name), created)
@@ -87,16 +97,31 @@ t = tensors[shown]
 a, b = st.columns([1, 2])
 with a:
     attributes_table(t)
-    st.code(f"{shown}.shape, {shown}.dtype, {shown}.device\n{shown}.stride(), {shown}.is_contiguous()",
-            language="python")
+    st.code(
+        f"{shown}.shape, {shown}.dtype, {shown}.device\n{shown}.stride(), {shown}.is_contiguous()",
+        language="python",
+    )
 with b:
     show_tensor(t, shown)
 
 # --- operate -----------------------------------------------------------------------------------------
 st.subheader("3 · Operate")
-EXAMPLES = ["a @ b.T", "a * b", "a[:, 1:].sum(dim=0)", "torch.cat([a, b], dim=0)", "torch.stack([a, b]).shape",
-            "a.reshape(3, 2)", "a.view(-1)", "a.t().is_contiguous()", "a.permute(1, 0)", "a.mean(dim=1)",
-            "a.max()", "a.add_(1)", "a.to('cpu')", "torch.from_numpy(a.numpy())"]
+EXAMPLES = [
+    "a @ b.T",
+    "a * b",
+    "a[:, 1:].sum(dim=0)",
+    "torch.cat([a, b], dim=0)",
+    "torch.stack([a, b]).shape",
+    "a.reshape(3, 2)",
+    "a.view(-1)",
+    "a.t().is_contiguous()",
+    "a.permute(1, 0)",
+    "a.mean(dim=1)",
+    "a.max()",
+    "a.add_(1)",
+    "a.to('cpu')",
+    "torch.from_numpy(a.numpy())",
+]
 expr_tab, mul_tab, inplace_tab, numpy_tab = st.tabs(["Expression", "* versus @", "In-place", "numpy bridge"])
 
 with expr_tab:
@@ -104,9 +129,13 @@ with expr_tab:
     if example != "(type your own)" and st.session_state.get("t_last_example") != example:
         st.session_state["t_expr"] = example
         st.session_state["t_last_example"] = example
-    text = st.text_input("Expression", key="t_expr", placeholder="torch.matmul(a, b.T) * 2",
-                         help="Your tensors, numbers, + - * / ** @, indexing and slicing, torch functions and "
-                              "tensor methods. Nothing else runs.")
+    text = st.text_input(
+        "Expression",
+        key="t_expr",
+        placeholder="torch.matmul(a, b.T) * 2",
+        help="Your tensors, numbers, + - * / ** @, indexing and slicing, torch functions and "
+        "tensor methods. Nothing else runs.",
+    )
     if text:
         try:
             result = evaluate(text, tensors)
@@ -126,18 +155,31 @@ with expr_tab:
 with mul_tab:
     c = st.columns(2)
     x_name = c[0].selectbox("Left", list(tensors), key="t_mul_left")
-    y_name = c[1].selectbox("Right", list(tensors), index=min(1, len(tensors) - 1),
-                            key=f"t_mul_right_{len(tensors)}")  # a new tensor resets it to the second one
+    y_name = c[1].selectbox(
+        "Right", list(tensors), index=min(1, len(tensors) - 1), key=f"t_mul_right_{len(tensors)}"
+    )  # a new tensor resets it to the second one
     x, y = tensors[x_name], tensors[y_name]
     st.markdown(f"`{x_name}` is **{tuple(x.shape)}**, `{y_name}` is **{tuple(y.shape)}**.")
-    RULES = [("*", "mul", "**`*` — element by element.** Shapes are compared from the right; each pair of sizes "
-                          "must be equal, or one of them 1 (it is stretched: *broadcasting*)."),
-             ("@", "matmul", "**`@` — matrix product.** The left's columns must equal the right's rows: "
-                             "(n×k) @ (k×m) → (n×m).")]
+    RULES = [
+        (
+            "*",
+            "mul",
+            "**`*` — element by element.** Shapes are compared from the right; each pair of sizes "
+            "must be equal, or one of them 1 (it is stretched: *broadcasting*).",
+        ),
+        (
+            "@",
+            "matmul",
+            "**`@` — matrix product.** The left's columns must equal the right's rows: "
+            "(n×k) @ (k×m) → (n×m).",
+        ),
+    ]
     for col, (symbol, fn, rule) in zip(st.columns(2), RULES):
         with col:
             st.markdown(rule)
-            st.code(f"{x_name} {symbol} {y_name}   # same as torch.{fn}({x_name}, {y_name})", language="python")
+            st.code(
+                f"{x_name} {symbol} {y_name}   # same as torch.{fn}({x_name}, {y_name})", language="python"
+            )
             try:
                 show_tensor(evaluate(f"{x_name} {symbol} {y_name}", tensors), fn)
             except ExprError as e:
@@ -149,28 +191,36 @@ with inplace_tab:
     op = c[1].selectbox("Operation", ["add", "mul", "sub"], key="t_inplace_op")
     amount = c[2].number_input("by", value=1.0, key="t_inplace_amount")
     t = tensors[target]
-    st.markdown("Methods ending in `_` change the tensor itself: same storage (`data_ptr`), no new memory. "
-                "The others make a new tensor.")
+    st.markdown(
+        "Methods ending in `_` change the tensor itself: same storage (`data_ptr`), no new memory. "
+        "The others make a new tensor."
+    )
     c = st.columns(2)
     if c[0].button(f"{target}.{op}_({amount:g})", key="t_inplace_do"):
         before = t.data_ptr()
         try:
             evaluate(f"{target}.{op}_({amount})", tensors)
-            st.session_state["t_inplace_msg"] = (f"{target}.{op}_({amount:g}): data_ptr {hex(before)} → "
-                                                 f"{hex(tensors[target].data_ptr())} (same storage)")
+            st.session_state["t_inplace_msg"] = (
+                f"{target}.{op}_({amount:g}): data_ptr {hex(before)} → "
+                f"{hex(tensors[target].data_ptr())} (same storage)"
+            )
         except ExprError as e:
             st.session_state["t_inplace_msg"] = str(e)
     if c[1].button(f"new = {target}.{op}({amount:g})", key="t_outplace_do"):
         new = evaluate(f"{target}.{op}({amount})", tensors)
-        st.session_state["t_inplace_msg"] = (f"{target}.{op}({amount:g}) made a new tensor: data_ptr "
-                                             f"{hex(new.data_ptr())}, while {target} stays at {hex(t.data_ptr())}")
+        st.session_state["t_inplace_msg"] = (
+            f"{target}.{op}({amount:g}) made a new tensor: data_ptr "
+            f"{hex(new.data_ptr())}, while {target} stays at {hex(t.data_ptr())}"
+        )
     if msg := st.session_state.get("t_inplace_msg"):
         st.info(msg)
     show_tensor(tensors[target], f"{target}_inplace")
 
 with numpy_tab:
-    st.markdown("`tensor.numpy()` and `torch.from_numpy(array)` share memory on the CPU: change one and the "
-                "other changes. `torch.tensor(array)`, `.clone()` and any tensor on a GPU make a copy.")
+    st.markdown(
+        "`tensor.numpy()` and `torch.from_numpy(array)` share memory on the CPU: change one and the "
+        "other changes. `torch.tensor(array)`, `.clone()` and any tensor on a GPU make a copy."
+    )
     cpu = [n for n, v in tensors.items() if v.device.type == "cpu" and not v.requires_grad]
     if not cpu:
         st.info("Create a CPU tensor without requires_grad to try the bridge.")
@@ -178,7 +228,9 @@ with numpy_tab:
         n = st.selectbox("Tensor", cpu, key="t_np_tensor")
         t = tensors[n]
         array = arrays.get(n)
-        if array is None or array.__array_interface__["data"][0] != t.data_ptr():  # none yet, or n was replaced
+        if (
+            array is None or array.__array_interface__["data"][0] != t.data_ptr()
+        ):  # none yet, or n was replaced
             array = arrays[n] = t.numpy()
         shared = array.__array_interface__["data"][0] == t.data_ptr()
         c = st.columns(3)
@@ -191,8 +243,11 @@ with numpy_tab:
         if c[2].button(f"{n}_copy = torch.tensor({n}_np)", key="t_np_copy"):
             tensors[f"{n}_copy"] = torch.tensor(array)
             st.rerun()
-        st.code(f"{n}_np = {n}.numpy()   # shares memory: {shared}\n{n}.add_(1)   # {n}_np changes too\n"
-                f"{n}_np += 1   # and so does {n}", language="python")
+        st.code(
+            f"{n}_np = {n}.numpy()   # shares memory: {shared}\n{n}.add_(1)   # {n}_np changes too\n"
+            f"{n}_np += 1   # and so does {n}",
+            language="python",
+        )
         c = st.columns(2)
         c[0].markdown(f"**{n}** (torch)")
         c[0].code(str(t))

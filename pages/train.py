@@ -1,20 +1,23 @@
 """Train a classifier: the tutorial's sections 4 and 5, live. Start, watch, pause, stop and compare runs."""
+
 import streamlit as st
 
 from core import jobs
 from core.paths import runs_dir
 from core.runs import RunError, RunStore
+from ui import through_navigation
 from ui.live import live_view
 from ui.runs_panel import runs_panel
 from ui.train_form import new_run_form
-from ui import through_navigation
 
 through_navigation()
 
 st.title("🏋️ Train a classifier")
-st.caption("The tutorial's *Training a classifier* and *Training on GPU*: pick data, a network and a recipe, "
-           "then watch the loss fall and the test accuracy rise. Training runs in its own process: switch "
-           "pages, refresh or open a second tab — it keeps going.")
+st.caption(
+    "The tutorial's *Training a classifier* and *Training on GPU*: pick data, a network and a recipe, "
+    "then watch the loss fall and the test accuracy rise. Training runs in its own process: switch "
+    "pages, refresh or open a second tab — it keeps going."
+)
 
 store = RunStore(runs_dir())
 active = jobs.active_runs(store)

@@ -1,4 +1,5 @@
 """Start `streamlit run app.py` on a free localhost port and wait until it answers (tests and bench/)."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,15 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -20,12 +28,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(runs_dir: Path, data_dir: Path, log_path: Path, timeout: float = 60) -> tuple[subprocess.Popen, str]:
+def start_app(
+    runs_dir: Path, data_dir: Path, log_path: Path, timeout: float = 60
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "BLITZLAB_RUNS_DIR": str(runs_dir), "BLITZLAB_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log_path, "w"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://localhost:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -40,6 +66,7 @@ def start_app(runs_dir: Path, data_dir: Path, log_path: Path, timeout: float = 6
 
 def chromium_path() -> str | None:
     import shutil
+
     for candidate in (os.environ.get("BLITZLAB_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
         if candidate and Path(candidate).exists():
             return candidate

@@ -1,4 +1,5 @@
 """Open one page of the app in Streamlit's AppTest."""
+
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest

@@ -1,4 +1,5 @@
 """Shared fixtures: small generated data, a temporary runs dir, and a live app server for browser tests."""
+
 from __future__ import annotations
 
 import sys
@@ -43,6 +44,7 @@ def browser():
     if exe is None:
         pytest.skip("Chromium not installed (make test installs Debian's chromium when run as root)")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
         yield b
@@ -62,6 +64,7 @@ def no_leftover_jobs():
     """A failing test must not leave a training process behind."""
     yield
     from core import jobs
+
     for proc in list(jobs._children.values()):
         if proc.poll() is None:
             proc.kill()

@@ -1,4 +1,5 @@
 """The app's pages through Streamlit's own test harness (real streamlit, real core)."""
+
 from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore

@@ -1,14 +1,26 @@
 import pytest
 import torch
 
-from core.autograd import (FUNCTIONS_2D, backward, build_graph, descend, finite_difference, forward, make_leaf,
-                           surface)
+from core.autograd import (
+    FUNCTIONS_2D,
+    backward,
+    build_graph,
+    descend,
+    finite_difference,
+    forward,
+    make_leaf,
+    surface,
+)
 from core.expr import ExprError
 
 
 @pytest.fixture
 def leaves():
-    return {"x": make_leaf("x", "2.0"), "w": make_leaf("w", "[1.0, -1.0, 0.5]"), "b": make_leaf("b", "0.5", False)}
+    return {
+        "x": make_leaf("x", "2.0"),
+        "w": make_leaf("w", "[1.0, -1.0, 0.5]"),
+        "b": make_leaf("b", "0.5", False),
+    }
 
 
 def test_the_graph_has_the_grad_fn_nodes_and_the_leaves(leaves):
@@ -17,14 +29,23 @@ def test_the_graph_has_the_grad_fn_nodes_and_the_leaves(leaves):
     ops = sorted(label for i, label in g.nodes.items() if g.kinds[i] == "op")
     assert ops == ["AddBackward0", "MulBackward0", "PowBackward0", "SumBackward0"]
     labels = [label for i, label in g.nodes.items() if g.kinds[i] == "leaf"]
-    assert any(label.startswith("x = 2") for label in labels) and any(label.startswith("w = [1, -1, 0.5]")
-                                                                     for label in labels)
+    assert any(label.startswith("x = 2") for label in labels) and any(
+        label.startswith("w = [1, -1, 0.5]") for label in labels
+    )
     assert not any(label.startswith("b") for label in labels)  # no grad wanted: not in the graph
-    assert 'digraph autograd' in g.dot() and '-> "output"' in g.dot()
+    assert "digraph autograd" in g.dot() and '-> "output"' in g.dot()
 
 
-@pytest.mark.parametrize("text", ["(w * x ** 2 + b).sum()", "(w.exp() * x).mean()", "torch.tanh(w @ w * x)",
-                                  "(w / (x + 1)).max()", "torch.sigmoid(w).prod() * x ** 3"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(w * x ** 2 + b).sum()",
+        "(w.exp() * x).mean()",
+        "torch.tanh(w @ w * x)",
+        "(w / (x + 1)).max()",
+        "torch.sigmoid(w).prod() * x ** 3",
+    ],
+)
 def test_backward_matches_central_finite_differences(leaves, text):
     backward(forward(text, leaves))
     for name in ("x", "w"):
@@ -69,20 +90,27 @@ def test_descent_converges_with_a_small_lr_and_diverges_with_a_large_one():
 
 def test_the_lenet_walkthrough_follows_the_tutorial():
     from core.walkthrough import lenet_walkthrough
+
     steps = {s.title: s for s in lenet_walkthrough()}
     params = steps["Its learnable parameters"].output.splitlines()
     assert params[:2] == ["10", "torch.Size([6, 1, 5, 5])"]
-    assert steps["The loss's graph, a few steps back"].output.splitlines() == \
-        ["MseLossBackward0", "AddmmBackward0", "AccumulateGrad"]
+    assert steps["The loss's graph, a few steps back"].output.splitlines() == [
+        "MseLossBackward0",
+        "AddmmBackward0",
+        "AccumulateGrad",
+    ]
     assert steps["Backprop"].output.startswith("before backward: None")  # zero_grad sets grads to None
-    for title in ("Update the weights by hand: weight = weight - learning_rate * gradient",
-                  "The same with torch.optim"):
+    for title in (
+        "Update the weights by hand: weight = weight - learning_rate * gradient",
+        "The same with torch.optim",
+    ):
         before, after = (float(line.split()[-1]) for line in steps[title].output.splitlines())
         assert after < before  # one step downhill lowers the loss
 
 
 def test_resnet18_runs_forward_backward_and_a_step():
     from core.walkthrough import resnet18_demo
+
     r = resnet18_demo(pretrained=False)
     assert r["note"] == "random initialisation" and r["graph_nodes"] > 50
     assert {m["module"] for m in r["modules"]} >= {"conv1", "layer4", "fc"}

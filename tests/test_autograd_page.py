@@ -1,4 +1,5 @@
 """The autograd page through AppTest."""
+
 from tests.apptest import open_page
 
 

@@ -1,4 +1,5 @@
 """End-to-end in real headless Chromium against `streamlit run app.py`."""
+
 import re
 
 import pytest
@@ -31,7 +32,9 @@ def test_every_page_in_the_navigation_renders_without_an_exception(page, app_ser
         assert page.locator('[data-testid="stException"]').count() == 0, href
     page.goto(app_server["url"])
     wait_rendered(page)
-    expect(page.locator('[data-testid="stMainBlockContainer"]')).to_contain_text(re.compile(r"torch \d+\.\d+"))
+    expect(page.locator('[data-testid="stMainBlockContainer"]')).to_contain_text(
+        re.compile(r"torch \d+\.\d+")
+    )
     page.screenshot(path=str(app_server["runs_dir"].parent / "home.png"), full_page=True)
 
 
@@ -62,8 +65,11 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
     start.click()
     header = page.locator('[data-testid="stMarkdownContainer"] h4').first
     expect(header).to_contain_text("running", timeout=30_000)
-    page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
-                           " return p && p.data && p.data.length && p.data[0].x.length > 0; }", timeout=30_000)
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.js-plotly-plot');"
+        " return p && p.data && p.data.length && p.data[0].x.length > 0; }",
+        timeout=30_000,
+    )
     wait_for_more_steps(page, plotted_steps(page))
 
     sidebar = page.get_by_test_id("stSidebarNavItems")
@@ -76,8 +82,11 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
 
     page.get_by_role("button", name="Stop").click()
     expect(header).to_contain_text("stopped", timeout=15_000)
-    page.wait_for_function("() => { const t = document.querySelector('[data-testid=\"stDataFrame\"]');"
-                           " return t && t.innerHTML.includes('stopped'); }", timeout=15_000)
+    page.wait_for_function(
+        "() => { const t = document.querySelector('[data-testid=\"stDataFrame\"]');"
+        " return t && t.innerHTML.includes('stopped'); }",
+        timeout=15_000,
+    )
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -93,14 +102,18 @@ def test_tensor_playground_matmul(page, app_server):
     values.press("Enter")
     page.wait_for_timeout(500)
     create.click()
-    expect(page.get_by_text("b = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("b = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])")).to_be_visible(
+        timeout=15_000
+    )
     expression = page.get_by_role("textbox", name="Expression")
     expression.fill("a @ b")
     expression.press("Enter")
     expect(page.get_by_text("result = a @ b")).to_be_visible(timeout=15_000)
-    page.wait_for_function("""() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p =>
+    page.wait_for_function(
+        """() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p =>
         p.data && p.data[0].type === 'heatmap' && p.data[0].z.length === 2 && p.data[0].z[0].length === 2)""",
-                           timeout=15_000)
+        timeout=15_000,
+    )
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -121,16 +134,35 @@ def test_autograd_backward_shows_gradients(page, app_server):
 
 def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path):
     """Needs a trained run: one is made with the CLI into the app's runs folder."""
-    import io
     import math
     import subprocess
     import sys
 
     from PIL import Image
 
-    subprocess.run([sys.executable, "-m", "core.train", "--data", "synthetic", "--epochs", "1", "--batch-size", "64",
-                    "--optimizer", "adam", "--lr", "0.003", "--runs-dir", str(app_server["runs_dir"]), "--quiet"],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core.train",
+            "--data",
+            "synthetic",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.003",
+            "--runs-dir",
+            str(app_server["runs_dir"]),
+            "--quiet",
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     page.goto(f"{app_server['url']}/classify")
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for(timeout=60_000)
@@ -142,8 +174,11 @@ def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path):
         page.mouse.move(cx + 60 * math.cos(math.radians(angle)), cy + 60 * math.sin(math.radians(angle)))
     page.mouse.up()
     expect(page.get_by_text("what the model sees (32×32)")).to_be_visible(timeout=30_000)
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p => p.data &&"
-                           " p.data[0].type === 'bar' && p.data[0].x.length === 5)", timeout=15_000)
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p => p.data &&"
+        " p.data[0].type === 'bar' && p.data[0].x.length === 5)",
+        timeout=15_000,
+    )
 
     picture = tmp_path / "square.png"
     image = Image.new("RGB", (64, 64), (240, 240, 240))
@@ -152,9 +187,13 @@ def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path):
     (tmp_path / "notes.png").write_bytes(b"not really a png")
     page.get_by_role("tab", name="Upload").click()
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
-        [str(picture), str(tmp_path / "notes.png")])
+        [str(picture), str(tmp_path / "notes.png")]
+    )
     expect(page.get_by_text("square.png")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("notes.png is not an image PIL can read.")).to_be_visible(timeout=30_000)
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(p => p.data &&"
-                           " p.data[0].type === 'bar').length >= 2", timeout=15_000)
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(p => p.data &&"
+        " p.data[0].type === 'bar').length >= 2",
+        timeout=15_000,
+    )
     assert page.locator('[data-testid="stException"]').count() == 0

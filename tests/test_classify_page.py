@@ -1,4 +1,5 @@
 """The classify page through AppTest (the canvas itself is exercised in the browser test)."""
+
 from core.runs import RunStore
 from tests.apptest import open_page
 from tests.test_report_page import trained_run

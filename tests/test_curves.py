@@ -7,8 +7,19 @@ from core.runs import EventLog
 
 def steps(n, t0=100.0, dt=0.01, epoch_len=None):
     epoch_len = epoch_len or n
-    return [{"type": "step", "epoch": i // epoch_len, "step": i % epoch_len, "global_step": i, "loss": 1.0 + (i % 2),
-             "lr": 0.1, "images_per_s": 400.0, "time": t0 + i * dt} for i in range(n)]
+    return [
+        {
+            "type": "step",
+            "epoch": i // epoch_len,
+            "step": i % epoch_len,
+            "global_step": i,
+            "loss": 1.0 + (i % 2),
+            "lr": 0.1,
+            "images_per_s": 400.0,
+            "time": t0 + i * dt,
+        }
+        for i in range(n)
+    ]
 
 
 def test_smoothing_is_tensorboards_debiased_ema():
@@ -18,7 +29,7 @@ def test_smoothing_is_tensorboards_debiased_ema():
     expected, last = [], 0.0
     for t, v in enumerate(values, 1):
         last = last * w + (1 - w) * v
-        expected.append(last / (1 - w ** t))
+        expected.append(last / (1 - w**t))
     assert smooth(values, w).tolist() == pytest.approx(expected)
     assert smooth(values, 0).tolist() == [1.0, 2.0, 3.0]
 
@@ -44,8 +55,23 @@ def test_progress_shows_data_loading_before_the_first_step():
 
 def test_metrics_csv_has_every_step_and_the_epoch_results():
     events = steps(4, epoch_len=2) + [
-        {"type": "epoch", "epoch": 1, "train_loss": 1.5, "test_loss": 1.2, "test_accuracy": 0.4, "train_seconds": 1},
-        {"type": "epoch", "epoch": 2, "train_loss": 1.4, "test_loss": 1.1, "test_accuracy": 0.5, "train_seconds": 2}]
+        {
+            "type": "epoch",
+            "epoch": 1,
+            "train_loss": 1.5,
+            "test_loss": 1.2,
+            "test_accuracy": 0.4,
+            "train_seconds": 1,
+        },
+        {
+            "type": "epoch",
+            "epoch": 2,
+            "train_loss": 1.4,
+            "test_loss": 1.1,
+            "test_accuracy": 0.5,
+            "train_seconds": 2,
+        },
+    ]
     events.insert(2, events.pop(-2))  # epoch 1's event comes after its two steps
     frame = pd.read_csv(__import__("io").StringIO(metrics_csv(events)))
     assert len(frame) == 4 and frame["test_accuracy"].tolist()[1::2] == [0.4, 0.5]

@@ -9,8 +9,18 @@ import pytest
 import torch
 from PIL import Image
 
-from core.data import (SYNTHETIC_CLASSES, DataError, augment, available_datasets, download_file, load_cifar10,
-                       load_dataset, load_image_folder, make_synthetic, to_model_input)
+from core.data import (
+    SYNTHETIC_CLASSES,
+    DataError,
+    augment,
+    available_datasets,
+    download_file,
+    load_cifar10,
+    load_dataset,
+    load_image_folder,
+    make_synthetic,
+    to_model_input,
+)
 
 
 def test_synthetic_is_uint8_balanced_and_reproducible():
@@ -49,8 +59,11 @@ def test_augment_flips_whole_batches_and_crops_within_the_padding():
     assert cropped.shape == x.shape
     # a shift by (dy, dx) keeps the interior: some 28×28 window of the input appears in the output
     for i in range(2):
-        found = any(torch.equal(cropped[i, :, 2:30, 2:30], x[i, :, 2 + dy:30 + dy, 2 + dx:30 + dx])
-                    for dy in range(-2, 3) for dx in range(-2, 3))
+        found = any(
+            torch.equal(cropped[i, :, 2:30, 2:30], x[i, :, 2 + dy : 30 + dy, 2 + dx : 30 + dx])
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+        )
         assert found
 
 
@@ -58,7 +71,9 @@ def _write_images(folder: Path, classes: list[str], n: int, size=(40, 30), mode=
     for k, c in enumerate(classes):
         (folder / c).mkdir(parents=True, exist_ok=True)
         for i in range(n):
-            Image.new(mode, size, color=(k * 40, i * 10, 100) if mode == "RGB" else k * 40).save(folder / c / f"{i}.{ext}")
+            Image.new(mode, size, color=(k * 40, i * 10, 100) if mode == "RGB" else k * 40).save(
+                folder / c / f"{i}.{ext}"
+            )
 
 
 @pytest.fixture
@@ -119,14 +134,33 @@ def _fake_cifar(root: Path, per_batch: int = 20) -> None:
     rng = np.random.default_rng(0)
     names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
     for name in names:
-        batch = {"batch_label": name, "labels": [i % 10 for i in range(per_batch)],
-                 "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 "filenames": [f"{i}.png" for i in range(per_batch)]}
+        batch = {
+            "batch_label": name,
+            "labels": [i % 10 for i in range(per_batch)],
+            "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            "filenames": [f"{i}.png" for i in range(per_batch)],
+        }
         with open(folder / name, "wb") as f:
             pickle.dump(batch, f)
     with open(folder / "batches.meta", "wb") as f:
-        pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                     "ship", "truck"], "num_cases_per_batch": per_batch}, f)
+        pickle.dump(
+            {
+                "label_names": [
+                    "airplane",
+                    "automobile",
+                    "bird",
+                    "cat",
+                    "deer",
+                    "dog",
+                    "frog",
+                    "horse",
+                    "ship",
+                    "truck",
+                ],
+                "num_cases_per_batch": per_batch,
+            },
+            f,
+        )
 
 
 def test_cifar10_batches_are_read_through_torchvision_when_unverified(tmp_path):
@@ -134,8 +168,11 @@ def test_cifar10_batches_are_read_through_torchvision_when_unverified(tmp_path):
     ds = load_cifar10(tmp_path, verify=False)
     assert ds.train_x.shape == (100, 3, 32, 32) and ds.test_x.shape == (20, 3, 32, 32)
     assert ds.classes[0] == "airplane" and ds.train_y[:3].tolist() == [0, 1, 2]
-    assert {"dataset": "cifar10", "status": "ready", "detail": str(tmp_path / "cifar-10-batches-py")} \
-        in available_datasets(tmp_path)
+    assert {
+        "dataset": "cifar10",
+        "status": "ready",
+        "detail": str(tmp_path / "cifar-10-batches-py"),
+    } in available_datasets(tmp_path)
 
 
 def test_cifar10_checksum_mismatch_is_reported_honestly(tmp_path):
@@ -167,8 +204,11 @@ def test_download_reports_progress_from_a_local_server(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     seen = []
     try:
-        download_file(f"http://127.0.0.1:{server.server_port}/file.bin", tmp_path / "out.bin",
-                      lambda stage, done, total: seen.append((stage, done, total)))
+        download_file(
+            f"http://127.0.0.1:{server.server_port}/file.bin",
+            tmp_path / "out.bin",
+            lambda stage, done, total: seen.append((stage, done, total)),
+        )
     finally:
         server.shutdown()
     assert hashlib.md5((tmp_path / "out.bin").read_bytes()).digest() == hashlib.md5(payload).digest()

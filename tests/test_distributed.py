@@ -1,4 +1,5 @@
 """DDP through torchrun: two gloo processes on the CPU against one process with the same global batch."""
+
 import json
 import subprocess
 import sys
@@ -14,15 +15,44 @@ from core.train import make_config, train
 from tests.appserver import ROOT
 from tests.wait import wait_for
 
-RECIPE = ["--data", "synthetic", "--model", "tutorial", "--optimizer", "sgd", "--lr", "0.02", "--momentum", "0.9",
-          "--batch-size", "64", "--epochs", "2"]
-TOLERANCE = 0.02  # relative, per logged loss: identical maths; float sums in another order drift ~1 % by the end
+RECIPE = [
+    "--data",
+    "synthetic",
+    "--model",
+    "tutorial",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "0.02",
+    "--momentum",
+    "0.9",
+    "--batch-size",
+    "64",
+    "--epochs",
+    "2",
+]
+TOLERANCE = (
+    0.02  # relative, per logged loss: identical maths; float sums in another order drift ~1 % by the end
+)
 
 
 def torchrun(*args: str, processes: int = 2, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           f"--nproc_per_node={processes}", "-m", "core.train", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            "-m",
+            "core.train",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def windowed(per_step: dict[int, float], events: list[dict], spe: int, size: int, last: int) -> list[tuple]:
@@ -40,8 +70,14 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path, m
     result = torchrun(*RECIPE, "--device", "cpu", "--runs-dir", str(tmp_path / "ddp"), "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = RunStore(tmp_path / "ddp").list()  # one run folder: rank 1 created none
-    assert {p.name for p in run.path.iterdir()} == {"config.json", "metrics.jsonl", "checkpoint.pt", "model.pth",
-                                                    "summary.json", "samples.pt"}
+    assert {p.name for p in run.path.iterdir()} == {
+        "config.json",
+        "metrics.jsonl",
+        "checkpoint.pt",
+        "model.pth",
+        "summary.json",
+        "samples.pt",
+    }
     summary = run.summary()
     assert summary["status"] == "completed" and summary["processes"] == 2 and summary["device"] == DDP_DEVICE
     lines = run.metrics_path.read_text().splitlines()
@@ -53,8 +89,16 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path, m
     assert spe == 79  # ceil(5000 / 64): the same steps as one process with batch 64
 
     monkeypatch.setattr(core.train, "LOG_SECONDS", 0)  # the reference logs every step
-    cfg = make_config(data="synthetic", model="tutorial", optimizer="sgd", lr=0.02, momentum=0.9, batch_size=64,
-                      epochs=2, device="cpu")
+    cfg = make_config(
+        data="synthetic",
+        model="tutorial",
+        optimizer="sgd",
+        lr=0.02,
+        momentum=0.9,
+        batch_size=64,
+        epochs=2,
+        device="cpu",
+    )
     reference = []
     single = train(cfg, RunStore(tmp_path / "one").create({}), on_event=reference.append)
     per_step = {e["global_step"]: e["loss"] for e in reference if e["type"] == "step"}
@@ -64,9 +108,13 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path, m
     one_epochs = [e for e in reference if e["type"] == "epoch"]
     for a, b in zip(ddp_epochs, one_epochs, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=TOLERANCE)
-        assert abs(a["test_accuracy"] - b["test_accuracy"]) <= 0.03  # early, low accuracy: a few images either way
+        assert (
+            abs(a["test_accuracy"] - b["test_accuracy"]) <= 0.03
+        )  # early, low accuracy: a few images either way
     assert summary["test_accuracy"] == pytest.approx(single["test_accuracy"], abs=0.03)
-    report, _ = evaluate_run(run)  # the report gathered from both ranks' test shards = one process scoring all
+    report, _ = evaluate_run(
+        run
+    )  # the report gathered from both ranks' test shards = one process scoring all
     assert summary["test_accuracy"] == pytest.approx(report.accuracy, abs=1e-6)
 
 
@@ -85,11 +133,22 @@ def test_ddp_without_torchrun_says_how_to_start_it(tmp_path, capsys):
 def test_the_app_starts_a_ddp_job_through_torchrun(tmp_path):
     """What the training page does when the user picks "all N GPUs": here 2 gloo processes stand in for GPUs."""
     store = RunStore(tmp_path)
-    cfg = make_config(data="synthetic", model="tutorial", optimizer="adam", lr=0.003, batch_size=64, epochs=1,
-                      device=DDP_DEVICE)
+    cfg = make_config(
+        data="synthetic",
+        model="tutorial",
+        optimizer="adam",
+        lr=0.003,
+        batch_size=64,
+        epochs=1,
+        device=DDP_DEVICE,
+    )
     run = jobs.start(cfg, store, processes=2)
-    assert jobs.train_command(run, store, 2)[1:5] == ["-m", "torch.distributed.run", "--standalone",
-                                                      "--nproc_per_node=2"]
+    assert jobs.train_command(run, store, 2)[1:5] == [
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+    ]
     assert jobs.busy_run(store, DDP_DEVICE).id == run.id  # a second DDP job must wait
     wait_for(lambda: run.status == "completed", timeout=180)
     assert run.summary()["processes"] == 2 and run.summary()["test_accuracy"] > 0.3

@@ -25,6 +25,7 @@ def test_report_metrics_from_a_known_confusion_matrix():
 
 class Oracle(torch.nn.Module):
     """Predicts the class written in the first pixel: a model whose report is known in advance."""
+
     def __init__(self):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
@@ -39,7 +40,9 @@ def test_evaluate_counts_every_image_and_reports_progress():
     x = torch.zeros(7, 3, 32, 32, dtype=torch.uint8)
     x[:, 0, 0, 0] = torch.tensor([0, 1, 2, 1, 1, 0, 0], dtype=torch.uint8)  # one mistake: a 2 read as 1
     seen = []
-    report = evaluate(Oracle(), x, y, ["a", "b", "c"], 3, batch_size=3, progress=lambda d, t: seen.append((d, t)))
+    report = evaluate(
+        Oracle(), x, y, ["a", "b", "c"], 3, batch_size=3, progress=lambda d, t: seen.append((d, t))
+    )
     assert report.confusion.sum() == 7 and report.accuracy == pytest.approx(6 / 7)
     assert report.confusion[2, 1] == 1 and report.predictions.tolist() == [0, 1, 2, 1, 1, 0, 0]
     assert seen == [(3, 7), (6, 7), (7, 7)]
@@ -61,8 +64,12 @@ def test_checkpoint_errors_are_messages_and_files_are_untouched(tmp_path):
     pickled = tmp_path / "object.pth"
     torch.save({"model": Oracle()}, pickled)  # a whole module: refused by weights_only loading
     before = {p: p.read_bytes() for p in (garbage, foreign, pickled)}
-    for path, message in [(garbage, "not a readable PyTorch state dict"), (foreign, "does not fit the Net model"),
-                          (pickled, "not a readable"), (tmp_path / "missing.pth", "does not exist")]:
+    for path, message in [
+        (garbage, "not a readable PyTorch state dict"),
+        (foreign, "does not fit the Net model"),
+        (pickled, "not a readable"),
+        (tmp_path / "missing.pth", "does not exist"),
+    ]:
         with pytest.raises(CheckpointError, match=message):
             load_weights(Net(), path)
     assert {p: p.read_bytes() for p in before} == before
@@ -71,8 +78,9 @@ def test_checkpoint_errors_are_messages_and_files_are_untouched(tmp_path):
 def test_evaluate_cli_prints_a_per_class_report(tmp_path, capsys, small_data, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = RunStore(tmp_path / "runs").create({})
-    cfg = make_config(data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=1,
-                      device="cpu")
+    cfg = make_config(
+        data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=1, device="cpu"
+    )
     (run.path / "config.json").write_text(__import__("json").dumps(__import__("dataclasses").asdict(cfg)))
     train(cfg, run)
     assert main([run.id, "--runs-dir", str(tmp_path / "runs"), "--device", "cpu"]) == 0
@@ -82,8 +90,10 @@ def test_evaluate_cli_prints_a_per_class_report(tmp_path, capsys, small_data, mo
 
 
 def test_core_never_imports_streamlit():
-    code = ("import sys, core.data, core.devices, core.evaluate, core.models, core.optim, core.runs, core.train;"
-            "sys.exit('streamlit' in sys.modules)")
+    code = (
+        "import sys, core.data, core.devices, core.evaluate, core.models, core.optim, core.runs, core.train;"
+        "sys.exit('streamlit' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
     for path in (ROOT / "core").glob("*.py"):
         assert "import streamlit" not in path.read_text() and "from streamlit" not in path.read_text(), path

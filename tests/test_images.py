@@ -1,4 +1,5 @@
 """Preprocessing of uploaded and drawn images: every mode, and the files that must be refused."""
+
 import io
 import struct
 import zlib
@@ -17,17 +18,20 @@ def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("image, fmt", [
-    (Image.new("RGB", (64, 48), (200, 10, 10)), "PNG"),
-    (Image.new("RGB", (40, 40), (200, 10, 10)), "JPEG"),
-    (Image.new("RGBA", (32, 32), (200, 10, 10, 255)), "PNG"),
-    (Image.new("LA", (32, 32), (120, 255)), "PNG"),
-    (Image.new("L", (50, 20), 120), "BMP"),
-    (Image.new("RGB", (32, 32), (200, 10, 10)).convert("P"), "GIF"),
-    (Image.new("CMYK", (32, 32), (0, 200, 200, 0)), "TIFF"),
-    (Image.new("I;16", (32, 32), 40000), "PNG"),
-    (Image.new("RGB", (33, 31), (200, 10, 10)), "WEBP"),
-])
+@pytest.mark.parametrize(
+    "image, fmt",
+    [
+        (Image.new("RGB", (64, 48), (200, 10, 10)), "PNG"),
+        (Image.new("RGB", (40, 40), (200, 10, 10)), "JPEG"),
+        (Image.new("RGBA", (32, 32), (200, 10, 10, 255)), "PNG"),
+        (Image.new("LA", (32, 32), (120, 255)), "PNG"),
+        (Image.new("L", (50, 20), 120), "BMP"),
+        (Image.new("RGB", (32, 32), (200, 10, 10)).convert("P"), "GIF"),
+        (Image.new("CMYK", (32, 32), (0, 200, 200, 0)), "TIFF"),
+        (Image.new("I;16", (32, 32), 40000), "PNG"),
+        (Image.new("RGB", (33, 31), (200, 10, 10)), "WEBP"),
+    ],
+)
 def test_every_mode_becomes_uint8_3x32x32(image, fmt):
     t = read_image(encode(image, fmt), "x")
     assert t.shape == (3, 32, 32) and t.dtype == torch.uint8
@@ -63,11 +67,18 @@ def test_crop_keeps_the_aspect_and_resize_squashes():
     assert read_image(encode(image), fit="resize").float().mean() > 60
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"hello, not an image", "is not an image"),
-    (encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)))[:2000],
-     "damaged or truncated"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"hello, not an image", "is not an image"),
+        (
+            encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)))[
+                :2000
+            ],
+            "damaged or truncated",
+        ),
+    ],
+)
 def test_bad_files_are_refused_with_their_name(data, message):
     with pytest.raises(ImageError, match=message) as e:
         read_image(data, "holiday.png")
@@ -77,8 +88,14 @@ def test_bad_files_are_refused_with_their_name(data, message):
 def test_a_decompression_bomb_is_refused_from_its_header():
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)  # 10 gigapixels, 1 byte each
-    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
     with pytest.raises(ImageError, match="refused before decoding|too large"):
         read_image(bomb, "bomb.png")
 
@@ -87,12 +104,15 @@ def test_a_canvas_drawing_becomes_a_model_input():
     rgba = np.zeros((280, 280, 4), dtype=np.uint8)
     rgba[100:180, 100:180] = (255, 0, 0, 255)  # a red square on a transparent canvas
     t = from_canvas(rgba)
-    assert t.shape == (3, 32, 32) and tuple(t[:, 16, 16]) == (255, 0, 0) and tuple(t[:, 1, 1]) == (255, 255, 255)
+    assert (
+        t.shape == (3, 32, 32) and tuple(t[:, 16, 16]) == (255, 0, 0) and tuple(t[:, 1, 1]) == (255, 255, 255)
+    )
 
 
 def test_what_the_network_sees():
     from core.insight import feature_maps, first_layer_filters, saliency
     from core.models import build_model
+
     x = read_image(encode(Image.new("RGB", (32, 32), (200, 10, 10))))
     for name, channels in (("tutorial", 3), ("lenet", 1)):
         model = build_model(name)

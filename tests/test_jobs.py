@@ -1,5 +1,5 @@
 """Background training jobs: real `python -m core.train` processes on generated data."""
-import json
+
 import time
 
 import pytest
@@ -11,8 +11,9 @@ from core.runs import RunStore
 from core.train import make_config
 from tests.wait import wait_for
 
-LONG = dict(data="synthetic", model="tutorial", optimizer="adam", lr=1e-3, batch_size=4, epochs=50, device="cpu")
-
+LONG = dict(
+    data="synthetic", model="tutorial", optimizer="adam", lr=1e-3, batch_size=4, epochs=50, device="cpu"
+)
 
 
 def test_a_job_trains_in_its_own_process_and_completes(tmp_path):

@@ -12,9 +12,12 @@ def test_norm_shifts_learn_faster_with_the_same_decay_per_step():
     norm_biases = [m.bias for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert {id(p) for p in shifts["params"]} == {id(p) for p in norm_biases}
     assert shifts["lr"] == 1.5 * 64 and shifts["lr"] * shifts["weight_decay"] == pytest.approx(1.5 * 1.3e-3)
-    assert all(p.requires_grad for p in rest["params"])  # frozen weights (whitening, norm scales) are left out
-    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == \
-        sum(p.numel() for p in net.parameters() if p.requires_grad)
+    assert all(
+        p.requires_grad for p in rest["params"]
+    )  # frozen weights (whitening, norm scales) are left out
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == sum(
+        p.numel() for p in net.parameters() if p.requires_grad
+    )
 
 
 def test_one_group_when_there_is_nothing_to_scale():

@@ -1,4 +1,5 @@
 """The per-class report through AppTest, on a tiny run trained on generated data."""
+
 from dataclasses import asdict
 
 from core.runs import RunStore
@@ -7,8 +8,9 @@ from tests.apptest import open_page
 
 
 def trained_run(runs_dir, name):
-    cfg = make_config(data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=2,
-                      device="cpu")
+    cfg = make_config(
+        data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=2, device="cpu"
+    )
     run = RunStore(runs_dir).create(asdict(cfg), name=name)
     train(cfg, run)
     return run

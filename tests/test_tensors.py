@@ -3,7 +3,16 @@ import pytest
 import torch
 
 from core.expr import ExprError
-from core.tensors import as_image, describe, factory, from_literal, from_numpy, next_name, parse_shape, valid_name
+from core.tensors import (
+    as_image,
+    describe,
+    factory,
+    from_literal,
+    from_numpy,
+    next_name,
+    parse_shape,
+    valid_name,
+)
 
 
 def test_factories_make_what_the_code_says():
@@ -16,18 +25,21 @@ def test_factories_make_what_the_code_says():
     assert factory("f", "ones", "2", requires_grad=True).tensor.requires_grad
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: factory("a", "zeros", "100000, 100000"), "limit here is 10,000,000"),
-    (lambda: factory("a", "zeros", "2, -1"), "whole numbers"),
-    (lambda: factory("a", "zeros", "two"), "is not a shape"),
-    (lambda: factory("a", "rand", "2", dtype="int64"), "pick a float dtype"),
-    (lambda: factory("a", "ones", "2", device="cuda:5"), "Available: cpu"),
-    (lambda: from_literal("a", "__import__('os')"), "numbers or (nested) lists"),
-    (lambda: from_literal("a", "[1, 'x']"), "is not a number"),
-    (lambda: from_literal("a", "[[1, 2], [3]]"), "torch.tensor failed"),
-    (lambda: valid_name("torch"), "cannot be a tensor name"),
-    (lambda: valid_name("__class__"), "cannot be a tensor name"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: factory("a", "zeros", "100000, 100000"), "limit here is 10,000,000"),
+        (lambda: factory("a", "zeros", "2, -1"), "whole numbers"),
+        (lambda: factory("a", "zeros", "two"), "is not a shape"),
+        (lambda: factory("a", "rand", "2", dtype="int64"), "pick a float dtype"),
+        (lambda: factory("a", "ones", "2", device="cuda:5"), "Available: cpu"),
+        (lambda: from_literal("a", "__import__('os')"), "numbers or (nested) lists"),
+        (lambda: from_literal("a", "[1, 'x']"), "is not a number"),
+        (lambda: from_literal("a", "[[1, 2], [3]]"), "torch.tensor failed"),
+        (lambda: valid_name("torch"), "cannot be a tensor name"),
+        (lambda: valid_name("__class__"), "cannot be a tensor name"),
+    ],
+)
 def test_bad_input_is_a_sentence(call, message):
     with pytest.raises(ExprError, match=None) as e:
         call()

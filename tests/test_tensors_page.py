@@ -1,15 +1,16 @@
 """The tensor playground through AppTest: create → operate → inspect."""
+
 from tests.apptest import open_page
 
 
 def test_create_operate_inspect(runs_dir):
     at = open_page("pages/tensors.py")
     assert any("No tensors yet" in i.value for i in at.info)
-    at.button(key="t_create").click().run()                        # a = torch.rand(2, 3)
+    at.button(key="t_create").click().run()  # a = torch.rand(2, 3)
     assert any(c.value == "a = torch.rand(2, 3, dtype=torch.float32)" for c in at.code)
     at.radio(key="t_source").set_value("a list").run()
     at.text_input(key="t_literal").input("[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]").run()
-    at.button(key="t_create").click().run()                        # b = torch.tensor(...)
+    at.button(key="t_create").click().run()  # b = torch.tensor(...)
     assert set(at.session_state["tensors"]) == {"a", "b"}
     at.text_input(key="t_expr").input("a @ b").run()
     assert not at.exception and any(c.value == "result = a @ b" for c in at.code)

@@ -26,8 +26,14 @@ def every_step(monkeypatch):
 
 def test_presets_and_overrides():
     cfg = make_config("tutorial")
-    assert (cfg.model, cfg.batch_size, cfg.optimizer, cfg.lr, cfg.momentum, cfg.epochs) == \
-        ("tutorial", 4, "sgd", 0.001, 0.9, 2)
+    assert (cfg.model, cfg.batch_size, cfg.optimizer, cfg.lr, cfg.momentum, cfg.epochs) == (
+        "tutorial",
+        4,
+        "sgd",
+        0.001,
+        0.9,
+        2,
+    )
     assert make_config("tutorial", epochs=5, lr=None).epochs == 5  # None = "not given"
     assert {"tutorial", "fast-cpu", "fast-gpu"} <= set(PRESETS)
     with pytest.raises(ValueError, match="Unknown preset"):
@@ -37,7 +43,13 @@ def test_presets_and_overrides():
 def test_problems_are_sentences():
     cfg = TrainConfig(lr=0, batch_size=0, momentum=1.5, optimizer="rmsprop", label_smoothing=1.0)
     text = "; ".join(cfg.problems())
-    for part in ("Learning rate must be a positive", "Batch size", "Momentum", "Optimizer", "Label smoothing"):
+    for part in (
+        "Learning rate must be a positive",
+        "Batch size",
+        "Momentum",
+        "Optimizer",
+        "Label smoothing",
+    ):
         assert part in text
     assert TrainConfig().problems() == []
 
@@ -50,8 +62,13 @@ def test_training_learns_and_writes_a_complete_run_folder(tmp_path, small_data, 
     assert summary["test_accuracy"] > 0.5  # chance is 0.1
     assert set(summary["per_class_accuracy"]) == set(small_data.classes)
     assert summary["train_seconds"] > 0 and summary["device"] == "cpu"
-    assert {p.name for p in run.path.iterdir()} >= {"config.json", "metrics.jsonl", "checkpoint.pt", "model.pth",
-                                                    "summary.json"}
+    assert {p.name for p in run.path.iterdir()} >= {
+        "config.json",
+        "metrics.jsonl",
+        "checkpoint.pt",
+        "model.pth",
+        "summary.json",
+    }
     kinds = [e["type"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == 5
     assert kinds.count("step") == 5 * 32  # ceil(1000 / 32) steps per epoch, last partial batch kept
@@ -102,6 +119,7 @@ def test_the_control_file_stops_a_run_from_another_process(tmp_path, small_data,
         if e.get("global_step") == 5:
             (run.path / "control").write_text("stop\n")
             time.sleep(0.6)  # the file is read at most twice a second
+
     s = train(quick(epochs=1), run, on_event=write_stop, dataset=small_data)
     assert s["status"] == "stopped" and torch.load(run.checkpoint_path, weights_only=True)["step"] > 5
 
@@ -127,22 +145,41 @@ def test_fractional_epochs_train_that_share_of_the_steps(tmp_path, small_data):
     events = []
     s = train(quick(epochs=0.5), RunStore(tmp_path).create({}), on_event=events.append, dataset=small_data)
     assert s["status"] == "completed"
-    assert events[0]["total_steps"] == 16 and max(e["global_step"] for e in events if e["type"] == "step") == 15
+    assert (
+        events[0]["total_steps"] == 16 and max(e["global_step"] for e in events if e["type"] == "step") == 15
+    )
     assert [e["type"] for e in events].count("epoch") == 1
 
 
 def test_bf16_autocast_trains_on_the_cpu(tmp_path, small_data):
-    s = train(quick(model="airbench-mini", amp="bf16", channels_last=True, optimizer="nesterov", lr=0.2,
-                    epochs=1, batch_size=100), RunStore(tmp_path).create({}), dataset=small_data)
+    s = train(
+        quick(
+            model="airbench-mini",
+            amp="bf16",
+            channels_last=True,
+            optimizer="nesterov",
+            lr=0.2,
+            epochs=1,
+            batch_size=100,
+        ),
+        RunStore(tmp_path).create({}),
+        dataset=small_data,
+    )
     assert s["status"] == "completed" and s["test_accuracy"] > 0.3
 
 
 def test_the_whitening_bias_learns_for_the_first_part_of_the_run_then_stays(tmp_path, small_data):
     run = RunStore(tmp_path).create({})
     biases = []  # the saved whitening bias at each checkpoint: the start of epochs 2, 3 and 4
-    record = lambda e: biases.append(torch.load(run.model_path)["whiten.bias"]) if e["type"] == "checkpoint" else None
-    s = train(quick(model="airbench-mini", optimizer="nesterov", lr=0.2, epochs=3, batch_size=100), run,
-              on_event=record, dataset=small_data)  # 30 steps; the bias trains for the first 9
+    record = lambda e: (
+        biases.append(torch.load(run.model_path)["whiten.bias"]) if e["type"] == "checkpoint" else None
+    )
+    s = train(
+        quick(model="airbench-mini", optimizer="nesterov", lr=0.2, epochs=3, batch_size=100),
+        run,
+        on_event=record,
+        dataset=small_data,
+    )  # 30 steps; the bias trains for the first 9
     assert s["status"] == "completed" and len(biases) == 3
     assert torch.equal(biases[0], biases[1]) and torch.equal(biases[1], biases[2])  # frozen since step 9
     torch.manual_seed(0)  # the run's seed: the model as it was built
@@ -162,25 +199,46 @@ def test_batch_larger_than_the_dataset_fails_clearly(tmp_path, small_data):
 
 
 def test_lenet_trains_on_grayscale_batches(tmp_path, small_data):
-    s = train(quick(model="lenet", epochs=1), RunStore(tmp_path).create({}),
-              dataset=small_data)
+    s = train(quick(model="lenet", epochs=1), RunStore(tmp_path).create({}), dataset=small_data)
     assert s["status"] == "completed"
 
 
 def test_cli_writes_a_run_and_prints_accuracy(tmp_path, capsys):
-    rc = main(["--data", "synthetic", "--epochs", "1", "--batch-size", "64", "--runs-dir", str(tmp_path),
-               "--quiet", "--name", "cli"])
+    rc = main(
+        [
+            "--data",
+            "synthetic",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--runs-dir",
+            str(tmp_path),
+            "--quiet",
+            "--name",
+            "cli",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "test accuracy:" in out and "status: completed" in out
     (run,) = RunStore(tmp_path).list()
     summary = run.summary()
-    for key in ("status", "test_accuracy", "per_class_accuracy", "train_seconds", "device", "epochs_completed"):
+    for key in (
+        "status",
+        "test_accuracy",
+        "per_class_accuracy",
+        "train_seconds",
+        "device",
+        "epochs_completed",
+    ):
         assert key in summary
     assert run.config()["batch_size"] == 64 and run.config()["preset"] == ""
 
 
 def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
-    main(["--data", "synthetic", "--epochs", "1", "--batch-size", "64", "--runs-dir", str(tmp_path), "--quiet"])
+    main(
+        ["--data", "synthetic", "--epochs", "1", "--batch-size", "64", "--runs-dir", str(tmp_path), "--quiet"]
+    )
     (run,) = RunStore(tmp_path).list()
     run.write_summary({**run.summary(), "status": "stopped"})
     ck = torch.load(run.checkpoint_path, weights_only=True)
@@ -190,14 +248,17 @@ def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
     assert run.status == "completed"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--data", "synthetic", "--lr", "abc"], "invalid float value"),
-    (["--data", "synthetic", "--model", "vgg"], "invalid choice"),
-    (["--data", "synthetic", "--device", "cuda:9"], "Available: cpu"),
-    (["--data", "synthetic", "--lr", "-1"], "Learning rate must be a positive"),
-    (["--epochs", "1"], "--data is required"),
-    (["--resume", "../x"], "not a valid run id"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data", "synthetic", "--lr", "abc"], "invalid float value"),
+        (["--data", "synthetic", "--model", "vgg"], "invalid choice"),
+        (["--data", "synthetic", "--device", "cuda:9"], "Available: cpu"),
+        (["--data", "synthetic", "--lr", "-1"], "Learning rate must be a positive"),
+        (["--epochs", "1"], "--data is required"),
+        (["--resume", "../x"], "not a valid run id"),
+    ],
+)
 def test_cli_bad_arguments_exit_2_with_a_message(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as e:
         main(argv + ["--runs-dir", str(tmp_path)])

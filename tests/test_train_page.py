@@ -1,4 +1,5 @@
 """The training page through Streamlit's AppTest, with real jobs on generated data."""
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -9,7 +10,6 @@ from tests.wait import wait_for
 
 def errors(at: AppTest) -> str:
     return " | ".join(e.value for e in at.error)
-
 
 
 def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
@@ -24,16 +24,24 @@ def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
 def test_a_preset_fills_the_form_and_edits_show_as_flags(runs_dir):
     at = open_page("pages/train.py")
     at.selectbox(key="f_preset").set_value("fast-cpu").run()
-    assert at.selectbox(key="f_model").value == "airbench-mini" and at.number_input(key="f_batch_size").value == 256
-    assert at.number_input(key="f_norm_bias_lr_scale").value == 64 and at.selectbox(key="f_amp").value == "bf16"
+    assert (
+        at.selectbox(key="f_model").value == "airbench-mini"
+        and at.number_input(key="f_batch_size").value == 256
+    )
+    assert (
+        at.number_input(key="f_norm_bias_lr_scale").value == 64 and at.selectbox(key="f_amp").value == "bf16"
+    )
     at.number_input(key="f_epochs").set_value(3).run()
     assert any("--preset fast-cpu" in c.value and c.value.endswith("--epochs 3") for c in at.code)
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("f_lr", 0.0, "Learning rate must be a positive number"),
-    ("f_batch_size", 6000, "larger than the 5,000 training images"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("f_lr", 0.0, "Learning rate must be a positive number"),
+        ("f_batch_size", 6000, "larger than the 5,000 training images"),
+    ],
+)
 def test_invalid_values_are_refused_with_a_reason(runs_dir, key, value, message):
     at = open_page("pages/train.py")
     at.number_input(key=key).set_value(value).run()
@@ -74,7 +82,9 @@ def test_a_second_start_on_a_busy_device_names_the_run(runs_dir):
     try:
         second = AppTest.from_file(APP, default_timeout=60)
         second.switch_page("pages/train.py").run()
-        assert f"Device cpu is busy with run {run.id}." in errors(second) and second.button(key="start").disabled
+        assert (
+            f"Device cpu is busy with run {run.id}." in errors(second) and second.button(key="start").disabled
+        )
     finally:
         at.button(key="live_stop").click().run()
         wait_for(lambda: run.status == "stopped", 10)

@@ -1,4 +1,5 @@
 """Polling for what another process (a training job) will do soon."""
+
 import time
 
 

@@ -1,4 +1,5 @@
 """Streamlit helpers shared by the pages: widgets and charts, no training math (that is core's)."""
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -17,4 +18,3 @@ def through_navigation() -> None:
         _rerouted = True
         PagesManager.uses_pages_directory = False
         st.rerun()
-

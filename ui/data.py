@@ -1,4 +1,5 @@
 """Datasets and sample images for the pages, cached so a revisit does not decode again."""
+
 from __future__ import annotations
 
 import io
@@ -14,8 +15,13 @@ from core.data import Dataset, load_dataset
 @st.cache_resource(max_entries=2, show_spinner=False)
 def cached_dataset(source: str, data_dir: str) -> Dataset:
     bar = st.progress(0.0, text=f"Loading {source}…")
-    ds = load_dataset(source, data_dir, lambda stage, done, total:
-                      bar.progress(done / total if total else 0.0, text=f"{stage}: {done:,} / {total:,}"))
+    ds = load_dataset(
+        source,
+        data_dir,
+        lambda stage, done, total: bar.progress(
+            done / total if total else 0.0, text=f"{stage}: {done:,} / {total:,}"
+        ),
+    )
     bar.empty()
     return ds
 

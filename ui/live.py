@@ -1,6 +1,6 @@
 """The live view of one run: controls, progress, curves and a prediction gallery, refreshed every second."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import streamlit as st
 
@@ -12,8 +12,14 @@ from ui.data import run_samples
 from ui.train_form import use_demo_data
 
 LIVE_POINTS = 600  # per curve: enough for the eye, cheap to send and draw every second
-STATUS_BADGE = {"running": ("🟢", "green"), "paused": ("⏸️", "orange"), "completed": ("✅", "green"),
-                "stopped": ("⏹️", "gray"), "failed": ("❌", "red"), "interrupted": ("⚠️", "orange")}
+STATUS_BADGE = {
+    "running": ("🟢", "green"),
+    "paused": ("⏸️", "orange"),
+    "completed": ("✅", "green"),
+    "stopped": ("⏹️", "gray"),
+    "failed": ("❌", "red"),
+    "interrupted": ("⚠️", "orange"),
+}
 
 
 def format_seconds(s: float | None) -> str:
@@ -40,8 +46,11 @@ def _controls(run: Run, store: RunStore, status: str) -> None:
             row.button("▶ Resume", key="live_resume", on_click=jobs.send, args=(run, "resume"))
         if status in ACTIVE:
             row.button("⏹ Stop", key="live_stop", type="primary", on_click=jobs.send, args=(run, "stop"))
-        elif status in RESUMABLE and run.checkpoint_path.exists() and \
-                row.button("▶ Resume run", key="live_resume_run", help="continue from the last checkpoint"):
+        elif (
+            status in RESUMABLE
+            and run.checkpoint_path.exists()
+            and row.button("▶ Resume run", key="live_resume_run", help="continue from the last checkpoint")
+        ):
             jobs.resume(run, store)
             st.rerun()
     except (jobs.DeviceBusy, RunError) as e:
@@ -86,9 +95,11 @@ def _body(run_id: str, store: RunStore) -> None:
     p = progress(events)
     icon, color = STATUS_BADGE.get(status, ("", "gray"))
     st.markdown(f"#### {icon} `{run.id}` · :{color}[{status}]")
-    st.caption(f"{cfg['model']} · {cfg.get('preset') or 'custom recipe'} · data: {cfg['data']} · "
-               f"device: {summary.get('device', cfg['device'])} · batch {cfg['batch_size']} · "
-               f"{cfg['optimizer']} lr {cfg['lr']:g}")
+    st.caption(
+        f"{cfg['model']} · {cfg.get('preset') or 'custom recipe'} · data: {cfg['data']} · "
+        f"device: {summary.get('device', cfg['device'])} · batch {cfg['batch_size']} · "
+        f"{cfg['optimizer']} lr {cfg['lr']:g}"
+    )
     _controls(run, store, status)
     if status in ACTIVE and st.session_state.get("live_refresh") == "paused":
         st.button("↻ Refresh now", key="live_refresh_now")
@@ -97,34 +108,49 @@ def _body(run_id: str, store: RunStore) -> None:
         if "Could not download CIFAR-10" in summary.get("reason", ""):
             st.button("Use the demo data instead", on_click=use_demo_data, key="live_demo")
     elif status == "interrupted":
-        st.warning("The training process ended without saying why (the app or machine stopped?). "
-                   "Resume continues from the last checkpoint.")
+        st.warning(
+            "The training process ended without saying why (the app or machine stopped?). "
+            "Resume continues from the last checkpoint."
+        )
         with st.expander("train.log"):
             st.code(jobs.log_tail(run) or "(empty)", language="text")
     if p["data"]:
         d = p["data"]
         st.progress(d["done"] / d["total"], text=f"{d['stage']}: {d['done']:,} / {d['total']:,}")
     if p["epochs"]:
-        st.progress(p["fraction"], text=f"epoch {p['epoch']}/{p['epochs']} · step {p['step']:,}/"
-                    f"{p['steps_per_epoch']:,} · ETA {format_seconds(p['eta_seconds']) if status in ACTIVE else '–'}")
+        st.progress(
+            p["fraction"],
+            text=f"epoch {p['epoch']}/{p['epochs']} · step {p['step']:,}/"
+            f"{p['steps_per_epoch']:,} · ETA {format_seconds(p['eta_seconds']) if status in ACTIVE else '–'}",
+        )
     epochs = epochs_frame(events)
     weight = st.session_state.get("live_smoothing", 0.6)
     curve = loss_curve(events, weight, max_points=LIVE_POINTS)
     m = st.columns(4)
     m[0].metric("Loss (smoothed)", f"{curve['smoothed'].iloc[-1]:.3f}" if len(curve) else "–")
     acc = epochs["test_accuracy"]
-    m[1].metric("Test accuracy", f"{100 * acc.iloc[-1]:.1f} %" if len(acc) else "–",
-                f"{100 * (acc.iloc[-1] - acc.iloc[-2]):+.1f}" if len(acc) > 1 else None)
+    m[1].metric(
+        "Test accuracy",
+        f"{100 * acc.iloc[-1]:.1f} %" if len(acc) else "–",
+        f"{100 * (acc.iloc[-1] - acc.iloc[-2]):+.1f}" if len(acc) > 1 else None,
+    )
     m[2].metric("Images / s", f"{p['images_per_s']:,.0f}" if p["images_per_s"] else "–")
-    m[3].metric("Training time", format_seconds(epochs["train_seconds"].iloc[-1]) if len(epochs) else
-                format_seconds(summary.get("train_seconds")))
+    m[3].metric(
+        "Training time",
+        format_seconds(epochs["train_seconds"].iloc[-1])
+        if len(epochs)
+        else format_seconds(summary.get("train_seconds")),
+    )
     left, right = st.columns([3, 2])
     with left:
         st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live_smoothing")
         st.plotly_chart(loss_figure({run.id: curve}), key="live_loss", config={"displaylogo": False})
     with right:
-        st.plotly_chart(accuracy_figure({run.id: epochs}, reference=1 / len(summary.get("classes") or range(10))),
-                        key="live_acc", config={"displaylogo": False})
+        st.plotly_chart(
+            accuracy_figure({run.id: epochs}, reference=1 / len(summary.get("classes") or range(10))),
+            key="live_acc",
+            config={"displaylogo": False},
+        )
         if len(curve):
             st.plotly_chart(lr_figure(curve), key="live_lr", config={"displaylogo": False})
     was_active = st.session_state.get("live_was_active")
@@ -133,10 +159,18 @@ def _body(run_id: str, store: RunStore) -> None:
         st.rerun(scope="app")  # the run just ended: refresh the runs table and stop polling
 
 
-REFRESH = {"every second": 1.0, "every 5 s": 5.0, "paused": None}  # fewer refreshes leave more CPU to training
+REFRESH = {
+    "every second": 1.0,
+    "every 5 s": 5.0,
+    "paused": None,
+}  # fewer refreshes leave more CPU to training
 GALLERY_EVERY = 5.0
-_views = {label: (st.fragment(run_every=every)(_body), st.fragment(run_every=max(every, GALLERY_EVERY))(_gallery))
-          if every else (st.fragment(_body), st.fragment(_gallery)) for label, every in REFRESH.items()}
+_views = {
+    label: (st.fragment(run_every=every)(_body), st.fragment(run_every=max(every, GALLERY_EVERY))(_gallery))
+    if every
+    else (st.fragment(_body), st.fragment(_gallery))
+    for label, every in REFRESH.items()
+}
 
 
 def live_view(run_id: str, store: RunStore) -> None:
@@ -148,9 +182,17 @@ def live_view(run_id: str, store: RunStore) -> None:
     st.session_state["live_was_active"] = active
     choice = "paused"
     if active:
-        choice = st.radio("Live updates", list(REFRESH), horizontal=True, key="live_refresh",
-                          help="The page and the browser share the CPU with training: on a small CPU, "
-                               "refreshing less often trains faster.") or "every second"
+        choice = (
+            st.radio(
+                "Live updates",
+                list(REFRESH),
+                horizontal=True,
+                key="live_refresh",
+                help="The page and the browser share the CPU with training: on a small CPU, "
+                "refreshing less often trains faster.",
+            )
+            or "every second"
+        )
     body, gallery = _views[choice]
     body(run_id, store)
     gallery(run_id, store)

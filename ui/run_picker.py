@@ -1,4 +1,5 @@
 """Choosing a trained run, shared by the pages that use a saved model."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -7,8 +8,9 @@ from core import jobs
 from core.runs import Run, RunStore
 from core.train import make_config
 
-DEMO = make_config(data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=3,
-                   device="cpu")  # ~80 % on the shapes in a few seconds of CPU
+DEMO = make_config(
+    data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=3, device="cpu"
+)  # ~80 % on the shapes in a few seconds of CPU
 
 
 def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> Run:
@@ -28,6 +30,11 @@ def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> R
         st.stop()
     completed = [r for r in runs if r.status == "completed"]
     labels = {r.id: f"{r.id} · {r.config()['model']} · {r.status}" for r in runs}
-    chosen = st.selectbox(label, list(labels), format_func=labels.get,
-                          index=runs.index(completed[0]) if completed else 0, key=key)
+    chosen = st.selectbox(
+        label,
+        list(labels),
+        format_func=labels.get,
+        index=runs.index(completed[0]) if completed else 0,
+        key=key,
+    )
     return store.open(chosen)

@@ -1,4 +1,5 @@
 """The "new run" form: data, model, recipe (preset + editable values) and device → a TrainConfig."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -14,11 +15,29 @@ from core.runs import RunStore
 from core.train import AMP, PRESETS, TrainConfig, cli_command, make_config
 from ui.data import cached_dataset
 
-DATA_LABELS = {"synthetic": "Demo shapes (generated, no download)", "cifar10": "CIFAR-10 (downloads 163 MB once)",
-               "folder": "My image folder (train/<class>/…, test/<class>/…)"}
+DATA_LABELS = {
+    "synthetic": "Demo shapes (generated, no download)",
+    "cifar10": "CIFAR-10 (downloads 163 MB once)",
+    "folder": "My image folder (train/<class>/…, test/<class>/…)",
+}
 KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page
-RECIPE_FIELDS = ("model", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-                 "label_smoothing", "norm_bias_lr_scale", "flip", "crop_pad", "tta", "amp", "channels_last")
+RECIPE_FIELDS = (
+    "model",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "schedule",
+    "label_smoothing",
+    "norm_bias_lr_scale",
+    "flip",
+    "crop_pad",
+    "tta",
+    "amp",
+    "channels_last",
+)
 
 
 def _apply_preset() -> None:
@@ -45,7 +64,9 @@ def _init() -> None:
 
 
 def _data_section() -> tuple[str, list[str]]:
-    source = st.radio("Data", list(DATA_LABELS), format_func=DATA_LABELS.get, key="f_data", **KEEP, horizontal=True)
+    source = st.radio(
+        "Data", list(DATA_LABELS), format_func=DATA_LABELS.get, key="f_data", **KEEP, horizontal=True
+    )
     problems = []
     if source == "folder":
         path = st.text_input("Folder path", key="f_folder", **KEEP, placeholder="/home/me/pets")
@@ -61,8 +82,9 @@ def _data_section() -> tuple[str, list[str]]:
     if size:
         st.caption(f"{size:,} training images.")
         if st.session_state.get("f_batch_size", 1) > size:
-            problems.append(f"Batch size {st.session_state['f_batch_size']} is larger than the {size:,} "
-                            "training images.")
+            problems.append(
+                f"Batch size {st.session_state['f_batch_size']} is larger than the {size:,} training images."
+            )
     if source and not problems and st.toggle("Preview training images", key="f_preview", **KEEP):
         try:
             grid, labels = preview_grid(cached_dataset(source, str(data_dir())))
@@ -75,8 +97,13 @@ def _data_section() -> tuple[str, list[str]]:
 
 
 def _model_section() -> None:
-    name = st.selectbox("Model", list(MODELS), key="f_model", **KEEP,
-                        format_func=lambda n: f"{n} · {get_model_spec(n).parameter_count():,} parameters")
+    name = st.selectbox(
+        "Model",
+        list(MODELS),
+        key="f_model",
+        **KEEP,
+        format_func=lambda n: f"{n} · {get_model_spec(n).parameter_count():,} parameters",
+    )
     spec = get_model_spec(name)
     st.caption(f"{spec.description} Input {spec.input_shape[0]}×32×32.")
     with st.expander("print(net)"):
@@ -84,8 +111,14 @@ def _model_section() -> None:
 
 
 def _recipe_section() -> None:
-    st.selectbox("Preset", [*PRESETS, "custom"], key="f_preset", **KEEP, on_change=_apply_preset,
-                 help="Fills the values below; edit any of them.")
+    st.selectbox(
+        "Preset",
+        [*PRESETS, "custom"],
+        key="f_preset",
+        **KEEP,
+        on_change=_apply_preset,
+        help="Fills the values below; edit any of them.",
+    )
     if st.session_state["f_preset"] in PRESETS:
         st.caption(PRESETS[st.session_state["f_preset"]].description)
     c = st.columns(3)
@@ -93,18 +126,44 @@ def _recipe_section() -> None:
     c[1].number_input("Batch size", min_value=1, max_value=8192, step=1, key="f_batch_size", **KEEP)
     c[2].number_input("Seed", min_value=0, step=1, key="f_seed", **KEEP)
     c = st.columns(3)
-    c[0].selectbox("Optimizer", OPTIMIZERS, key="f_optimizer", **KEEP,
-                   help="sgd with momentum > 0 is SGD+momentum, as in the tutorial")
+    c[0].selectbox(
+        "Optimizer",
+        OPTIMIZERS,
+        key="f_optimizer",
+        **KEEP,
+        help="sgd with momentum > 0 is SGD+momentum, as in the tutorial",
+    )
     c[1].number_input("Learning rate", min_value=0.0, format="%g", step=0.001, key="f_lr", **KEEP)
-    c[2].number_input("Momentum", min_value=0.0, max_value=0.999, format="%g", step=0.05, key="f_momentum", **KEEP)
+    c[2].number_input(
+        "Momentum", min_value=0.0, max_value=0.999, format="%g", step=0.05, key="f_momentum", **KEEP
+    )
     c = st.columns(4)
-    c[0].selectbox("Schedule", SCHEDULES, key="f_schedule", **KEEP,
-                   help="linear: warm up from 20 % over the first fifth, then straight down to 0 (airbench)")
+    c[0].selectbox(
+        "Schedule",
+        SCHEDULES,
+        key="f_schedule",
+        **KEEP,
+        help="linear: warm up from 20 % over the first fifth, then straight down to 0 (airbench)",
+    )
     c[1].number_input("Weight decay", min_value=0.0, format="%g", step=1e-4, key="f_weight_decay", **KEEP)
-    c[2].number_input("Label smoothing", min_value=0.0, max_value=0.99, format="%g", step=0.05,
-                      key="f_label_smoothing", **KEEP)
-    c[3].number_input("Norm-shift lr ×", min_value=0.001, format="%g", step=1.0, key="f_norm_bias_lr_scale", **KEEP,
-                      help="batch-norm shifts learn this many times faster (airbench uses 64)")
+    c[2].number_input(
+        "Label smoothing",
+        min_value=0.0,
+        max_value=0.99,
+        format="%g",
+        step=0.05,
+        key="f_label_smoothing",
+        **KEEP,
+    )
+    c[3].number_input(
+        "Norm-shift lr ×",
+        min_value=0.001,
+        format="%g",
+        step=1.0,
+        key="f_norm_bias_lr_scale",
+        **KEEP,
+        help="batch-norm shifts learn this many times faster (airbench uses 64)",
+    )
     c = st.columns(4)
     c[0].checkbox("Random flip", key="f_flip", **KEEP)
     c[1].slider("Random crop padding", 0, 8, key="f_crop_pad", **KEEP)
@@ -117,24 +176,37 @@ def _device_section(store: RunStore) -> list[str]:
     if (gpus := jobs.ddp_processes()) > 1:  # DistributedDataParallel over every GPU, through torchrun
         names[DDP_DEVICE] = f"all {gpus} GPUs (DDP, one torchrun process each)"
     busy = {name: jobs.busy_run(store, name) for name in names}
-    labels = {name: label + (f" — busy with {busy[name].id}" if busy[name] else "") for name, label in names.items()}
+    labels = {
+        name: label + (f" — busy with {busy[name].id}" if busy[name] else "") for name, label in names.items()
+    }
     if st.session_state.get("f_device") not in labels:
         st.session_state["f_device"] = "cpu"
     device = st.selectbox("Device", list(labels), format_func=labels.get, key="f_device", **KEEP)
-    st.code("device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
-            f"# here: {device}\nnet.to(device)\ninputs, labels = data[0].to(device), data[1].to(device)",
-            language="python")
-    st.caption("The tutorial's GPU section: the model's parameters and every batch must live on the same "
-               "device. Here the whole dataset is moved there once, so each step only indexes it.")
+    st.code(
+        "device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
+        f"# here: {device}\nnet.to(device)\ninputs, labels = data[0].to(device), data[1].to(device)",
+        language="python",
+    )
+    st.caption(
+        "The tutorial's GPU section: the model's parameters and every batch must live on the same "
+        "device. Here the whole dataset is moved there once, so each step only indexes it."
+    )
     if device == DDP_DEVICE:
-        st.caption(f"torchrun --standalone --nproc_per_node={gpus} -m core.train …: each GPU trains on its share "
-                   "of every batch; gradients are averaged by DDP; the batch size below is the global one.")
+        st.caption(
+            f"torchrun --standalone --nproc_per_node={gpus} -m core.train …: each GPU trains on its share "
+            "of every batch; gradients are averaged by DDP; the batch size below is the global one."
+        )
     choices = AMP if device.startswith("cuda") or device == DDP_DEVICE else ("off", "bf16")
     if st.session_state.get("f_amp") not in choices:
         st.session_state["f_amp"] = "off"
-    st.selectbox("Mixed precision", choices, key="f_amp", **KEEP,
-                 help="bf16 autocast: about 1.8× faster convolutions on CUDA and on CPUs with AVX-512-BF16; "
-                      "fp16 is for CUDA only.")
+    st.selectbox(
+        "Mixed precision",
+        choices,
+        key="f_amp",
+        **KEEP,
+        help="bf16 autocast: about 1.8× faster convolutions on CUDA and on CPUs with AVX-512-BF16; "
+        "fp16 is for CUDA only.",
+    )
     return [f"Device {device} is busy with run {busy[device].id}."] if busy.get(device) else []
 
 
@@ -152,8 +224,14 @@ def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
     s = st.session_state
     preset = s["f_preset"] if s["f_preset"] in PRESETS else ""
     values = {name: s[f"f_{name}"] for name in RECIPE_FIELDS}
-    cfg = make_config(preset or None, **values, data=source or "synthetic", data_dir=str(data_dir()),
-                      device=s["f_device"], seed=int(s["f_seed"]))  # the preset's values the form does not show
+    cfg = make_config(
+        preset or None,
+        **values,
+        data=source or "synthetic",
+        data_dir=str(data_dir()),
+        device=s["f_device"],
+        seed=int(s["f_seed"]),
+    )  # the preset's values the form does not show
     st.markdown("##### Same run from a terminal")
     st.code(cli_command(cfg), language="bash")
     return cfg, problems + cfg.problems() + busy
