@@ -1,6 +1,7 @@
 """How good is a model, overall and per class; top-k predictions; loading a run's checkpoint.
 
-`python -m core.evaluate RUN_ID [--runs-dir runs]` prints the report of a run's saved model.
+`python -m core.evaluate RUN_ID [--runs-dir DIR]` prints the report of a run's saved model (DIR defaults to
+BLITZLAB_RUNS_DIR or ./runs, as in the app).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .data import SEED_MEAN, SEED_STD, DataError, Dataset, load_dataset, to_model_input
+from .data import TUTORIAL_MEAN, TUTORIAL_STD, DataError, Dataset, load_dataset, to_model_input
 from .devices import DeviceError, autocast, resolve_device
 from .models import get_model_spec
+from .paths import data_dir, runs_dir
 from .runs import RunError, RunStore
 
 
@@ -69,14 +71,37 @@ class Report:
             for c, p, r, f, s in zip(self.classes, self.precision, self.recall, self.f1, self.support)
         ]
 
+    def confusion_shares(self) -> torch.Tensor:
+        """The confusion matrix with each row divided by its total: the share of each true class predicted
+        as each class (an empty row stays zeros)."""
+        counts = self.confusion.double()
+        return counts / counts.sum(1, keepdim=True).clamp(min=1)
+
+    def taken_for(self, true_class: str) -> list[tuple[str, int]]:
+        """The other classes with how many `true_class` test images were predicted as each, most first."""
+        t = self.classes.index(true_class)
+        counts = [(c, int(n)) for j, (c, n) in enumerate(zip(self.classes, self.confusion[t])) if j != t]
+        return sorted(counts, key=lambda cn: -cn[1])
+
+    def mistakes(
+        self, test_y: torch.Tensor, true_class: str, predicted_class: str, limit: int = 24
+    ) -> list[tuple[int, float]]:
+        """The first `limit` test images of `true_class` predicted as `predicted_class`: (index in the test
+        split, the model's confidence in that prediction). `test_y`: the labels the report was made from."""
+        t, p = self.classes.index(true_class), self.classes.index(predicted_class)
+        hits = ((test_y == t) & (self.predictions == p)).nonzero().flatten()[:limit].tolist()
+        if self.confidence is None:  # a report made by hand, without evaluate()
+            return [(i, float("nan")) for i in hits]
+        return [(i, float(self.confidence[i])) for i in hits]
+
 
 @torch.no_grad()
 def logits(
     model: nn.Module,
     x: torch.Tensor,
     in_channels: int,
-    mean=SEED_MEAN,
-    std=SEED_STD,
+    mean=TUTORIAL_MEAN,
+    std=TUTORIAL_STD,
     tta: bool = False,
     memory_format=torch.contiguous_format,
     amp: str = "off",
@@ -97,8 +122,8 @@ def evaluate(
     y: torch.Tensor,
     classes: list[str],
     in_channels: int,
-    mean=SEED_MEAN,
-    std=SEED_STD,
+    mean=TUTORIAL_MEAN,
+    std=TUTORIAL_STD,
     batch_size: int = 1000,
     tta: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -140,8 +165,8 @@ def predict_topk(
     classes: list[str],
     in_channels: int,
     k: int = 3,
-    mean=SEED_MEAN,
-    std=SEED_STD,
+    mean=TUTORIAL_MEAN,
+    std=TUTORIAL_STD,
 ) -> list[list[tuple[str, float]]]:
     """For each uint8 image, its k most probable classes with their softmax probabilities."""
     was_training = model.training
@@ -189,7 +214,7 @@ def evaluate_run(
 ) -> tuple[Report, Dataset]:
     """A run's saved model on its own test split, with the run's normalisation and test-time flip."""
     model, cfg = load_run_model(run, device)
-    ds = dataset or load_dataset(cfg["data"], cfg.get("data_dir", "data"))
+    ds = dataset or load_dataset(cfg["data"], cfg.get("data_dir", data_dir()))
     if len(ds.classes) != len(run.summary().get("classes") or ds.classes):
         raise CheckpointError(
             f"Run {run.id} was trained on {len(run.summary()['classes'])} classes; "
@@ -228,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m core.evaluate", description="Report on a run's saved model."
     )
     parser.add_argument("run", help="run id (a folder name under --runs-dir)")
-    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument(
+        "--runs-dir",
+        default=str(runs_dir()),
+        help="where runs are kept (default: $BLITZLAB_RUNS_DIR or runs)",
+    )
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     try:

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from .data import SEED_MEAN, SEED_STD, to_model_input
+from .data import TUTORIAL_MEAN, TUTORIAL_STD, to_model_input
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -31,9 +31,15 @@ def first_layer_filters(model: nn.Module) -> torch.Tensor:
 
 @torch.no_grad()
 def feature_maps(
-    model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD, max_maps: int = 16
+    model: nn.Module,
+    x: torch.Tensor,
+    in_channels: int,
+    mean=TUTORIAL_MEAN,
+    std=TUTORIAL_STD,
+    max_maps: int = 16,
 ) -> list[tuple[str, torch.Tensor]]:
-    """For each Conv2d, its output on uint8 image `x` (3×32×32): up to `max_maps` channels as a grid picture."""
+    """For each Conv2d, its output on uint8 image `x` (3×32×32): up to `max_maps` channels as one grid
+    picture."""
     outputs: list[tuple[str, torch.Tensor]] = []
     hooks = [
         m.register_forward_hook(lambda mod, i, o, n=name: outputs.append((n, o[0].detach().cpu())))
@@ -61,7 +67,7 @@ def feature_maps(
 
 
 def saliency(
-    model: nn.Module, x: torch.Tensor, in_channels: int, mean=SEED_MEAN, std=SEED_STD
+    model: nn.Module, x: torch.Tensor, in_channels: int, mean=TUTORIAL_MEAN, std=TUTORIAL_STD
 ) -> torch.Tensor:
     """|d score(top class) / d input|, max over channels, as a 32×32 heat picture over the image (H×W×3)."""
     was_training = model.training

@@ -19,7 +19,7 @@ from core.autograd import (
 from core.expr import ExprError
 from core.walkthrough import lenet_walkthrough, resnet18_demo
 from ui import through_navigation
-from ui.charts import PALETTE
+from ui.charts import descent_loss_figure, descent_paths_figure, path_span, plot
 
 through_navigation()
 
@@ -73,8 +73,9 @@ def expression_section() -> None:
     gradient = None
     if out.numel() != 1:
         st.info(
-            f"`out` has {out.numel()} elements. `backward()` needs a `gradient` of the same shape: torch computes "
-            "the vector-Jacobian product vᵀ·J, so you choose v. The tutorial uses `out.backward(torch.randn(1, 10))`."
+            f"`out` has {out.numel()} elements. `backward()` needs a `gradient` of the same shape: torch "
+            "computes the vector-Jacobian product vᵀ·J, so you choose v. The tutorial uses "
+            "`out.backward(torch.randn(1, 10))`."
         )
         if st.toggle("Use gradient = torch.randn(out.shape)", key="ag_use_grad"):
             gradient = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
@@ -138,84 +139,29 @@ def descent_section() -> None:
         "learning rate", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0], 0.01, key="gd_lr"
     )
     st.code(
-        f"xy = torch.tensor([{x0:g}, {y0:g}], requires_grad=True)\noptimizer = torch.optim.SGD([xy], lr={lr:g})"
-        f"  # or momentum=0.9, or Adam\nfor step in range({steps}):\n    optimizer.zero_grad()\n"
+        f"xy = torch.tensor([{x0:g}, {y0:g}], requires_grad=True)\n"
+        f"optimizer = torch.optim.SGD([xy], lr={lr:g})  # or momentum=0.9, or Adam\n"
+        f"for step in range({steps}):\n    optimizer.zero_grad()\n"
         f"    x, y = xy\n    f = {f_text}\n    f.backward()\n    optimizer.step()",
         language="python",
     )
     try:
         runs = {name: descend(f_text, (x0, y0), name, lr, int(steps)) for name in OPTIMIZERS_2D}
-        span = max(
-            3.0, *(abs(v) * 1.2 for r in runs.values() if not r["diverged"] for p in r["path"] for v in p)
-        )
+        span = path_span([r["path"] for r in runs.values() if not r["diverged"]])
         grid = surface(f_text, (-span, span), (-span, span))
     except ExprError as e:
         st.error(str(e))
         return
-    contour = [
-        {
-            "type": "contour",
-            "x": grid["x"],
-            "y": grid["y"],
-            "z": grid["z"],
-            "showscale": False,
-            "colorscale": "Greys",
-            "contours": {"coloring": "lines"},
-            "ncontours": 30,
-            "hoverinfo": "skip",
-        }
-    ]
-    curves = []
-    for i, (name, r) in enumerate(runs.items()):
-        xs, ys = zip(*r["path"])
-        contour.append(
-            {
-                "type": "scatter",
-                "x": xs,
-                "y": ys,
-                "mode": "lines+markers",
-                "name": name,
-                "marker": {"size": 4},
-                "line": {"color": PALETTE[i]},
-            }
-        )
-        curves.append(
-            {"type": "scatter", "y": r["loss"], "mode": "lines", "name": name, "line": {"color": PALETTE[i]}}
-        )
     left, right = st.columns(2)
-    left.plotly_chart(
-        {
-            "data": contour,
-            "layout": {
-                "height": 420,
-                "title": {"text": "Paths"},
-                "margin": {"t": 40},
-                "xaxis": {"range": [-span, span]},
-                "yaxis": {"range": [-span, span]},
-            },
-        },
-        key="gd_paths",
-        config={"displaylogo": False},
-    )
-    right.plotly_chart(
-        {
-            "data": curves,
-            "layout": {
-                "height": 420,
-                "title": {"text": "f per step"},
-                "margin": {"t": 40},
-                "yaxis": {"type": "log"},
-                "xaxis": {"title": {"text": "step"}},
-            },
-        },
-        key="gd_loss",
-        config={"displaylogo": False},
-    )
+    with left:
+        plot(descent_paths_figure(grid, {name: r["path"] for name, r in runs.items()}, span), key="gd_paths")
+    with right:
+        plot(descent_loss_figure({name: r["loss"] for name, r in runs.items()}), key="gd_loss")
     for name, r in runs.items():
         if r["diverged"]:
             st.warning(
-                f"{name} diverged after {len(r['loss'])} steps: the learning rate {lr:g} is too large for this "
-                "function — each step overshoots the minimum by more than the last. Lower it."
+                f"{name} diverged after {len(r['loss'])} steps: the learning rate {lr:g} is too large for "
+                "this function — each step overshoots the minimum by more than the last. Lower it."
             )
 
 

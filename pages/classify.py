@@ -10,7 +10,7 @@ from core.models import get_model_spec
 from core.paths import runs_dir
 from core.runs import RunStore
 from ui import through_navigation
-from ui.charts import PALETTE
+from ui.charts import plot, topk_figure
 from ui.run_picker import pick_trained_run
 
 through_navigation()
@@ -45,28 +45,8 @@ def show_prediction(x, key: str) -> None:
     top = predict_topk(model, x[None], classes, in_channels, k, tuple(cfg["mean"]), tuple(cfg["std"]))[0]
     left, right = st.columns([1, 3])
     left.image(model_view(x, in_channels), caption="what the model sees (32×32)", width=128)
-    right.plotly_chart(
-        {
-            "data": [
-                {
-                    "type": "bar",
-                    "orientation": "h",
-                    "y": [c for c, _ in top][::-1],
-                    "x": [100 * p for _, p in top][::-1],
-                    "marker": {"color": PALETTE[0]},
-                    "texttemplate": "%{x:.1f} %",
-                    "textposition": "outside",
-                }
-            ],
-            "layout": {
-                "height": 60 + 28 * len(top),
-                "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
-                "xaxis": {"range": [0, 110], "title": {"text": "probability (%)"}},
-            },
-        },
-        key=f"{key}_topk",
-        config={"displaylogo": False},
-    )
+    with right:
+        plot(topk_figure(top), key=f"{key}_topk")
     with st.expander("What the network sees"):
         c = st.columns([1, 2])
         c[0].image(

@@ -3,6 +3,14 @@ import pytest
 
 from core.curves import downsample, epochs_frame, loss_curve, metrics_csv, progress, smooth
 from core.runs import EventLog
+from ui.charts import (
+    PALETTE,
+    confusion_figure,
+    descent_paths_figure,
+    path_span,
+    per_class_figure,
+    topk_figure,
+)
 
 
 def steps(n, t0=100.0, dt=0.01, epoch_len=None):
@@ -87,3 +95,36 @@ def test_event_log_reads_only_new_complete_lines(tmp_path):
     with open(path, "a") as f:
         f.write('ep", "global_step": 1}\n')
     assert [e["global_step"] for e in log.refresh()] == [0, 1]
+
+
+def test_per_class_bars_are_sorted_by_the_first_runs_accuracy_one_colour_per_run():
+    fig = per_class_figure(
+        {"r1": {"cat": 0.5, "dog": 0.9, "car": 0.7}, "r2": {"cat": 1.0, "dog": 0.0, "car": 0.2}}
+    )
+    assert fig["layout"]["xaxis"]["categoryarray"] == ["dog", "car", "cat"]
+    assert [b["name"] for b in fig["data"]] == ["r1", "r2"]
+    assert fig["data"][1]["y"] == [100.0, 0.0, 20.0]
+    assert [b["marker"]["color"] for b in fig["data"]] == PALETTE[:2]
+
+
+def test_confusion_heatmap_shows_counts_or_shares():
+    counts = confusion_figure([[3, 1], [0, 4]], ["a", "b"], normalized=False)["data"][0]
+    shares = confusion_figure([[0.75, 0.25], [0, 1]], ["a", "b"], normalized=True)["data"][0]
+    assert counts["z"] == [[3, 1], [0, 4]] and counts["texttemplate"] == "%{z}"
+    assert shares["texttemplate"] == "%{z:.2f}" and shares["y"] == ["a", "b"]
+
+
+def test_top_k_bars_put_the_most_probable_class_at_the_top():
+    bars = topk_figure([("dog", 0.7), ("cat", 0.2), ("car", 0.1)])["data"][0]
+    assert bars["y"] == ["car", "cat", "dog"] and bars["x"] == pytest.approx([10, 20, 70])
+
+
+def test_descent_plot_spans_every_path_and_at_least_three():
+    assert path_span([[(0.5, -1.0)]]) == 3.0
+    assert path_span([[(0.0, 0.0), (-5.0, 1.0)], [(2.0, 4.0)]]) == pytest.approx(6.0)
+    assert path_span([]) == 3.0  # every optimizer diverged: the default view
+    fig = descent_paths_figure(
+        {"x": [0, 1], "y": [0, 1], "z": [[0, 1], [1, 2]]}, {"sgd": [(0, 0), (1, 1)]}, 3.0
+    )
+    assert [t["type"] for t in fig["data"]] == ["contour", "scatter"] and fig["data"][1]["x"] == (0, 1)
+    assert fig["layout"]["xaxis"]["range"] == [-3.0, 3.0]

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.config import make_config
 from core.evaluate import CheckpointError, Report, evaluate, load_weights, main, predict_topk
 from core.models import LeNet, Net
 from core.runs import RunStore
-from core.train import make_config, train
+from core.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,6 +22,27 @@ def test_report_metrics_from_a_known_confusion_matrix():
     assert r.precision.tolist() == pytest.approx([8 / 12, 6 / 8])
     assert r.f1[0].item() == pytest.approx(2 * (8 / 12) * 0.8 / (8 / 12 + 0.8))
     assert [row["support"] for row in r.table()] == [10, 10]
+
+
+def test_report_finds_which_images_were_taken_for_which_class():
+    # test labels a a b b b c; the model read the second a as b and the first b as a, the c as b
+    y = torch.tensor([0, 0, 1, 1, 1, 2])
+    predictions = torch.tensor([0, 1, 0, 1, 1, 1])
+    confidence = torch.tensor([0.9, 0.6, 0.7, 0.8, 0.5, 0.4])
+    confusion = torch.bincount(y * 3 + predictions, minlength=9).view(3, 3)
+    r = Report(["a", "b", "c"], confusion, 0.0, predictions, confidence)
+    assert r.mistakes(y, "a", "b") == [(1, pytest.approx(0.6))]
+    assert r.mistakes(y, "b", "b") == [(3, pytest.approx(0.8)), (4, pytest.approx(0.5))]
+    assert r.mistakes(y, "b", "b", limit=1) == [(3, pytest.approx(0.8))]
+    assert r.mistakes(y, "a", "c") == []
+    assert r.taken_for("c") == [("b", 1), ("a", 0)]
+    shares = r.confusion_shares().flatten().tolist()
+    assert shares == pytest.approx([0.5, 0.5, 0, 1 / 3, 2 / 3, 0, 0, 1, 0])
+
+
+def test_an_empty_class_row_has_zero_shares_not_nan():
+    r = Report(["a", "b"], torch.tensor([[0, 0], [1, 3]]), 0.0, torch.zeros(0))
+    assert r.confusion_shares().tolist() == [[0, 0], [0.25, 0.75]]
 
 
 class Oracle(torch.nn.Module):
@@ -87,6 +109,13 @@ def test_evaluate_cli_prints_a_per_class_report(tmp_path, capsys, small_data, mo
     out = capsys.readouterr().out
     assert "test accuracy:" in out and "disc" in out and "precision" in out
     assert main(["no-such-run", "--runs-dir", str(tmp_path / "runs")]) == 1
+    # without --runs-dir, the runs folder the app uses (BLITZLAB_RUNS_DIR), not ./runs
+    monkeypatch.setenv("BLITZLAB_RUNS_DIR", str(tmp_path / "runs"))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main([run.id, "--device", "cpu"]) == 0
+    assert f"run {run.id}:" in capsys.readouterr().out
 
 
 def test_core_never_imports_streamlit():

@@ -1,13 +1,18 @@
-"""Plotly figures for training curves, built as plain figure dicts.
+"""Every plotly figure the pages draw, built as plain figure dicts, and `plot`, which draws one.
 
-Dicts, not graph_objects: the live view rebuilds its charts every second, and constructing validated
-graph objects costs ~20-30 ms each (Streamlit validates the dict once anyway). SVG `scatter` traces, not
-WebGL: with ~1,000 points they draw fast, and a browser without a GPU would emulate WebGL on the CPU
-the training needs. `uirevision` keeps the user's zoom and hidden traces across refreshes."""
+Builders take plain values (frames, lists) and return dicts: pages call a builder, then `plot(fig, key)`,
+so titles, colours and chart settings live here only. Dicts, not graph_objects: the live view rebuilds its
+charts every second, and constructing validated graph objects costs ~20-30 ms each (Streamlit validates
+the dict once anyway). SVG `scatter` traces, not WebGL: with ~1,000 points they draw fast, and a browser
+without a GPU would emulate WebGL on the CPU the training needs. `uirevision` keeps the user's zoom and
+hidden traces across refreshes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
+import streamlit as st
 
 PALETTE = ["#EE4C2C", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
@@ -109,6 +114,7 @@ def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = N
 
 
 def lr_figure(curve: pd.DataFrame) -> dict:
+    """The learning rate per step, from the training loss curve's frame."""
     return _figure(
         [_line(curve["global_step"], curve["lr"], "lr", PALETTE[1])],
         "Learning rate",
@@ -117,3 +123,178 @@ def lr_figure(curve: pd.DataFrame) -> dict:
         height=220,
         yaxis={"rangemode": "tozero", "tickformat": ".2~g"},
     )
+
+
+def path_span(paths: Sequence[Sequence[tuple[float, float]]]) -> float:
+    """Half-width of the square a descent plot shows: at least 3, wide enough for every point of `paths`."""
+    return max([3.0, *(abs(v) * 1.2 for path in paths for point in path for v in point)])
+
+
+def descent_paths_figure(grid: dict, paths: dict[str, list[tuple[float, float]]], span: float) -> dict:
+    """f(x, y)'s contour lines (grid from core.autograd.surface) with each optimizer's path over them."""
+    contour = {
+        "type": "contour",
+        "x": grid["x"],
+        "y": grid["y"],
+        "z": grid["z"],
+        "showscale": False,
+        "colorscale": "Greys",
+        "contours": {"coloring": "lines"},
+        "ncontours": 30,
+        "hoverinfo": "skip",
+    }
+    traces = [contour]
+    for i, (name, path) in enumerate(paths.items()):
+        xs, ys = zip(*path)
+        traces.append(
+            {
+                "type": "scatter",
+                "x": xs,
+                "y": ys,
+                "mode": "lines+markers",
+                "name": name,
+                "marker": {"size": 4},
+                "line": {"color": PALETTE[i % len(PALETTE)]},
+            }
+        )
+    return {
+        "data": traces,
+        "layout": {
+            "height": 420,
+            "title": {"text": "Paths"},
+            "margin": {"t": 40},
+            "xaxis": {"range": [-span, span]},
+            "yaxis": {"range": [-span, span]},
+        },
+    }
+
+
+def descent_loss_figure(losses: dict[str, list[float]]) -> dict:
+    """f at each step of each optimizer, on a log scale (the colours match descent_paths_figure's)."""
+    traces = [
+        {
+            "type": "scatter",
+            "y": loss,
+            "mode": "lines",
+            "name": name,
+            "line": {"color": PALETTE[i % len(PALETTE)]},
+        }
+        for i, (name, loss) in enumerate(losses.items())
+    ]
+    return {
+        "data": traces,
+        "layout": {
+            "height": 420,
+            "title": {"text": "f per step"},
+            "margin": {"t": 40},
+            "yaxis": {"type": "log"},
+            "xaxis": {"title": {"text": "step"}},
+        },
+    }
+
+
+def per_class_figure(accuracy: dict[str, dict[str, float]]) -> dict:
+    """Accuracy per class in percent, one bar group per class and one colour per run; classes sorted by the
+    first run's accuracy, best first. `accuracy` maps run names to {class: accuracy in 0..1}."""
+    first = next(iter(accuracy.values()))
+    bars = [
+        {
+            "type": "bar",
+            "x": list(per_class),
+            "y": [100 * a for a in per_class.values()],
+            "name": name,
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+        }
+        for i, (name, per_class) in enumerate(accuracy.items())
+    ]
+    return {
+        "data": bars,
+        "layout": {
+            "title": {"text": "Accuracy per class (%)"},
+            "barmode": "group",
+            "xaxis": {"categoryorder": "array", "categoryarray": sorted(first, key=lambda c: -first[c])},
+            "yaxis": {"range": [0, 100]},
+            "height": 420,
+            "margin": {"t": 40},
+        },
+    }
+
+
+def confusion_figure(matrix: list[list[float]], classes: list[str], normalized: bool) -> dict:
+    """The confusion matrix as a heatmap, true classes down, predicted across; `normalized`: row shares."""
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": matrix,
+                "x": classes,
+                "y": classes,
+                "colorscale": "Blues",
+                "texttemplate": "%{z:.2f}" if normalized else "%{z}",
+            }
+        ],
+        "layout": {
+            "title": {"text": "Confusion matrix"},
+            "height": 420,
+            "margin": {"t": 40},
+            "xaxis": {"title": {"text": "predicted"}},
+            "yaxis": {"title": {"text": "true"}, "autorange": "reversed"},
+        },
+    }
+
+
+def topk_figure(top: list[tuple[str, float]]) -> dict:
+    """An image's top-k classes as horizontal bars in percent, the most probable at the top."""
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "y": [c for c, _ in top][::-1],
+                "x": [100 * p for _, p in top][::-1],
+                "marker": {"color": PALETTE[0]},
+                "texttemplate": "%{x:.1f} %",
+                "textposition": "outside",
+            }
+        ],
+        "layout": {
+            "height": 60 + 28 * len(top),
+            "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
+            "xaxis": {"range": [0, 110], "title": {"text": "probability (%)"}},
+        },
+    }
+
+
+def plot(fig: dict, key: str, **kw) -> None:
+    """Draw `fig` in the current container with the app's chart settings (no plotly logo in the toolbar).
+
+    `key` keeps the chart's identity (and the user's zoom) across reruns; `kw` goes to st.plotly_chart."""
+    st.plotly_chart(fig, key=key, config={"displaylogo": False}, **kw)
+
+
+# --- tensors ---
+
+
+def heatmap_figure(z: Sequence[Sequence[float | None]], rows: Sequence[int], cols: Sequence[int]) -> dict:
+    """A tensor's values as a heatmap; `rows` and `cols` are the indices the cells start at (a downsampled
+    tensor's cells stand for blocks). Up to 64 cells, each shows its value."""
+    few = len(rows) * len(cols) <= 64
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": z,
+                "x": list(cols),
+                "y": list(rows),
+                "colorscale": "RdBu",
+                "reversescale": True,
+                "texttemplate": "%{z:.3g}" if few else None,
+            }
+        ],
+        "layout": {
+            "height": min(80 + 40 * len(rows), 420),
+            "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+            "yaxis": {"autorange": "reversed", "dtick": 1 if len(rows) <= 20 else None, "type": "category"},
+            "xaxis": {"dtick": 1 if len(cols) <= 20 else None, "type": "category"},
+        },
+    }

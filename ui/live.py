@@ -7,7 +7,7 @@ import streamlit as st
 from core import jobs
 from core.curves import epochs_frame, loss_curve, progress
 from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
-from ui.charts import accuracy_figure, loss_figure, lr_figure
+from ui.charts import accuracy_figure, loss_figure, lr_figure, plot
 from ui.data import run_samples
 from ui.train_form import use_demo_data
 
@@ -144,15 +144,14 @@ def _body(run_id: str, store: RunStore) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live_smoothing")
-        st.plotly_chart(loss_figure({run.id: curve}), key="live_loss", config={"displaylogo": False})
+        plot(loss_figure({run.id: curve}), key="live_loss")
     with right:
-        st.plotly_chart(
+        plot(
             accuracy_figure({run.id: epochs}, reference=1 / len(summary.get("classes") or range(10))),
             key="live_acc",
-            config={"displaylogo": False},
         )
         if len(curve):
-            st.plotly_chart(lr_figure(curve), key="live_lr", config={"displaylogo": False})
+            plot(lr_figure(curve), key="live_lr")
     was_active = st.session_state.get("live_was_active")
     st.session_state["live_was_active"] = status in ACTIVE
     if was_active and status not in ACTIVE:
