@@ -1,4 +1,5 @@
-"""Home: what each part of the tutorial becomes here, and what this machine has ready."""
+"""Home: the map of the course (one card per chapter, in the tutorial's order) and what this machine has
+ready: torch, devices, datasets, the latest runs."""
 
 import pandas as pd
 import streamlit as st
@@ -10,55 +11,58 @@ from core.devices import list_devices
 from core.paths import data_dir, runs_dir
 from core.runs import RunStore, run_row
 from ui import through_navigation
+from ui.chapter import CHAPTERS, chapter_heading, next_link
+from ui.i18n import _
 
 through_navigation()
+chapter_heading(__file__)
+
+# Column labels for core's tables (the columns keep their names; only the header shown is translated).
+COLUMNS = {
+    "device": _("device"),
+    "details": _("details"),
+    "dataset": _("dataset"),
+    "status": _("status"),
+    "detail": _("details"),
+    "run": _("run"),
+    "model": _("model"),
+    "preset": _("preset"),
+    "data": _("data"),
+    "epochs": _("epochs"),
+    "best accuracy": _("best accuracy (%)"),
+    "train s": _("training time (s)"),
+    "created": _("created"),
+}
+
+
+def table(rows: list[dict]) -> None:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config=COLUMNS)
+
 
 st.title("🔥 Blitz Lab")
 st.markdown(
-    "PyTorch's *Deep Learning with PyTorch: A 60 Minute Blitz*, made interactive: "
-    "tensors, autograd, neural networks, training a CIFAR-10 classifier, and training on a GPU."
+    _(
+        "PyTorch's 60-minute blitz as a course you run: tensors, autograd, neural networks, training an "
+        "image classifier, and training on a GPU. Follow the chapters in order, each page ends with a link "
+        "to the next."
+    )
 )
 
-st.subheader("What the tutorial teaches, and where")
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "tutorial section": "1 · Tensors",
-                "you learn": "creating tensors, attributes, operations, the numpy bridge",
-                "here": "Tensors: create, inspect, operate, numpy bridge, a safe expression box",
-            },
-            {
-                "tutorial section": "2 · Autograd",
-                "you learn": "computation graphs, backward(), gradients",
-                "here": "Autograd: an expression's grad_fn graph, backward vs finite differences, gradient descent",
-            },
-            {
-                "tutorial section": "3 · Neural networks",
-                "you learn": "nn.Module, forward, loss, backprop, weight updates",
-                "here": "Train: the model picker shows print(net) and parameter counts",
-            },
-            {
-                "tutorial section": "4 · Training a classifier",
-                "you learn": "CIFAR-10 data, the Net, the training loop",
-                "here": "Train: start, watch, stop, compare runs · Report: per class · Classify: draw or upload",
-            },
-            {
-                "tutorial section": "5 · Training on GPU",
-                "you learn": "torch.device, moving the model and batches",
-                "here": "Train: the device picker",
-            },
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-)
-st.page_link("pages/tensors.py", label="Play with tensors →", icon="🧊")
-st.page_link("pages/autograd.py", label="See autograd work →", icon="🔁")
-st.page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
-st.page_link("pages/report.py", label="How good is it, per class? →", icon="📊")
-st.page_link("pages/classify.py", label="Draw or upload, and ask the model →", icon="🎨")
-st.markdown("The same engine runs from a terminal:")
+st.subheader(_("The chapters"))
+columns = st.columns(3)
+for i, chapter in enumerate(CHAPTERS):
+    with columns[i % 3].container(border=True):
+        st.markdown(f"#### {chapter.label}")
+        st.markdown(_(chapter.summary))
+        for page in chapter.pages:
+            st.page_link(page.path, label=_(page.title), icon=page.icon)
+        if not chapter.pages:
+            st.caption(
+                _("This chapter's page is on its way; meanwhile, the Train page lets you pick the device.")
+            )
+            st.page_link("pages/train.py", label=_("Train"), icon="🏋️")
+
+st.markdown(_("The same engine runs from a terminal:"))
 st.code(
     "python -m core.train --data synthetic --preset tutorial --epochs 1\n"
     "python -m core.train --data cifar10 --preset tutorial      # the tutorial's exact recipe\n"
@@ -68,26 +72,31 @@ st.code(
 
 left, right = st.columns(2)
 with left:
-    st.subheader("This machine")
+    st.subheader(_("This machine"))
     st.markdown(f"torch **{torch.__version__}** · torchvision **{torchvision.__version__}**")
-    st.dataframe(
-        pd.DataFrame([{"device": d.name, "details": d.label} for d in list_devices()]),
-        hide_index=True,
-        width="stretch",
-    )
+    table([{"device": d.name, "details": _(d.label)} for d in list_devices()])
     st.caption(
-        "The tutorial's choice: `device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')`"
+        _("The tutorial picks its device with: {code}").format(
+            code="`device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')`"
+        )
     )
 with right:
-    st.subheader("Datasets")
-    st.dataframe(pd.DataFrame(available_datasets(data_dir())), hide_index=True, width="stretch")
+    st.subheader(_("Datasets"))
+    table(
+        [
+            {**row, "status": _(row["status"]), "detail": _(row["detail"])}
+            for row in available_datasets(data_dir())
+        ]
+    )
 
-st.subheader("Recent runs")
+st.subheader(_("Recent runs"))
 runs = RunStore(runs_dir()).list()[:10]
 if runs:
-    st.dataframe(pd.DataFrame([run_row(r) for r in runs]), hide_index=True, width="stretch")
+    table([run_row(r) for r in runs])
 else:
     st.info(
-        f"No runs yet in `{runs_dir()}`. Start one on the Train page, or from a terminal: "
-        "`python -m core.train --data synthetic --epochs 1`."
+        _("No runs yet in {folder}. Start one on the Train page, or from a terminal: {command}").format(
+            folder=f"`{runs_dir()}`", command="`python -m core.train --data synthetic --epochs 1`"
+        )
     )
+next_link(__file__)
