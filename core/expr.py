@@ -1,46 +1,76 @@
 """A safe evaluator for tensor expressions typed into the UI, e.g. `torch.matmul(a, b.T) * 2`.
 
 The one place where typed text becomes computation, so it allows, rather than forbids: the text is
-parsed with `ast` and only these nodes run — the session's tensor names, number literals, arithmetic and
-`@`, comparisons, subscripts and slices, tuples/lists of those, calls to allow-listed `torch.*`
-functions and tensor methods, and allow-listed attributes. No builtins, no imports, no dunders, no
-lambdas or comprehensions, no attribute chains out of torch. Every call is first run on the `meta`
-device (shapes only, no memory) and refused if its result would exceed MAX_ELEMENTS.
+parsed with `ast` and only these nodes run — the session's tensor (and numpy array) names, number and
+short string literals, arithmetic and `@`, comparisons, subscripts and slices, tuples/lists of those,
+calls to allow-listed `torch.*` functions and tensor methods, and allow-listed attributes. No builtins,
+no imports, no dunders, no lambdas or comprehensions, no attribute chains out of torch; the callables it
+hands around are private objects that typed text cannot forge.
+
+Resources are bounded before they are spent: every operation (calls, operators, indexing, advanced
+indexing) is first run on the `meta` device (shapes only, no memory) and refused if its result would
+exceed MAX_ELEMENTS, if the evaluation's new tensors together would exceed MAX_BYTES, or its estimated
+work MAX_WORK; between operations the evaluation stops once it has run MAX_SECONDS.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 import operator
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from .devices import DeviceError, resolve_device
 
-MAX_ELEMENTS = 10_000_000
+MAX_ELEMENTS = 10_000_000  # in any one result
+MAX_BYTES = 400_000_000  # new tensors of one evaluation together (views and in-place results are free)
+MAX_WORK = 1_000_000_000  # element operations (multiply-adds for matmul) of one evaluation
+MAX_SECONDS = 1.0  # checked before each operation
+MAX_LIST = 10_000  # elements `tolist()` may turn into Python numbers
 MAX_LENGTH = 2_000
 MAX_NODES = 300
 MAX_INT = 10**12
 
 TORCH_FUNCTIONS = {
+    # creation
     "tensor",
+    "empty",
     "zeros",
     "ones",
     "rand",
     "randn",
+    "randint",
     "arange",
     "linspace",
     "eye",
     "full",
+    "empty_like",
     "zeros_like",
     "ones_like",
     "rand_like",
     "randn_like",
     "full_like",
+    "from_numpy",
+    "device",
+    # shapes and joins
     "cat",
     "stack",
+    "transpose",
+    "reshape",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "permute",
+    "t",
+    "numel",
+    # math
     "matmul",
     "mm",
     "bmm",
@@ -72,13 +102,6 @@ TORCH_FUNCTIONS = {
     "softmax",
     "argmax",
     "argmin",
-    "transpose",
-    "reshape",
-    "flatten",
-    "squeeze",
-    "unsqueeze",
-    "permute",
-    "t",
     "where",
     "clamp",
     "maximum",
@@ -86,24 +109,14 @@ TORCH_FUNCTIONS = {
     "cumsum",
     "allclose",
     "equal",
-    "from_numpy",
-    "numel",
     "sort",
     "topk",
     "round",
     "floor",
     "ceil",
 }
-FACTORIES = {
-    "zeros",
-    "ones",
-    "rand",
-    "randn",
-    "arange",
-    "linspace",
-    "eye",
-    "full",
-}  # sized by numbers, not tensors
+FACTORIES = {"empty", "zeros", "ones", "rand", "randn", "randint", "arange", "linspace", "eye", "full"}
+CUDA_FUNCTIONS = {"is_available", "device_count"}  # torch.cuda.* that only report
 TENSOR_METHODS = {
     "sum",
     "mean",
@@ -114,6 +127,8 @@ TENSOR_METHODS = {
     "prod",
     "std",
     "var",
+    "all",
+    "any",
     "abs",
     "exp",
     "log",
@@ -147,6 +162,8 @@ TENSOR_METHODS = {
     "div_",
     "zero_",
     "fill_",
+    "copy_",
+    "t_",
     "clamp",
     "clamp_",
     "cumsum",
@@ -159,6 +176,11 @@ TENSOR_METHODS = {
     "half",
     "bool",
     "to",
+    "cpu",
+    "new_empty",
+    "new_zeros",
+    "new_ones",
+    "new_full",
     "size",
     "dim",
     "numel",
@@ -217,6 +239,7 @@ KEYWORDS = {
     "dtype",
     "device",
     "requires_grad",
+    "out",
     "out_dtype",
     "min",
     "max",
@@ -232,11 +255,20 @@ KEYWORDS = {
     "alpha",
     "steps",
     "non_blocking",
+    "copy",
     "dims",
     "rtol",
     "atol",
     "decimals",
+    "fill_value",
+    "low",
+    "high",
+    "size",
 }
+# no meta kernel or none needed: they allocate nothing, report a number, or make a bounded copy
+SKIP_META = {"numpy", "tolist", "item", "data_ptr", "from_numpy", "allclose", "equal", "size", "dim"}
+MATMULS = {"matmul", "mm", "bmm", "@", "dot", "outer"}
+SORTS = {"sort", "topk"}
 BIN_OPS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -265,43 +297,111 @@ COMPARE = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
 }
+# what torch raises for arguments it does not accept (AssertionError: e.g. a CUDA call in a CPU build)
+TORCH_ERRORS = (
+    RuntimeError,
+    TypeError,
+    ValueError,
+    IndexError,
+    ZeroDivisionError,
+    OverflowError,
+    AssertionError,
+)
+WHY = "the box runs only torch's tensor functions, so typed text cannot reach files or Python itself"
 
 
 class ExprError(ValueError):
     """An expression that is refused or fails; the message is a sentence for the user."""
 
 
-class _Torch:
-    """Stands for the name `torch` inside expressions: only allow-listed functions and dtypes."""
+class Refused(ExprError):
+    """Something the box does not allow; the message is one sentence: what, and why."""
 
 
-TORCH = _Torch()
+class _Namespace:
+    """Stands for `torch` or `torch.cuda` inside expressions: only allow-listed names can be read."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+
+@dataclass(frozen=True)
+class _Function:
+    """An allow-listed function or bound method, as the evaluator hands it from `.` to `(...)`.
+    Only _node_Attribute makes these, so typed text (a tuple of strings, say) can never pose as one."""
+
+    space: str  # "torch", "torch.cuda" or "method"
+    name: str
+    owner: torch.Tensor | None = None
+
+
+TORCH, CUDA = _Namespace("torch"), _Namespace("torch.cuda")
+NUMBER = (int, float, bool)
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A result as Python prints it (`repr`), with its shape and dtype where it has them."""
+
+    text: str
+    shape: str | None = None
+    dtype: str | None = None
+
+
+def printed(value: Any) -> Printed:
+    """What `print(repr(value))` shows, the way a notebook cell would, plus shape and dtype beside."""
+    if isinstance(value, torch.Tensor):
+        return Printed(repr(value), str(tuple(value.shape)), str(value.dtype))
+    if isinstance(value, np.ndarray):
+        return Printed(repr(value), str(value.shape), str(value.dtype))
+    return Printed(repr(value))
 
 
 def _to_meta(x: Any) -> Any:
     if isinstance(x, torch.Tensor):
         return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, torch.device):
+        return torch.device("meta")
+    if isinstance(x, (list, tuple)) and not isinstance(x, torch.Size):
         return type(x)(_to_meta(v) for v in x)
     return x
 
 
-def _numel(x: Any) -> int:
+def _tensors(x: Any) -> list[torch.Tensor]:
     if isinstance(x, torch.Tensor):
-        return x.numel()
+        return [x]
     if isinstance(x, (list, tuple)):
-        return sum(_numel(v) for v in x)
-    return 1
+        return [t for v in x for t in _tensors(v)]
+    return []
+
+
+def _numel(x: Any) -> int:
+    return sum(t.numel() for t in _tensors(x))
 
 
 def _shape_text(t: torch.Tensor) -> str:
     return "×".join(map(str, t.shape)) or "scalar"
 
 
+def _broadcastable(a: torch.Size, b: torch.Size) -> bool:
+    try:
+        torch.broadcast_shapes(a, b)
+    except RuntimeError:
+        return False
+    return True
+
+
 def _explain(fn_name: str, args: list[Any], names: list[str], error: Exception) -> ExprError:
     """torch's error as a plain sentence, with the shape rule for the common mistakes."""
     tensors = [(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor)]
-    if len(tensors) == 2 and tensors[0][1].dtype != tensors[1][1].dtype and "dtype" in str(error):
+    text = str(error)
+    if fn_name.endswith("_") and tensors and ("can't be cast" in text or "Promotion" in text):
+        n, t = tensors[0]
+        return ExprError(
+            f"{fn_name} cannot store that result in {n}, which is {t.dtype}: in-place operations keep "
+            f"the tensor's dtype, so use a {t.dtype} value or {fn_name[:-1]}, which makes a new tensor."
+        )
+    if len(tensors) == 2 and tensors[0][1].dtype != tensors[1][1].dtype and "dtype" in text:
         (na, a), (nb, b) = tensors
         return ExprError(
             f"{fn_name} needs both tensors to have the same dtype: {na} is {a.dtype}, {nb} is "
@@ -318,44 +418,87 @@ def _explain(fn_name: str, args: list[Any], names: list[str], error: Exception) 
                 )
     if fn_name in ("+", "-", "*", "/", "//", "%", "**", "add", "sub", "mul", "div") and len(tensors) == 2:
         (na, a), (nb, b) = tensors
-        return ExprError(
-            f"{na} ({_shape_text(a)}) and {nb} ({_shape_text(b)}) cannot be broadcast together: "
-            "comparing shapes from the right, each pair of sizes must be equal or one of them 1."
-        )
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if not _broadcastable(a.shape, b.shape):
+            return ExprError(
+                f"{na} ({_shape_text(a)}) and {nb} ({_shape_text(b)}) cannot be broadcast together: "
+                "comparing shapes from the right, each pair of sizes must be equal or one of them 1."
+            )
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return ExprError(f"{fn_name} failed: {first}")
 
 
+def _device_arg(value: Any) -> None:
+    """A device the user names must exist here: a name, a torch.device, or a number (a CUDA index)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"cuda:{value}"
+    if isinstance(value, (str, torch.device)):
+        try:
+            resolve_device(str(value))
+        except DeviceError as e:
+            raise ExprError(str(e)) from None
+
+
+def _work(fn_name: str, args: list[Any], result: Any) -> int:
+    """A rough count of element operations: what bounds an operation's time once its sizes are bounded."""
+    inputs, out = _numel(args), _numel(result)
+    tensors = _tensors(args)
+    if fn_name in MATMULS and tensors and tensors[0].dim() >= 1:
+        return max(out, 1) * tensors[0].shape[-1] + inputs
+    if fn_name in SORTS:
+        return inputs * max(1, math.ceil(math.log2(max(inputs, 2))))
+    return inputs + out
+
+
 class Evaluator:
-    def __init__(self, names: dict[str, torch.Tensor], max_elements: int = MAX_ELEMENTS):
+    def __init__(self, names: dict[str, Any], max_elements: int = MAX_ELEMENTS):
         self.names = names
         self.max_elements = max_elements
+        self.bytes = 0
+        self.work = 0
+        self.deadline = math.inf
 
     # --- entry ---------------------------------------------------------------------------------
     def evaluate(self, text: str) -> Any:
         if len(text) > MAX_LENGTH:
-            raise ExprError(f"The expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}.")
+            raise Refused(
+                f"The expression is {len(text):,} characters long and the limit here is {MAX_LENGTH:,}, "
+                "which keeps every evaluation short."
+            )
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as e:
             raise ExprError(f"That is not a valid expression ({e.msg}, at column {e.offset}).") from None
-        except (RecursionError, MemoryError, ValueError):
-            raise ExprError("The expression is nested too deeply.") from None
+        except ValueError:  # a null byte
+            raise ExprError(
+                "That is not a valid expression (it holds a character Python cannot read)."
+            ) from None
+        except (RecursionError, MemoryError):
+            raise Refused("The expression is nested too deeply for this box to read.") from None
         count = sum(1 for _ in ast.walk(tree))
         if count > MAX_NODES:
-            raise ExprError(f"The expression has {count} parts; the limit is {MAX_NODES}.")
+            raise Refused(
+                f"The expression has {count} parts and the limit here is {MAX_NODES}, "
+                "which keeps every evaluation short."
+            )
+        self.deadline = time.monotonic() + MAX_SECONDS
         try:
-            return self._eval(tree.body)
+            result = self._eval(tree.body)
         except RecursionError:
-            raise ExprError("The expression is nested too deeply.") from None
+            raise Refused("The expression is nested too deeply for this box to evaluate.") from None
+        if isinstance(result, _Function):
+            label = _label(tree.body)
+            raise ExprError(f"{label} is a function: call it with parentheses, like {label}().")
+        if isinstance(result, _Namespace):
+            raise ExprError(f"{result.name} is a module: use one of its functions, like torch.ones(2, 3).")
+        return result
 
     # --- nodes ---------------------------------------------------------------------------------
     def _eval(self, node: ast.AST) -> Any:
         method = getattr(self, f"_node_{type(node).__name__}", None)
         if method is None:
-            raise ExprError(
-                f"{_describe(node)} is not allowed here. Use tensor names, numbers, arithmetic, "
-                "indexing and torch functions."
+            raise Refused(
+                f"{_describe(node)} is not allowed here: the box evaluates expressions made of tensors, "
+                "numbers, operators, indexing and torch calls."
             )
         return method(node)
 
@@ -369,16 +512,23 @@ class Evaluator:
         ):
             return v
         if isinstance(v, int):
-            raise ExprError(f"The number {str(v)[:20]}… is too large.")
+            raise Refused(f"The number {str(v)[:20]}… is too large for this box, which caps numbers at 10¹².")
         if isinstance(v, str) and len(v) <= 20:
-            return v  # device names and einsum-free string options ("cpu", "cuda:0")
-        raise ExprError(f"A {type(v).__name__} literal is not allowed here.")
+            return v  # device names and string options ("cpu", "cuda:0")
+        raise Refused(
+            f"A {type(v).__name__} literal is not allowed here: only numbers and short strings such "
+            "as device names are."
+        )
 
     def _node_Name(self, node: ast.Name) -> Any:
         if node.id == "torch":
             return TORCH
+        if node.id.startswith("_"):
+            raise Refused(f"'{node.id}' is not allowed: names starting with _ are private.")
         if node.id in self.names:
             return self.names[node.id]
+        if hasattr(builtins, node.id):
+            raise Refused(f"'{node.id}' is not allowed: Python's built-in functions cannot run in this box.")
         known = ", ".join(sorted(self.names)) or "none yet"
         raise ExprError(f"There is no tensor named '{node.id}'. Tensors: {known}.")
 
@@ -389,183 +539,371 @@ class Evaluator:
         return [self._eval(e) for e in node.elts]
 
     def _node_Slice(self, node: ast.Slice) -> slice:
-        part = lambda n: None if n is None else self._index(self._eval(n))
-        return slice(part(node.lower), part(node.upper), part(node.step))
+        return slice(
+            *(None if n is None else self._index(self._eval(n)) for n in (node.lower, node.upper, node.step))
+        )
 
     def _node_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        ops = {ast.USub: ("-", operator.neg), ast.UAdd: ("+", operator.pos)}
+        if type(node.op) not in ops:
+            raise Refused(f"{_describe(node)} is not allowed here: of the unary operators only - and + are.")
+        symbol, op = ops[type(node.op)]
         value = self._eval(node.operand)
-        if isinstance(node.op, ast.USub):
-            return -value
-        if isinstance(node.op, ast.UAdd):
-            return +value
-        raise ExprError(f"{_describe(node)} is not allowed here.")
+        if isinstance(value, (int, float)):
+            return op(value)
+        if not isinstance(value, torch.Tensor):
+            raise Refused(
+                f"Unary {symbol} is not allowed on {_kind(value)}: it works on tensors and numbers."
+            )
+        return self._run(symbol, op, [value], {}, [_label(node.operand)])
 
     def _node_BinOp(self, node: ast.BinOp) -> Any:
         op = BIN_OPS.get(type(node.op))
         if op is None:
-            raise ExprError(f"The operator {type(node.op).__name__} is not allowed here.")
+            raise Refused(
+                f"The operator {type(node.op).__name__} is not allowed here: only + - * / // % ** and @ are."
+            )
         left, right = self._eval(node.left), self._eval(node.right)
         symbol = SYMBOLS[type(node.op)]
-        if not isinstance(left, (torch.Tensor, int, float, bool)) or not isinstance(
-            right, (torch.Tensor, int, float, bool)
-        ):
-            raise ExprError(f"{symbol} works on tensors and numbers only.")
-        if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+        for v in (left, right):
+            if not isinstance(v, (torch.Tensor, *NUMBER)):
+                raise Refused(f"{symbol} is not allowed on {_kind(v)}: it works on tensors and numbers only.")
+        if isinstance(left, NUMBER) and isinstance(right, NUMBER):
             return self._number_op(symbol, op, left, right)
-        names = [_label(node.left), _label(node.right)]
-        return self._run(symbol, op, [left, right], {}, names)
+        return self._run(symbol, op, [left, right], {}, [_label(node.left), _label(node.right)])
 
     def _node_Compare(self, node: ast.Compare) -> Any:
         if len(node.ops) != 1:
-            raise ExprError("Chained comparisons are not allowed; compare two things at a time.")
+            raise Refused("Chained comparisons are not allowed here: compare two things at a time.")
         op = COMPARE.get(type(node.ops[0]))
         if op is None:
-            raise ExprError("Only <, <=, >, >=, == and != comparisons are allowed.")
+            raise Refused("That comparison is not allowed here: only <, <=, >, >=, == and != are.")
         left, right = self._eval(node.left), self._eval(node.comparators[0])
+        for v in (left, right):
+            if not isinstance(v, (torch.Tensor, *NUMBER, tuple, torch.dtype, torch.device)):
+                raise Refused(
+                    f"Comparing {_kind(v)} is not allowed here: compare tensors, numbers or shapes."
+                )
         return self._run(
             "comparison", op, [left, right], {}, [_label(node.left), _label(node.comparators[0])]
         )
 
     def _node_Subscript(self, node: ast.Subscript) -> Any:
         value = self._eval(node.value)
-        if not isinstance(value, torch.Tensor):
-            raise ExprError("Only tensors can be indexed.")
         index = self._eval(node.slice)
-        if isinstance(index, list):
-            index = torch.tensor(index)
-        try:
-            return value[index]
-        except (IndexError, RuntimeError, TypeError, ValueError) as e:
-            raise ExprError(
-                f"Indexing {_label(node.value)} ({_shape_text(value)}) failed: {str(e).splitlines()[0]}"
-            ) from None
+        if isinstance(value, tuple) and isinstance(index, (int, slice)):  # x.shape[0], x.size()[1:]
+            try:
+                return value[index]
+            except IndexError:
+                raise ExprError(
+                    f"{_label(node.value)} has {len(value)} items, so [{index}] is out of range."
+                ) from None
+        if not isinstance(value, torch.Tensor):
+            raise Refused(
+                f"Indexing {_kind(value)} is not allowed here: only tensors and shapes can be indexed."
+            )
+        items = index if isinstance(index, tuple) else (index,)
+        items = tuple(self._index_item(i) for i in items)
+        index = items if isinstance(index, tuple) else items[0]
+        label = f"Indexing {_label(node.value)} ({_shape_text(value)})"
+        return self._run(label, operator.getitem, [value, index], {}, [_label(node.value)], meta=_meta_index)
 
     def _node_Attribute(self, node: ast.Attribute) -> Any:
         base = self._eval(node.value)
         name = node.attr
         if name.startswith("_"):
-            raise ExprError(f"'{name}' is not allowed: names starting with _ are private.")
+            raise Refused(f"'{name}' is not allowed: names starting with _ are private.")
         if base is TORCH:
             if name in DTYPES:
                 return getattr(torch, name)
+            if name == "cuda":
+                return CUDA
             if name in TORCH_FUNCTIONS:
-                return ("torch", name)
-            raise ExprError(
-                f"torch.{name} is not available here. Allowed: {', '.join(sorted(TORCH_FUNCTIONS))}."
+                return _Function("torch", name)
+            raise Refused(f"torch.{name} is not allowed here: {WHY}.")
+        if base is CUDA:
+            if name in CUDA_FUNCTIONS:
+                return _Function("torch.cuda", name)
+            raise Refused(
+                f"torch.cuda.{name} is not allowed here: of torch.cuda, only is_available and "
+                "device_count are."
             )
         if isinstance(base, torch.Tensor):
             if name in ATTRIBUTES:
                 value = getattr(base, name)
                 return type(value).__name__ if name == "grad_fn" and value is not None else value
             if name in TENSOR_METHODS:
-                return ("method", base, name)
-            raise ExprError(f"Tensors' '{name}' is not available here.")
-        raise ExprError(f"'.{name}' can only follow a tensor or torch.")
+                return _Function("method", name, base)
+            raise Refused(f"The tensor attribute '{name}' is not allowed here: {WHY}.")
+        raise Refused(
+            f"'.{name}' is not allowed after {_kind(base)}: attributes can follow only a tensor or torch."
+        )
 
     def _node_Call(self, node: ast.Call) -> Any:
         target = self._eval(node.func)
-        if not (isinstance(target, tuple) and target and target[0] in ("torch", "method")):
-            raise ExprError(
-                f"Only torch functions and tensor methods can be called, not {_label(node.func)}."
+        if not isinstance(target, _Function):
+            raise Refused(
+                f"Calling {_label(node.func)} is not allowed: only torch functions and tensor methods "
+                "can be called."
             )
         if any(isinstance(a, ast.Starred) for a in node.args):
-            raise ExprError("*arguments are not allowed here.")
+            raise Refused("*arguments are not allowed here: write each argument out.")
         args = [self._eval(a) for a in node.args]
-        kwargs = {}
+        kwargs, out = {}, None
         for kw in node.keywords:
             if kw.arg is None or kw.arg not in KEYWORDS:
-                raise ExprError(f"The keyword argument '{kw.arg or '**'}' is not allowed here.")
-            kwargs[kw.arg] = self._eval(kw.value)
+                raise Refused(f"The keyword argument '{kw.arg or '**'}' is not allowed here: {WHY}.")
+            if kw.arg == "out":
+                out = self._out(kw.value, target)
+            else:
+                kwargs[kw.arg] = self._eval(kw.value)
         names = [_label(a) for a in node.args]
-        if target[0] == "torch":
-            fn_name = target[1]
-            if fn_name == "tensor":
+        if target.space == "torch.cuda":
+            if args or kwargs:
+                raise ExprError(f"torch.cuda.{target.name} takes no arguments.")
+            return getattr(torch.cuda, target.name)()
+        if any(isinstance(a, np.ndarray) for a in [*args, *kwargs.values()]) and target.name not in (
+            "from_numpy",
+            "tensor",
+        ):
+            raise Refused(
+                f"A numpy array cannot go into {target.name}: turn it into a tensor first, "
+                "with torch.from_numpy."
+            )
+        _device_arg(kwargs.get("device"))
+        if target.space == "torch":
+            if target.name == "tensor":
                 return self._tensor(args, kwargs)
-            return self._run(fn_name, getattr(torch, fn_name), args, kwargs, names)
-        _, tensor, method = target
-        bound = getattr(tensor, method)
+            if target.name == "device":
+                return self._device(args, kwargs)
+            return self._run(target.name, getattr(torch, target.name), args, kwargs, names, out=out)
+        method = target.name
+        if method == "to":
+            for a in args:
+                _device_arg(a)
         return self._run(
             method,
             lambda *a, **k: getattr(a[0], method)(*a[1:], **k),
-            [tensor, *args],
+            [target.owner, *args],
             kwargs,
             [_label(node.func.value), *names],
-            real=lambda: bound(*args, **kwargs),
         )
 
     # --- helpers -------------------------------------------------------------------------------
     def _index(self, v: Any) -> Any:
         if isinstance(v, (int, torch.Tensor)) or v is None:
             return v
-        raise ExprError("Slice bounds must be whole numbers.")
+        raise Refused(f"A slice bound cannot be {_kind(v)}: slice bounds must be whole numbers.")
 
-    def _number_op(self, symbol: str, op, a: float, b: float) -> float:
+    def _index_item(self, i: Any) -> Any:
+        """One part of an index: numbers, slices, None, ..., tensors; a list becomes a tensor of indices."""
+        if isinstance(i, list):
+            _check_literal(i)
+            try:
+                return torch.tensor(i)
+            except TORCH_ERRORS as e:
+                raise ExprError(f"That list cannot be an index: {str(e).splitlines()[0]}") from None
+        if i is None or i is Ellipsis or isinstance(i, (int, slice, torch.Tensor)):
+            return i
+        raise Refused(f"An index cannot be {_kind(i)}: use numbers, slices, None, ... or tensors.")
+
+    def _out(self, node: ast.AST, target: _Function) -> torch.Tensor:
+        """out= must name one of the session's tensors: the result is written there, in place."""
+        if target.space != "torch":
+            raise Refused("out= is allowed only in torch functions, such as torch.add(x, y, out=result).")
+        value = self._eval(node)
+        if not isinstance(node, ast.Name) or not isinstance(value, torch.Tensor):
+            raise Refused(
+                "out= must name one of your tensors, so that the result lands where you can see it."
+            )
+        return value
+
+    def _number_op(self, symbol: str, op: Callable, a: float, b: float) -> Any:
         if symbol == "**" and abs(b) > 64 and abs(a) > 1:
-            raise ExprError(f"{a} ** {b} is too large.")
+            raise Refused(f"{a} ** {b} is not allowed here: the result would be too large to hold.")
         try:
             result = op(a, b)
         except ZeroDivisionError:
             return math.copysign(math.inf, a) if a else math.nan  # as a tensor would: inf / nan, no crash
         except OverflowError:
-            raise ExprError(f"{a} {symbol} {b} is too large.") from None
+            raise Refused(
+                f"{a} {symbol} {b} is not allowed here: the result would be too large to hold."
+            ) from None
+        except (TypeError, ValueError) as e:
+            raise ExprError(f"{a} {symbol} {b} failed: {str(e).splitlines()[0]}") from None
         if isinstance(result, int) and abs(result) > MAX_INT:
-            raise ExprError(f"{a} {symbol} {b} is too large.")
+            raise Refused(f"{a} {symbol} {b} is not allowed here: numbers are capped at 10¹².")
+        if isinstance(result, complex):
+            raise ExprError(f"{a} {symbol} {b} is a complex number; use a tensor with dtype=torch.complex64.")
         return result
 
     def _tensor(self, args: list[Any], kwargs: dict[str, Any]) -> torch.Tensor:
-        """torch.tensor(data): data must be numbers or nested lists of numbers."""
+        """torch.tensor(data): numbers, nested lists of numbers, or a numpy array (copied)."""
         if len(args) != 1:
             raise ExprError("torch.tensor takes one argument: a number or a (nested) list of numbers.")
-        _check_literal(args[0])
+        if not isinstance(args[0], np.ndarray):
+            _check_literal(args[0])
+        self._charge("torch.tensor", _numel_literal(args[0]) * 8, 0)
         try:
             return torch.tensor(args[0], **kwargs)
-        except (TypeError, ValueError, RuntimeError) as e:
+        except TORCH_ERRORS as e:
             raise ExprError(f"torch.tensor failed: {str(e).splitlines()[0]}") from None
 
-    def _run(
-        self, fn_name: str, fn, args: list[Any], kwargs: dict[str, Any], names: list[str], real=None
-    ) -> Any:
-        """Run on the meta device first (sizes only), refuse oversized results, then run for real."""
-        if fn_name == "to":
-            for v in [*args[1:], kwargs.get("device")]:
-                if isinstance(v, str):
-                    try:
-                        resolve_device(v)
-                    except DeviceError as e:
-                        raise ExprError(str(e)) from None
-        if fn_name not in ("numpy", "tolist", "item", "data_ptr", "from_numpy"):
-            meta_kwargs = {**kwargs, "device": "meta"} if fn_name in FACTORIES else kwargs
-            try:
-                meta = fn(*_to_meta(args), **meta_kwargs)
-            except NotImplementedError:
-                meta = None  # no meta kernel: sizes are checked on the real result's inputs only
-            except (RuntimeError, TypeError, ValueError, IndexError) as e:
-                raise _explain(fn_name, args, names, e) from None
-            if meta is not None and _numel(meta) > self.max_elements:
-                raise ExprError(
-                    f"{fn_name} would make a tensor of {_numel(meta):,} elements; the limit here is "
-                    f"{self.max_elements:,}."
-                )
+    def _device(self, args: list[Any], kwargs: dict[str, Any]) -> torch.device:
+        if kwargs or not 1 <= len(args) <= 2 or not all(isinstance(a, (str, int)) for a in args):
+            raise ExprError(
+                "torch.device takes a device name, like torch.device('cpu') or torch.device('cuda', 0)."
+            )
         try:
-            return real() if real else fn(*args, **kwargs)
-        except (RuntimeError, TypeError, ValueError, IndexError, ZeroDivisionError) as e:
+            return torch.device(*args)
+        except TORCH_ERRORS as e:
+            raise ExprError(f"torch.device failed: {str(e).splitlines()[0]}") from None
+
+    def _charge(self, what: str, new_bytes: int, work: int) -> None:
+        """Add one operation's memory and work to the evaluation's totals; refuse past the caps."""
+        self.bytes += new_bytes
+        self.work += work
+        if self.bytes > MAX_BYTES:
+            raise Refused(
+                f"{what} would bring this expression's new tensors to {self.bytes / 1e6:,.0f} MB and the "
+                f"limit here is {MAX_BYTES / 1e6:,.0f} MB, so it is refused before allocating."
+            )
+        if self.work > MAX_WORK:
+            raise Refused(
+                f"{what} would bring this expression to about {self.work:,} element operations and the "
+                f"limit here is {MAX_WORK:,}, so it is refused before running."
+            )
+
+    def _run(
+        self,
+        fn_name: str,
+        fn: Callable,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        names: list[str],
+        out: torch.Tensor | None = None,
+        meta: Callable | None = None,
+    ) -> Any:
+        """Run on the meta device first (sizes only) and refuse what is too big, then run for real."""
+        if time.monotonic() > self.deadline:
+            raise Refused(
+                f"The expression ran longer than {MAX_SECONDS:g} s, so it was stopped before {fn_name}."
+            )
+        if fn_name == "tolist" and args[0].numel() > MAX_LIST:
+            raise Refused(
+                f"tolist would make {args[0].numel():,} Python numbers and the limit here is {MAX_LIST:,}, "
+                "so take fewer elements by indexing first."
+            )
+        if fn_name not in SKIP_META:
+            result = self._meta_run(fn_name, fn, args, kwargs, names, meta)
+            if out is not None:
+                if not isinstance(result, torch.Tensor) or result.shape != out.shape:
+                    shape = _shape_text(result) if isinstance(result, torch.Tensor) else "not a tensor"
+                    raise Refused(
+                        f"out= needs a tensor of the result's shape ({shape}), and {_shape_text(out)} "
+                        "would have to be resized."
+                    )
+                kwargs = {**kwargs, "out": out}
+        else:
+            self._charge(fn_name, sum(t.numel() * t.element_size() for t in _tensors(args)), _numel(args))
+        try:
+            return fn(*args, **kwargs)
+        except TORCH_ERRORS as e:
             raise _explain(fn_name, args, names, e) from None
+
+    def _meta_run(
+        self,
+        fn_name: str,
+        fn: Callable,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        names: list[str],
+        meta: Callable | None,
+    ) -> Any:
+        """The result's shapes, from the meta device or from `meta` (which gets the real arguments)."""
+        meta_args = _to_meta(args)
+        meta_kwargs = {**kwargs, "device": "meta"} if fn_name in FACTORIES or "device" in kwargs else kwargs
+        if fn_name == "to":  # positional devices ("cuda", torch.device) move nothing on the meta device
+            meta_args = [a if not isinstance(a, str) else "meta" for a in meta_args]
+        try:
+            result = meta(*args) if meta else fn(*meta_args, **meta_kwargs)
+        except NotImplementedError:
+            # no meta kernel (data-dependent sizes such as torch.where(cond)): bounded by the inputs
+            result = torch.empty(_numel(args) * max([1] + [t.dim() for t in _tensors(args)]), device="meta")
+        except TORCH_ERRORS as e:
+            raise _explain(fn_name, args, names, e) from None
+        n = _numel(result)
+        if n > self.max_elements:
+            raise Refused(
+                f"{fn_name} would make a tensor of {n:,} elements; the limit here is {self.max_elements:,}, "
+                "so it is refused before allocating."
+            )
+        fresh = [
+            t
+            for t in _tensors(result)
+            if not t._is_view()
+            and not any(t is a for a in _tensors(meta_args))  # views and in-place: no new memory
+        ]
+        self._charge(fn_name, sum(t.numel() * t.element_size() for t in fresh), _work(fn_name, args, result))
+        return result
+
+
+def _meta_index(value: torch.Tensor, index: Any) -> Any:
+    """value[index] on the meta device: a boolean mask stands for its nonzero positions, one index
+    tensor per masked dimension (what torch does), so even data-dependent indexing is sized exactly."""
+    items = index if isinstance(index, tuple) else (index,)
+    meta_items: list[Any] = []
+    for i in items:
+        if isinstance(i, torch.Tensor) and i.dtype == torch.bool and i.dim() == 0:
+            meta_items.append(bool(i))
+        elif isinstance(i, torch.Tensor) and i.dtype == torch.bool:
+            count = int(i.count_nonzero())
+            meta_items.extend(torch.empty(count, dtype=torch.long, device="meta") for _ in range(i.dim()))
+        else:
+            meta_items.append(_to_meta(i))
+    return _to_meta(value)[tuple(meta_items)]
 
 
 def _check_literal(value: Any, depth: int = 0) -> None:
     if depth > 8:
-        raise ExprError("torch.tensor data is nested too deeply.")
+        raise Refused("torch.tensor data is nested too deeply: at most 8 levels of lists are allowed.")
     if isinstance(value, (list, tuple)):
         for v in value:
             _check_literal(v, depth + 1)
-    elif not isinstance(value, (int, float, bool)):
-        raise ExprError("torch.tensor data must be numbers or nested lists of numbers.")
+    elif not isinstance(value, NUMBER):
+        raise Refused(
+            f"torch.tensor data cannot hold {_kind(value)}: only numbers or nested lists of numbers."
+        )
+
+
+def _numel_literal(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return value.size
+    if isinstance(value, (list, tuple)):
+        return sum(_numel_literal(v) for v in value)
+    return 1
+
+
+def _kind(value: Any) -> str:
+    """What a value is, in words for a message."""
+    if isinstance(value, np.ndarray):
+        return "a numpy array"
+    if isinstance(value, _Function):
+        return f"the function {value.name}"
+    if isinstance(value, _Namespace):
+        return f"the module {value.name}"
+    if isinstance(value, torch.Size):
+        return "a shape"
+    if value is None:
+        return "None"
+    article = "an" if type(value).__name__[0] in "aeiou" else "a"
+    return f"{article} {type(value).__name__}"
 
 
 def _label(node: ast.AST) -> str:
     try:
         return ast.unparse(node)[:40]
-    except Exception:
+    except (ValueError, TypeError, AttributeError, RecursionError):
         return "that"
 
 
@@ -585,10 +923,14 @@ def _describe(node: ast.AST) -> str:
         "Yield": "yield",
         "BoolOp": "and/or",
         "Starred": "*unpacking",
+        "Not": "not",
+        "Invert": "~",
     }
-    return kinds.get(type(node).__name__, f"'{type(node).__name__}'")
+    key = type(node.op).__name__ if isinstance(node, ast.UnaryOp) else type(node).__name__
+    return kinds.get(key, f"'{key}'")
 
 
-def evaluate(text: str, names: dict[str, torch.Tensor]) -> Any:
-    """Evaluate `text` with the session's tensors; ExprError with a plain sentence when refused or failing."""
+def evaluate(text: str, names: dict[str, Any]) -> Any:
+    """Evaluate `text` with the session's tensors (and numpy arrays); ExprError with a plain sentence
+    when refused or failing (Refused, a subclass, for what the box does not allow)."""
     return Evaluator(names).evaluate(text)

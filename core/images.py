@@ -1,46 +1,151 @@
 """Images from outside (uploads, drawings) → the uint8 3×32×32 tensors the models see.
 
 The same `image_to_tensor` as the image-folder loader, so what the model sees here is what it saw in
-training. Files are checked before they are decoded: an absurd pixel count is refused from the header."""
+training. Files are checked before they are decoded, and decoded small: an absurd size, pixel count or
+shape is refused from the header; a large JPEG is decoded at a fraction of its size (`draft`); a large
+image is shrunk by whole factors (`reduce`) right after decoding, so nothing after it works on more than
+a few thousand pixels and the 32×32 resize never blows a thin strip up to millions of pixels."""
 
 from __future__ import annotations
 
 import io
+import struct
+from collections.abc import Iterable
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.functional import rgb_to_grayscale
 
-from .data import image_to_tensor
+from .data import IMAGE_SIZE, image_to_tensor
 
 MAX_PIXELS = 50_000_000  # a 7k×7k photo is fine; a decompression bomb is not
+MAX_SIDE = 20_000  # pixels along one side: a 700,000×1 strip is no photo
+MAX_ASPECT = 50  # long side ÷ short side: a 360° panorama is about 10
+MAX_FILE_BYTES = 25 * 2**20  # one upload
+MAX_FILES = 32  # files read in one go
+MAX_TOTAL_BYTES = 100 * 2**20  # all the files read in one go
 FITS = ("crop", "resize")
+# Shrunk to this many times the model's size before the final resize: enough detail for a smooth result
+OVERSAMPLE = 2
+# Pillow's decoders meet hostile bytes with many exception types; each means "not a readable image"
+DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    Image.DecompressionBombError,
+)
 
 
 class ImageError(ValueError):
     """A file that is not an image, is damaged, or is too large to decode safely."""
 
 
-def read_image(data: bytes, name: str = "image", fit: str = "crop") -> torch.Tensor:
-    """Bytes of any image file PIL reads → uint8 3×32×32 (first frame, EXIF rotation, any mode)."""
-    try:
-        image = Image.open(io.BytesIO(data))  # reads the header only
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise ImageError(f"{name} is not an image PIL can read.") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{name} is too large to decode safely.") from None
+def _check_header(image: Image.Image, name: str) -> None:
+    """Refuse from the header alone what would take too much memory or make no sense as a picture."""
     width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError(f"{name} has no pixels ({width}×{height}).")
     if width * height > MAX_PIXELS:
         raise ImageError(
             f"{name} is {width:,}×{height:,} pixels; images over {MAX_PIXELS:,} pixels are refused "
             "before decoding (a decompression bomb would fill memory)."
         )
+    if max(width, height) > MAX_SIDE:
+        raise ImageError(
+            f"{name} is {width:,}×{height:,} pixels; images longer than {MAX_SIDE:,} pixels on a side "
+            "are refused before decoding."
+        )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageError(
+            f"{name} is {width:,}×{height:,} pixels, a strip more than {MAX_ASPECT} times longer than it "
+            "is wide, so it is refused before decoding."
+        )
+
+
+def _decode_small(image: Image.Image, fit: str) -> Image.Image:
+    """Decode the first frame at most about OVERSAMPLE × the model's size along the sides that matter.
+
+    "crop" keeps the centre square (the same square the final centre crop would keep, and orientation
+    does not move it), "resize" squashes, so each axis only needs enough pixels of its own."""
+    if getattr(image, "is_animated", False):
+        image.seek(0)
+    target = IMAGE_SIZE * OVERSAMPLE
+    width, height = image.size
+    if image.format == "JPEG":
+        # DCT scaling while decoding: a 1/2, 1/4 or 1/8 size image that is still at least `request`
+        short = min(width, height)
+        request = (target, target) if fit == "resize" else (width * target // short, height * target // short)
+        image.draft(image.mode, request)
+        width, height = image.size
+    if fit == "crop" and width != height:
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+    image.load()
+    factors = (max(1, image.size[0] // target), max(1, image.size[1] // target))
+    if factors == (1, 1):
+        return image
+    if image.mode in ("1", "P") or image.mode.startswith("I;16"):
+        # modes `reduce` cannot average: to the nearest one it can (palette keeps its transparency)
+        image = image.convert("I" if image.mode.startswith("I;16") else "RGBA" if image.mode == "P" else "L")
+    return image.reduce(factors)
+
+
+def read_image(data: bytes, name: str = "image", fit: str = "crop") -> torch.Tensor:
+    """Bytes of any image file PIL reads → uint8 3×32×32 (first frame, EXIF rotation, any mode)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(
+            f"{name} is {len(data) / 2**20:.1f} MiB; files over {MAX_FILE_BYTES // 2**20} MiB are refused."
+        )
     try:
-        image.load()
-        return image_to_tensor(image, fit=fit)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ImageError(f"{name} is damaged or truncated ({str(e).splitlines()[0][:120]}).") from None
+        image = Image.open(io.BytesIO(data))  # reads the header only
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name} is too large to decode safely.") from None
+    except (UnidentifiedImageError, *DECODE_ERRORS):
+        raise ImageError(f"{name} is not an image PIL can read.") from None
+    _check_header(image, name)
+    try:
+        return image_to_tensor(_decode_small(image, fit), fit=fit)
+    except MemoryError:
+        raise ImageError(f"{name} is too large to decode here.") from None
+    except DECODE_ERRORS as e:
+        detail = str(e).splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        raise ImageError(f"{name} is damaged or truncated ({detail}).") from None
+
+
+def read_images(
+    files: Iterable[tuple[str, bytes]], fit: str = "crop"
+) -> list[tuple[str, torch.Tensor | ImageError]]:
+    """Several uploads, each → its tensor or its ImageError, in order. Past MAX_FILES files or
+    MAX_TOTAL_BYTES in all, the rest are refused unread, so one request's memory and time stay bounded."""
+    results: list[tuple[str, torch.Tensor | ImageError]] = []
+    total = 0
+    for count, (name, data) in enumerate(files, start=1):
+        total += len(data)
+        if count > MAX_FILES:
+            results.append((name, ImageError(f"{name} was not read: at most {MAX_FILES} files at a time.")))
+        elif total > MAX_TOTAL_BYTES:
+            results.append(
+                (
+                    name,
+                    ImageError(
+                        f"{name} was not read: at most {MAX_TOTAL_BYTES // 2**20} MiB of files at a time."
+                    ),
+                )
+            )
+        else:
+            try:
+                results.append((name, read_image(data, name, fit)))
+            except ImageError as e:
+                results.append((name, e))
+    return results
 
 
 def from_canvas(rgba: np.ndarray, background: tuple[int, int, int] = (255, 255, 255)) -> torch.Tensor:
@@ -52,7 +157,7 @@ def from_canvas(rgba: np.ndarray, background: tuple[int, int, int] = (255, 255, 
 
 
 def model_view(x: torch.Tensor, in_channels: int) -> np.ndarray:
-    """What the model gets, as a picture: 32×32, in grayscale for a one-channel model (the tutorial's LeNet)."""
+    """What the model gets as a picture: 32×32, grayscale for one-channel models (the tutorial's LeNet)."""
     if in_channels == 1:
         x = rgb_to_grayscale(x, num_output_channels=3)
     return x.permute(1, 2, 0).numpy()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import keyword
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,21 @@ DTYPES = {
     "int32": torch.int32,
     "uint8": torch.uint8,
     "bool": torch.bool,
+}
+
+
+PREVIEW_ELEMENTS = 1_000  # values a table shows
+HEATMAP_SIDE = 100  # cells along each side of a heatmap
+IMAGE_SIDE = 256  # pixels along each side of a tensor shown as a picture
+NUMPY_DTYPES = {
+    torch.float16,
+    torch.float32,
+    torch.float64,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.uint8,
 }
 
 
@@ -193,13 +209,58 @@ def plane(t: torch.Tensor, index: tuple[int, ...] = ()) -> torch.Tensor:
     return t.detach().cpu()
 
 
-def as_image(t: torch.Tensor) -> np.ndarray | None:
-    """A 3×H×W (or 1×H×W) tensor as an H×W×3 uint8 picture, scaled from its min..max; else None."""
-    if t.dim() != 3 or t.shape[0] not in (1, 3) or t.is_complex():
+def preview(grid: torch.Tensor, limit: int = PREVIEW_ELEMENTS) -> torch.Tensor:
+    """The top-left corner of a 2-D grid with at most `limit` values, all of them when it is small:
+    a table of a million cells would take the page many seconds to build and send."""
+    cols = min(grid.shape[1], limit)
+    rows = min(grid.shape[0], max(1, limit // max(cols, 1)))
+    return grid[:rows, :cols]
+
+
+def downsample(grid: torch.Tensor, side: int = HEATMAP_SIDE) -> tuple[np.ndarray, list[int], list[int]]:
+    """A non-empty 2-D grid shrunk to at most side×side cells, each the mean of its block, with the row
+    and column where each block starts: a heatmap of any size costs the same to send and to draw."""
+    height, width = grid.shape
+    rows, cols = min(height, side), min(width, side)
+    z = torch.nn.functional.adaptive_avg_pool2d(grid.double()[None, None], (rows, cols))[0, 0]
+    # adaptive pooling's block i starts at floor(i × size / blocks)
+    return z.numpy(), [i * height // rows for i in range(rows)], [j * width // cols for j in range(cols)]
+
+
+def as_image(t: torch.Tensor, side: int = IMAGE_SIDE) -> np.ndarray | None:
+    """A 3×H×W (or 1×H×W) tensor as an H×W×3 uint8 picture, scaled from its min..max and shrunk to at
+    most `side` pixels a side; None for any other shape, and for an empty one."""
+    if t.dim() != 3 or t.shape[0] not in (1, 3) or t.is_complex() or t.numel() == 0:
         return None
-    x = t.detach().cpu().float()
+    x = t.detach().cpu().double()
+    if max(x.shape[1:]) > side:
+        scale = side / max(x.shape[1:])
+        size = (max(1, round(x.shape[1] * scale)), max(1, round(x.shape[2] * scale)))
+        x = torch.nn.functional.adaptive_avg_pool2d(x[None], size)[0]
     x = (x - x.min()) / (x.max() - x.min()).clamp(min=1e-12)
     return (x.expand(3, -1, -1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def bridgeable(t: torch.Tensor) -> bool:
+    """Whether `t.numpy()` shares memory with `t`: a CPU tensor without gradients, of a dtype numpy has."""
+    return t.device.type == "cpu" and not t.requires_grad and t.dtype in NUMPY_DTYPES
+
+
+def fits(symbol: str, x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Whether `x * y` or `x @ y` works for these shapes and dtypes, checked on the meta device (no work)."""
+    if symbol == "@" and x.dtype != y.dtype:  # the meta device does not check this; matmul does
+        return False
+    op = operator.mul if symbol == "*" else operator.matmul
+    try:
+        op(x.to("meta"), y.to("meta"))
+    except RuntimeError:
+        return False
+    return True
+
+
+def operands(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Right-hand choices for * and @: each tensor and, for 2-D ones, its transpose as `name.T`."""
+    return {**tensors, **{f"{n}.T": t.T for n, t in tensors.items() if t.dim() == 2}}
 
 
 def next_name(taken: set[str]) -> str:

@@ -4,10 +4,21 @@ import streamlit as st
 import torch
 
 from core.devices import list_devices
-from core.expr import ExprError, evaluate
-from core.tensors import DTYPES, FACTORIES, factory, from_literal, from_numpy, next_name, valid_name
+from core.expr import ExprError, evaluate, printed
+from core.tensors import (
+    DTYPES,
+    FACTORIES,
+    bridgeable,
+    factory,
+    fits,
+    from_literal,
+    from_numpy,
+    next_name,
+    operands,
+    valid_name,
+)
 from ui import through_navigation
-from ui.tensor_view import attributes_table, show_tensor
+from ui.tensor_view import MARKDOWN, attributes_table, show_error, show_tensor
 
 through_navigation()
 
@@ -71,7 +82,7 @@ with left:
             remember(valid_name(name), created)
             st.rerun()
     except ExprError as e:
-        st.error(str(e))
+        show_error(str(e))
     if st.session_state.get("t_code"):
         st.code(st.session_state["t_code"], language="python")
 with right:
@@ -107,13 +118,23 @@ with b:
 # --- operate -----------------------------------------------------------------------------------------
 st.subheader("3 · Operate")
 EXAMPLES = [
+    "torch.empty(5, 3)",
+    "torch.zeros(5, 3, dtype=torch.long)",
+    "torch.tensor([5.5, 3])",
+    "a.new_ones(5, 3, dtype=torch.double)",
+    "torch.randn_like(a, dtype=torch.float)",
+    "a.size()",
+    "a.view(-1)",
+    "a[:, 1]",
+    "a.numpy()",
+    "torch.cuda.is_available()",
+    "a.to('cpu', torch.double)",
     "a @ b.T",
     "a * b",
     "a[:, 1:].sum(dim=0)",
     "torch.cat([a, b], dim=0)",
     "torch.stack([a, b]).shape",
     "a.reshape(3, 2)",
-    "a.view(-1)",
     "a.t().is_contiguous()",
     "a.permute(1, 0)",
     "a.mean(dim=1)",
@@ -138,8 +159,15 @@ with expr_tab:
     )
     if text:
         try:
-            result = evaluate(text, tensors)
+            # the numpy bridge's arrays too, by the names its code uses: torch.from_numpy(a_np)
+            result = evaluate(text, {**{f"{n}_np": v for n, v in arrays.items()}, **tensors})
             st.code(f"result = {text}", language="python")
+            shown = printed(result)
+            st.code(shown.text, language=None)  # what Python prints for `result`
+            if shown.shape is not None:
+                st.caption(f"shape {shown.shape} · dtype {shown.dtype}")
+            if same := [n for n, v in tensors.items() if v is result]:
+                st.caption(f"This is {same[0]} itself: the expression changed it in place.")
             if isinstance(result, torch.Tensor):
                 show_tensor(result, "result")
                 save = st.columns([1, 1, 3])
@@ -147,19 +175,13 @@ with expr_tab:
                 if save[1].button("Save", key="t_save"):
                     tensors[valid_name(as_name)] = result
                     st.rerun()
-            else:
-                st.write(result)
         except ExprError as e:
-            st.error(str(e))
+            show_error(str(e))
 
 with mul_tab:
-    c = st.columns(2)
-    x_name = c[0].selectbox("Left", list(tensors), key="t_mul_left")
-    y_name = c[1].selectbox(
-        "Right", list(tensors), index=min(1, len(tensors) - 1), key=f"t_mul_right_{len(tensors)}"
-    )  # a new tensor resets it to the second one
-    x, y = tensors[x_name], tensors[y_name]
-    st.markdown(f"`{x_name}` is **{tuple(x.shape)}**, `{y_name}` is **{tuple(y.shape)}**.")
+    choices = operands(tensors)
+    x_name = st.selectbox("Left", list(tensors), key="t_mul_left")
+    x = tensors[x_name]
     RULES = [
         (
             "*",
@@ -177,13 +199,26 @@ with mul_tab:
     for col, (symbol, fn, rule) in zip(st.columns(2), RULES):
         with col:
             st.markdown(rule)
+            # start from a right-hand side that works with the left one: another tensor first, or a transpose
+            works = [n for n, v in choices.items() if fits(symbol, x, v)]
+            ranked = sorted(works, key=lambda n: n.removesuffix(".T") == x_name)
+            names = list(choices)
+            y_name = st.selectbox(
+                "Right",
+                names,
+                index=names.index(ranked[0]) if ranked else min(1, len(names) - 1),
+                key=f"t_mul_right_{fn}_{x_name}_{len(tensors)}",
+            )  # a new tensor or another left side starts again from a choice that works
+            y = choices[y_name]
+            st.markdown(f"`{x_name}` is **{tuple(x.shape)}**, `{y_name}` is **{tuple(y.shape)}**.")
             st.code(
                 f"{x_name} {symbol} {y_name}   # same as torch.{fn}({x_name}, {y_name})", language="python"
             )
             try:
                 show_tensor(evaluate(f"{x_name} {symbol} {y_name}", tensors), fn)
             except ExprError as e:
-                st.error(str(e))
+                # the rule at work on these shapes: an explanation, not a failure of the page
+                st.info(f"Not possible with these two: {e}".translate(MARKDOWN))
 
 with inplace_tab:
     c = st.columns(3)
@@ -195,24 +230,31 @@ with inplace_tab:
         "Methods ending in `_` change the tensor itself: same storage (`data_ptr`), no new memory. "
         "The others make a new tensor."
     )
+    # the buttons run exactly what they say: `a.add_(1)` adds the int 1, so it works on int tensors too
+    in_place, new_tensor = f"{target}.{op}_({amount:g})", f"{target}.{op}({amount:g})"
     c = st.columns(2)
-    if c[0].button(f"{target}.{op}_({amount:g})", key="t_inplace_do"):
+    if c[0].button(in_place, key="t_inplace_do"):
         before = t.data_ptr()
         try:
-            evaluate(f"{target}.{op}_({amount})", tensors)
+            evaluate(in_place, tensors)
             st.session_state["t_inplace_msg"] = (
-                f"{target}.{op}_({amount:g}): data_ptr {hex(before)} → "
-                f"{hex(tensors[target].data_ptr())} (same storage)"
+                f"{in_place}: data_ptr {hex(before)} → {hex(tensors[target].data_ptr())} (same storage)"
             )
         except ExprError as e:
-            st.session_state["t_inplace_msg"] = str(e)
-    if c[1].button(f"new = {target}.{op}({amount:g})", key="t_outplace_do"):
-        new = evaluate(f"{target}.{op}({amount})", tensors)
-        st.session_state["t_inplace_msg"] = (
-            f"{target}.{op}({amount:g}) made a new tensor: data_ptr "
-            f"{hex(new.data_ptr())}, while {target} stays at {hex(t.data_ptr())}"
-        )
-    if msg := st.session_state.get("t_inplace_msg"):
+            st.session_state["t_inplace_msg"] = e
+    if c[1].button(f"new = {new_tensor}", key="t_outplace_do"):
+        try:
+            new = evaluate(new_tensor, tensors)
+            st.session_state["t_inplace_msg"] = (
+                f"{new_tensor} made a new tensor: data_ptr {hex(new.data_ptr())}, "
+                f"while {target} stays at {hex(t.data_ptr())}"
+            )
+        except ExprError as e:
+            st.session_state["t_inplace_msg"] = e
+    msg = st.session_state.get("t_inplace_msg")
+    if isinstance(msg, ExprError):
+        show_error(str(msg))
+    elif msg:
         st.info(msg)
     show_tensor(tensors[target], f"{target}_inplace")
 
@@ -221,9 +263,9 @@ with numpy_tab:
         "`tensor.numpy()` and `torch.from_numpy(array)` share memory on the CPU: change one and the "
         "other changes. `torch.tensor(array)`, `.clone()` and any tensor on a GPU make a copy."
     )
-    cpu = [n for n, v in tensors.items() if v.device.type == "cpu" and not v.requires_grad]
+    cpu = [n for n, v in tensors.items() if bridgeable(v)]
     if not cpu:
-        st.info("Create a CPU tensor without requires_grad to try the bridge.")
+        st.info("Create a CPU tensor without requires_grad, of a dtype numpy has, to try the bridge.")
     else:
         n = st.selectbox("Tensor", cpu, key="t_np_tensor")
         t = tensors[n]

@@ -1,11 +1,19 @@
 """The safe tensor-expression evaluator: what it computes, what it refuses, and how it says so."""
 
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from core.expr import MAX_ELEMENTS, ExprError, evaluate
+import core.expr
+from core.expr import MAX_ELEMENTS, ExprError, Refused, evaluate, printed
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -100,6 +108,11 @@ HOSTILE = [
     "a.grad_fn.next_functions",
     "torch.Tensor",
     "a.numpy().tofile",
+    "('torch', 'save')(a, 'stolen.pt')",  # a tuple of strings must not pass for a function
+    "('method', a, '__class__')()",
+    "torch.ones(2).to(1)",  # a CUDA index on a machine without that GPU
+    "a.sum",
+    "torch",
     "a.numpy().__class__",
     "torch.from_numpy.__self__",
     "a.sum.__self__",
@@ -178,3 +191,175 @@ def test_the_cap_is_checked_before_allocating(names):
     # 10**5 × 10**5 float32 would be 40 GB: refused from shapes alone, without touching memory
     with pytest.raises(ExprError, match=f"limit here is {MAX_ELEMENTS:,}"):
         evaluate("torch.zeros(100000, 100000)", names)
+
+
+def tutorial_names() -> dict:
+    """The blitz's own tensors, made without randomness so a direct run can be compared."""
+    return {
+        "x": torch.arange(15.0).reshape(5, 3) / 7,
+        "y": torch.ones(5, 3),
+        "result": torch.zeros(5, 3),
+        "g": torch.arange(16.0).reshape(4, 4),
+        "s": torch.tensor([0.5]),
+        "o": torch.ones(5),
+        "a": np.ones(5),
+        "i": torch.tensor([[1, 2], [3, 4]]),
+    }
+
+
+# every tensor call of the tutorial's Tensors chapter (the English blitz, which the Chinese one follows)
+TUTORIAL = [
+    "torch.zeros(5, 3, dtype=torch.long)",
+    "torch.tensor([5.5, 3])",
+    "x.new_ones(5, 3, dtype=torch.double)",
+    "torch.randn_like(x, dtype=torch.float)",
+    "torch.rand(5, 3)",
+    "x.size()",
+    "x + y",
+    "torch.add(x, y)",
+    "torch.add(x, y, out=result)",
+    "y.add_(x)",
+    "i.add_(1)",
+    "x[:, 1]",
+    "g.view(16)",
+    "g.view(-1, 8)",
+    "g.view(-1, 8).size()",
+    "g.reshape(2, 8)",
+    "s.item()",
+    "o.numpy()",
+    "torch.from_numpy(a)",
+    "torch.cuda.is_available()",
+    "torch.device('cpu')",
+    "torch.ones_like(x, device='cpu')",
+    "x.to('cpu', torch.double)",
+    "x.to(torch.device('cpu'), torch.double)",
+    "x[x > 1]",
+    "x.shape[0]",
+]
+
+
+@pytest.mark.parametrize("text", TUTORIAL)
+def test_tutorial_calls_print_what_python_prints(text):
+    box, direct = tutorial_names(), tutorial_names()
+    torch.manual_seed(0)
+    shown = printed(evaluate(text, box))
+    torch.manual_seed(0)
+    want = eval(text, {"torch": torch}, direct)  # the same call run directly (trusted test text)
+    assert shown.text == repr(want)
+    if isinstance(want, (torch.Tensor, np.ndarray)):
+        assert shown.shape == str(tuple(want.shape)) and shown.dtype == str(want.dtype)
+    # in-place calls and out= change the named tensor exactly as the direct run does
+    for name, value in direct.items():
+        assert repr(box[name]) == repr(value), name
+
+
+def test_empty_has_the_shape_and_dtype_asked_for():
+    shown = printed(evaluate("torch.empty(5, 3)", {}))
+    assert shown.text.startswith("tensor([[") and (shown.shape, shown.dtype) == ("(5, 3)", "torch.float32")
+
+
+def test_in_place_and_out_write_into_the_named_tensor():
+    names = tutorial_names()
+    result, y = names["result"], names["y"]
+    assert evaluate("torch.add(x, y, out=result)", names) is result
+    assert torch.equal(result, names["x"] + 1) and names["result"] is result
+    evaluate("y.add_(x)", names)
+    assert names["y"] is y and torch.equal(y, names["x"] + 1)
+
+
+def sentences(text: str) -> int:
+    """Full stops, ! and ? that end a sentence (followed by a space or the end)."""
+    return len(re.findall(r"[.!?](?=\s|$)", text.strip()))
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_refusal_is_one_sentence(names, text):
+    try:
+        evaluate(text, names)
+    except Refused as e:
+        assert sentences(str(e)) == 1 and ", ".join(sorted(core.expr.TORCH_FUNCTIONS)) not in str(e)
+    except ExprError as e:  # not a refusal but a failure (a typo'd name, a syntax error): still short
+        assert sentences(str(e)) <= 2
+    else:
+        pytest.fail("not refused")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a.__class__",
+        "torch.load",
+        "torch.zeros(100000, 100000)",
+        "a.sum(dim=0, out=b)",
+        "open('/etc/passwd')",
+    ],
+)
+def test_what_is_not_allowed_is_a_refusal(names, text):
+    with pytest.raises(Refused):
+        evaluate(text, names)
+
+
+def test_a_tuple_of_strings_cannot_call_torch(names, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Refused, match="only torch functions and tensor methods can be called"):
+        evaluate("('torch', 'save')(a, 'stolen.pt')", names)
+    assert not (tmp_path / "stolen.pt").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "torch.ones(1, 1000)[torch.zeros(900000, dtype=torch.long)].sum()",  # advanced indexing
+        "torch.ones(1000)[torch.ones(1000) > 0][None].expand(100000, 1000)",  # a mask, then a view
+        "torch.ones(10000, 1) * torch.ones(1, 10000)",  # broadcasting
+        "torch.ones(10000, 1) > torch.ones(1, 10000)",
+        "torch.ones(1000, 1000).repeat(100, 1)",
+        "torch.cat([torch.ones(4000000), torch.ones(4000000), torch.ones(4000000)])",
+        "torch.stack([torch.ones(4000000), torch.ones(4000000), torch.ones(4000000)])",
+        "torch.ones(4000, 1) @ torch.ones(1, 4000)",  # matmul's result
+        "torch.full((4000, 4000), 1.0)",
+        "torch.ones(3, 3).new_ones(5000, 5000)",
+        "torch.empty(100000, 1000)",
+    ],
+)
+def test_every_operation_is_sized_before_allocating(names, text):
+    with pytest.raises(Refused, match="refused before allocating"):
+        evaluate(text, names)
+
+
+def test_total_memory_and_work_of_one_evaluation_are_capped(names):
+    big = "torch.ones(9000000, dtype=torch.double)"  # 72 MB each, under the per-result cap
+    with pytest.raises(Refused, match="limit here is 400 MB"):
+        evaluate(" + ".join([big] * 4), names)
+    with pytest.raises(Refused, match="element operations"):  # 3000³ multiply-adds
+        evaluate("torch.ones(3000, 3000) @ torch.ones(3000, 3000)", names)
+
+
+def test_time_is_capped_between_operations(names, monkeypatch):
+    monkeypatch.setattr(core.expr, "MAX_SECONDS", 0.0)
+    with pytest.raises(Refused, match="ran longer than 0 s"):
+        evaluate("a + 1", names)
+
+
+def test_the_big_index_never_reaches_memory():
+    # a fresh interpreter, so its peak resident memory shows only what this evaluation did
+    code = """
+import resource, torch
+from core.expr import Refused, evaluate
+evaluate("torch.ones(1, 1000)[torch.zeros(9, dtype=torch.long)].sum()", {})  # warm up the code path
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    evaluate("torch.ones(1, 1000)[torch.zeros(900000, dtype=torch.long)].sum()", {})
+except Refused:
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().isdigit(), out.stderr  # refused
+    assert int(out.stdout) < 50  # MiB: the 7 MB index, not the 3.6 GB result
+
+
+def test_numpy_arrays_go_only_into_from_numpy(names):
+    names = {**names, "n": np.ones(3)}
+    assert evaluate("torch.from_numpy(n)", names).dtype == torch.float64
+    with pytest.raises(Refused, match="torch.from_numpy"):
+        evaluate("torch.add(n, 1)", names)

@@ -1,18 +1,27 @@
+import time
+
 import numpy as np
 import pytest
 import torch
 
 from core.expr import ExprError
 from core.tensors import (
+    HEATMAP_SIDE,
+    PREVIEW_ELEMENTS,
     as_image,
+    bridgeable,
     describe,
+    downsample,
     factory,
     from_literal,
     from_numpy,
     next_name,
+    operands,
     parse_shape,
+    preview,
     valid_name,
 )
+from core.tensors import fits as fits_shapes
 
 
 def test_factories_make_what_the_code_says():
@@ -69,3 +78,35 @@ def test_describe_reports_storage_facts():
 def test_images_and_names():
     assert as_image(torch.rand(3, 4, 5)).shape == (4, 5, 3) and as_image(torch.rand(2, 3)) is None
     assert next_name({"a", "b"}) == "c" and parse_shape("(2, 3)") == (2, 3)
+
+
+def test_a_huge_grid_is_previewed_and_downsampled_quickly():
+    grid = torch.arange(500_000).reshape(1, -1)
+    started = time.monotonic()
+    shown = preview(grid)
+    z, rows, cols = downsample(grid)
+    assert time.monotonic() - started < 0.5
+    assert shown.shape == (1, PREVIEW_ELEMENTS) and torch.equal(shown[0], torch.arange(PREVIEW_ELEMENTS))
+    assert z.shape == (1, HEATMAP_SIDE) and rows == [0] and cols[:3] == [0, 5000, 10000]
+    assert z[0, 0] == pytest.approx(torch.arange(5000.0).mean().item())  # each cell: its block's mean
+    assert preview(torch.ones(3, 4)).shape == (3, 4) and downsample(torch.ones(3, 4))[0].shape == (3, 4)
+    assert preview(torch.ones(5000, 3)).shape == (333, 3)
+
+
+def test_pictures_of_any_size():
+    assert as_image(torch.ones(3, 0, 4)) is None and as_image(torch.ones(0, 2, 2)) is None
+    assert as_image(torch.rand(3, 2000, 1000)).shape == (256, 128, 3)
+
+
+def test_which_pairs_multiply():
+    a, b = torch.ones(2, 3), torch.ones(2, 3)
+    assert fits_shapes("*", a, b) and not fits_shapes("@", a, b) and fits_shapes("@", a, b.T)
+    assert not fits_shapes("@", a, torch.ones(3, 2, dtype=torch.long))  # dtypes must match for @
+    assert list(operands({"a": a, "v": torch.ones(3)})) == ["a", "v", "a.T"]
+
+
+def test_the_numpy_bridge_takes_only_what_shares_memory():
+    assert bridgeable(torch.ones(2)) and bridgeable(torch.ones(2, dtype=torch.int64))
+    assert not bridgeable(torch.ones(2, dtype=torch.bfloat16)) and not bridgeable(
+        torch.ones(2, requires_grad=True)
+    )

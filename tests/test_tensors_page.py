@@ -1,6 +1,18 @@
 """The tensor playground through AppTest: create → operate → inspect."""
 
+import time
+
+import torch
+
 from tests.apptest import open_page
+
+
+def create_list(at, values: str = "[[1, 2], [3, 4]]"):
+    """Create the next tensor from a list literal, as a user would (a = torch.tensor([[1, 2], [3, 4]]))."""
+    at.radio(key="t_source").set_value("a list").run()
+    at.text_input(key="t_literal").input(values).run()
+    at.button(key="t_create").click().run()
+    assert not at.exception
 
 
 def test_create_operate_inspect(runs_dir):
@@ -14,8 +26,10 @@ def test_create_operate_inspect(runs_dir):
     assert set(at.session_state["tensors"]) == {"a", "b"}
     at.text_input(key="t_expr").input("a @ b").run()
     assert not at.exception and any(c.value == "result = a @ b" for c in at.code)
-    result = at.session_state["tensors"]["a"].float() @ at.session_state["tensors"]["b"].float()
-    assert result.shape == (2, 2)
+    # what the page prints for the result is what Python prints for a @ b, with its shape beside
+    tensors = at.session_state["tensors"]
+    assert any(c.value == repr(tensors["a"] @ tensors["b"]) for c in at.code)
+    assert any(c.value == "shape (2, 2) · dtype torch.float32" for c in at.caption)
     at.text_input(key="t_expr").input("b @ a @ b @ b").run()
     assert any("matmul needs" in e.value for e in at.error)
     at.selectbox(key="t_inspect").set_value("b").run()
@@ -39,3 +53,71 @@ def test_in_place_keeps_the_storage(runs_dir):
     at.button(key="t_inplace_do").click().run()
     assert at.session_state["tensors"]["a"].data_ptr() == before
     assert any("same storage" in i.value for i in at.info)
+
+
+def test_in_place_on_an_int_tensor_runs_what_its_button_says(runs_dir):
+    at = open_page("pages/tensors.py")
+    create_list(at)  # the tutorial's a = torch.tensor([[1, 2], [3, 4]]), int64
+    button = at.button(key="t_inplace_do")
+    assert button.label == "a.add_(1)"
+    button.click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["tensors"]["a"].tolist() == [[2, 3], [4, 5]]
+    assert any("a.add_(1): data_ptr" in i.value and "same storage" in i.value for i in at.info)
+    at.number_input(key="t_inplace_amount").set_value(0.5).run()
+    at.button(key="t_inplace_do").click().run()  # int64 cannot hold 2.5: a message, a unchanged
+    assert not at.exception and any(
+        "in-place operations keep the tensor's dtype" in e.value for e in at.error
+    )
+    assert at.session_state["tensors"]["a"].tolist() == [[2, 3], [4, 5]]
+
+
+def test_mul_versus_matmul_opens_without_errors_on_the_default_tensors(runs_dir):
+    at = open_page("pages/tensors.py")
+    at.button(key="t_create").click().run()  # a = torch.rand(2, 3)
+    at.button(key="t_create").click().run()  # b = torch.rand(2, 3)
+    create_list(at)  # c, int64 2×2
+    assert not at.exception and not at.error
+    assert not any("Not possible" in i.value for i in at.info)
+    # each side picked a right-hand tensor that works: a * b element-wise, a @ b.T
+    codes = [c.value for c in at.code]
+    assert (
+        "a * b   # same as torch.mul(a, b)" in codes and "a @ b.T   # same as torch.matmul(a, b.T)" in codes
+    )
+    # a pair that does not fit is explained, not an error
+    right = next(s for s in at.selectbox if s.key.startswith("t_mul_right_matmul"))
+    right.set_value("c").run()
+    assert not at.exception and not at.error
+    assert any("Not possible" in i.value and "matmul needs a's columns (3)" in i.value for i in at.info)
+
+
+def test_any_shape_renders(runs_dir):
+    at = open_page("pages/tensors.py")
+    at.button(key="t_create").click().run()
+    for text, shown in [
+        ("torch.ones(0, 2, 2)", "result is empty: shape (0, 2, 2)"),
+        ("torch.ones(3, 0, 4)", "result is empty: shape (3, 0, 4)"),
+        ("torch.tensor(3.5)", None),
+        ("torch.ones(2, 3, 4, 5)", "Showing result[0, 0]"),
+    ]:
+        at.text_input(key="t_expr").input(text).run()
+        assert not at.exception and not at.error, text
+        if shown is None:  # 0-d: one value
+            assert any(m.value == "3.5" for m in at.metric)
+        else:
+            assert any(shown in c.value for c in at.caption), text
+
+
+def test_a_huge_tensor_shows_a_capped_preview_quickly(runs_dir):
+    at = open_page("pages/tensors.py")
+    at.button(key="t_create").click().run()
+    at.text_input(key="t_expr").input("torch.arange(10)").run()
+    started = time.monotonic()
+    at.text_input(key="t_expr").input("torch.arange(500000)").run()
+    took = time.monotonic() - started
+    assert not at.exception and not at.error
+    assert any(c.value == repr(torch.arange(500000)) for c in at.code)  # torch's own summary
+    assert any("The first 1×1,000 of 1×500,000 values" in c.value for c in at.caption)
+    sizes = [df.value.size for df in at.dataframe]
+    assert 1_000 in sizes and max(sizes) <= 1_000  # no table lists more than the preview
+    assert took < 3  # the whole rerun, on a shared CPU; before the preview it took tens of seconds

@@ -1,4 +1,7 @@
-"""Show one tensor: its values as a table and a heatmap, a picture for 3×H×W, a slicer for more dims."""
+"""Show one tensor of any shape: its values as a table and a heatmap, a picture for 3×H×W, a slicer for
+more dims. Empty and 0-d tensors get a line of their own; big ones a capped preview (the first
+PREVIEW_ELEMENTS values, a heatmap of at most HEATMAP_SIDE² block means), so showing a tensor costs about
+the same whatever its size."""
 
 from __future__ import annotations
 
@@ -6,9 +9,15 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.tensors import as_image, describe, plane
+from core.tensors import HEATMAP_SIDE, PREVIEW_ELEMENTS, as_image, describe, downsample, plane, preview
+from ui.charts import heatmap_figure, plot
 
-HEATMAP_MAX = 10_000  # cells: beyond this a heatmap is unreadable and slow to send
+MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>~$|"})
+
+
+def show_error(message: str) -> None:
+    """An error as plain text: names like `__class__` in a message must not turn into markdown."""
+    st.error(message.translate(MARKDOWN))
 
 
 def attributes_table(t: torch.Tensor) -> None:
@@ -21,8 +30,11 @@ def attributes_table(t: torch.Tensor) -> None:
 
 def show_tensor(t: torch.Tensor, key: str) -> None:
     """Values of a tensor (or of the 2-D plane the user slices out of it)."""
+    if t.numel() == 0:
+        st.caption(f"{key} is empty: shape {tuple(t.shape)}, no values to show.")
+        return
     if t.is_complex():
-        st.code(str(t))
+        st.code(repr(t))
         return
     index: tuple[int, ...] = ()
     if t.dim() > 2:
@@ -40,33 +52,25 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
         return
     grid = values.reshape(1, -1) if values.dim() == 1 else values
     table, heat = st.columns([1, 1])
+    shown = preview(grid)
     frame = pd.DataFrame(
-        grid.float().numpy() if grid.dtype in (torch.bfloat16, torch.float16) else grid.numpy()
+        shown.float().numpy() if shown.dtype in (torch.bfloat16, torch.float16) else shown.numpy()
     )
     table.dataframe(frame, width="stretch", height=min(38 + 35 * len(frame), 400))
-    if grid.numel() <= HEATMAP_MAX:
-        z = grid.float().numpy()
-        heat.plotly_chart(
-            {
-                "data": [
-                    {
-                        "type": "heatmap",
-                        "z": z.tolist(),
-                        "colorscale": "RdBu",
-                        "reversescale": True,
-                        "texttemplate": "%{z:.3g}" if grid.numel() <= 64 else None,
-                    }
-                ],
-                "layout": {
-                    "height": min(80 + 40 * grid.shape[0], 420),
-                    "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-                    "yaxis": {"autorange": "reversed", "dtick": 1 if grid.shape[0] <= 20 else None},
-                    "xaxis": {"dtick": 1 if grid.shape[1] <= 20 else None},
-                },
-            },
-            key=f"{key}_heat",
-            config={"displaylogo": False},
+    if shown.numel() < grid.numel():
+        table.caption(
+            f"The first {shown.shape[0]:,}×{shown.shape[1]:,} of {grid.shape[0]:,}×{grid.shape[1]:,} values "
+            f"(at most {PREVIEW_ELEMENTS:,} are listed)."
         )
+    z, rows, cols = downsample(grid)
+    # non-finite values (nan, ±inf) as gaps: JSON has no NaN
+    cells = [[float(v) if abs(v) < float("inf") else None for v in row] for row in z.tolist()]
+    with heat:
+        plot(heatmap_figure(cells, rows, cols), key=f"{key}_heat")
+        if len(rows) * len(cols) < grid.numel():
+            st.caption(
+                f"Each cell is the mean of a block of values (at most {HEATMAP_SIDE}×{HEATMAP_SIDE} cells)."
+            )
     image = as_image(t)
     if image is not None:
         st.image(image, caption=f"{key} as an image (3×H×W, scaled to its min..max)", width=240)
