@@ -41,6 +41,11 @@ def loss_curve(events: list[dict[str, Any]], weight: float = 0.6, max_points: in
     return downsample(steps[["global_step", "loss", "smoothed", "lr"]], max_points)
 
 
+def eta_seconds(done: int, total: int, rate: float) -> float | None:
+    """Seconds left at `rate` steps per second (None until there is a rate)."""
+    return (total - done) / rate if rate > 0 else None
+
+
 def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Where a run is: epoch, step, fraction done, images/s and an ETA from the recent step rate."""
     start = next(
@@ -76,7 +81,7 @@ def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
         rate = (recent[-1]["global_step"] - recent[0]["global_step"]) / (
             recent[-1]["time"] - recent[0]["time"]
         )
-        out["eta_seconds"] = (total - done) / rate if rate > 0 else None
+        out["eta_seconds"] = eta_seconds(done, total, rate)
     return out
 
 

@@ -28,8 +28,8 @@ from .files import atomic_torch_save
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 IMAGE_SIZE = 32
-SEED_MEAN = (0.5, 0.5, 0.5)  # the tutorial's transforms.Normalize((0.5,0.5,0.5), (0.5,0.5,0.5))
-SEED_STD = (0.5, 0.5, 0.5)
+TUTORIAL_MEAN = (0.5, 0.5, 0.5)  # the tutorial's transforms.Normalize((0.5,0.5,0.5), (0.5,0.5,0.5))
+TUTORIAL_STD = (0.5, 0.5, 0.5)
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel statistics of the CIFAR-10 training set
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 SYNTHETIC_CLASSES = [
@@ -394,7 +394,10 @@ def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = 1000, seed: int
 
 
 def to_model_input(
-    x: torch.Tensor, in_channels: int, mean: tuple[float, ...] = SEED_MEAN, std: tuple[float, ...] = SEED_STD
+    x: torch.Tensor,
+    in_channels: int,
+    mean: tuple[float, ...] = TUTORIAL_MEAN,
+    std: tuple[float, ...] = TUTORIAL_STD,
 ) -> torch.Tensor:
     """uint8 B×3×H×W → normalised float, grayscale when the model takes one channel (the seed's LeNet).
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .control import Control
 from .devices import DeviceError, resolve_device
 from .evaluate import Report
 
@@ -36,8 +37,11 @@ class Rank:
         return self.rank == 0
 
     @property
-    def active(self) -> bool:
+    def distributed(self) -> bool:
         return self.world > 1
+
+
+SINGLE_PROCESS = Rank()
 
 
 def from_env() -> Rank:
@@ -80,7 +84,7 @@ def shutdown() -> None:
 
 def broadcast(obj, rank: Rank):
     """Rank 0's `obj` on every rank (the run id, the config, a checkpoint)."""
-    if not rank.active:
+    if not rank.distributed:
         return obj
     box = [obj]
     dist.broadcast_object_list(box, src=0)
@@ -89,7 +93,7 @@ def broadcast(obj, rank: Rank):
 
 def all_sum(values: list[float], device: torch.device, rank: Rank) -> list[float]:
     """Element-wise sum over ranks of a few numbers (losses, counts, control flags)."""
-    if not rank.active:
+    if not rank.distributed:
         return values
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
@@ -98,7 +102,7 @@ def all_sum(values: list[float], device: torch.device, rank: Rank) -> list[float
 
 def gather_report(part: Report, indices: torch.Tensor, total: int, rank: Rank) -> Report:
     """One Report over the whole test set from each rank's Report over `indices` (its shard)."""
-    if not rank.active:
+    if not rank.distributed:
         return part
     parts: list = [None] * rank.world
     dist.all_gather_object(
@@ -108,8 +112,17 @@ def gather_report(part: Report, indices: torch.Tensor, total: int, rank: Rank) -
     confidence = torch.zeros(total)
     confusion = torch.zeros_like(part.confusion)
     loss = 0.0
-    for idx, p, c, l, m in parts:
+    for idx, p, c, part_loss, m in parts:
         predictions[idx], confidence[idx] = p, c
         confusion += m
-        loss += l * len(idx) / max(total, 1)
+        loss += part_loss * len(idx) / max(total, 1)
     return Report(part.classes, confusion, loss, predictions, confidence)
+
+
+def agree(control: Control, agreed: Control, device: torch.device, rank: Rank) -> None:
+    """Every rank takes on rank 0's stop / pause / resume: `control` reads rank 0's commands, `agreed` is
+    what each rank acts on. A collective: all ranks call it at the same step."""
+    stop, pause = all_sum(
+        [float(rank.main and control.stopping), float(rank.main and control.paused)], device, rank
+    )
+    agreed.apply("stop" if stop else "pause" if pause else "resume")

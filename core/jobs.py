@@ -19,13 +19,13 @@ from pathlib import Path
 
 import torch
 
+from .config import TrainConfig
+from .control import COMMANDS
 from .devices import DeviceError, resolve_device
 from .distributed import DDP_DEVICE
 from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim
-from .train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("pause", "resume", "stop")
 _children: dict[str, subprocess.Popen] = {}  # run id → process started by this server, reaped on poll
 
 
@@ -75,7 +75,7 @@ def _reap(store: RunStore) -> None:
 
 def log_tail(run: Run, lines: int = 20) -> str:
     try:
-        return "\n".join((run.path / "train.log").read_text(errors="replace").strip().splitlines()[-lines:])
+        return "\n".join(run.log_path.read_text(errors="replace").strip().splitlines()[-lines:])
     except FileNotFoundError:
         return ""
 
@@ -115,10 +115,8 @@ def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
 
 
 def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
-    (run.path / "control").unlink(
-        missing_ok=True
-    )  # an old "stop" must not replay; a new one may come at once
-    log = open(run.path / "train.log", "ab")
+    run.control_path.unlink(missing_ok=True)  # an old "stop" must not replay; a new one may come at once
+    log = open(run.log_path, "ab")
     args = train_command(run, store, processes)
     # OpenMP threads that sleep instead of spinning while they wait: the browser and the app share the
     # cores with training, and spinning threads lose whole time slices to them.
@@ -172,4 +170,4 @@ def send(run: Run, command: str) -> None:
     """Ask a running job to pause, resume or stop; it acts within about half a second."""
     if command not in COMMANDS:
         raise ValueError(f"Unknown command '{command}'. Use one of {', '.join(COMMANDS)}.")
-    (run.path / "control").write_text(command + "\n")
+    run.control_path.write_text(command + "\n")

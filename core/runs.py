@@ -66,6 +66,14 @@ class Run:
     def metrics_path(self) -> Path:
         return self.path / "metrics.jsonl"
 
+    @property
+    def control_path(self) -> Path:  # "pause" / "resume" / "stop" for the training process (core/control.py)
+        return self.path / "control"
+
+    @property
+    def log_path(self) -> Path:  # the training process's output, and the traceback of an unexpected failure
+        return self.path / "train.log"
+
     def config(self) -> dict[str, Any]:
         return json.loads((self.path / "config.json").read_text())
 

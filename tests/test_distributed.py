@@ -6,12 +6,14 @@ import sys
 
 import pytest
 
+import core.cli
 import core.train
 from core import jobs
+from core.config import make_config
 from core.distributed import DDP_DEVICE
 from core.evaluate import evaluate_run
 from core.runs import RunStore
-from core.train import make_config, train
+from core.train import train
 from tests.appserver import ROOT
 from tests.wait import wait_for
 
@@ -126,7 +128,7 @@ def test_more_processes_than_gpus_is_a_message(tmp_path):
 
 def test_ddp_without_torchrun_says_how_to_start_it(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        core.train.main([*RECIPE, "--device", DDP_DEVICE, "--runs-dir", str(tmp_path)])
+        core.cli.main([*RECIPE, "--device", DDP_DEVICE, "--runs-dir", str(tmp_path)])
     assert e.value.code == 2 and "torchrun --nproc_per_node" in capsys.readouterr().err
 
 

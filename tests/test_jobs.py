@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from core import jobs
+from core.config import make_config
 from core.models import Net
 from core.runs import RunStore
-from core.train import make_config
 from tests.wait import wait_for
 
 LONG = dict(
@@ -16,6 +16,7 @@ LONG = dict(
 )
 
 
+@pytest.mark.slow
 def test_a_job_trains_in_its_own_process_and_completes(tmp_path):
     store = RunStore(tmp_path)
     run = jobs.start(make_config(**{**LONG, "batch_size": 64, "epochs": 1}), store)
@@ -26,6 +27,7 @@ def test_a_job_trains_in_its_own_process_and_completes(tmp_path):
     assert run.config()["device"] == "cpu"  # resolved, not "auto"
 
 
+@pytest.mark.slow
 def test_one_job_per_device_and_stop_leaves_a_usable_checkpoint(tmp_path):
     store = RunStore(tmp_path)
     first = jobs.start(make_config(**LONG), store)
@@ -44,13 +46,16 @@ def test_one_job_per_device_and_stop_leaves_a_usable_checkpoint(tmp_path):
     Net().load_state_dict(torch.load(first.model_path, weights_only=True))
     step = torch.load(first.checkpoint_path, weights_only=True)["step"]
     jobs.resume(first, store)
-    wait_for(lambda: any(e["type"] == "resume" for e in first.events()))
+    # the resumed job trains on: a step past the checkpoint
+    # (a stop sent before its first step would not move it)
+    wait_for(lambda: any(e["type"] == "step" and e["step"] > step for e in first.events()[-50:]), 30)
     assert first.status == "running"
     jobs.send(first, "stop")
     wait_for(lambda: first.status == "stopped", 10)
     assert torch.load(first.checkpoint_path, weights_only=True)["step"] > step
 
 
+@pytest.mark.slow
 def test_a_process_that_dies_before_training_marks_the_run_failed_with_its_log(tmp_path):
     store = RunStore(tmp_path)
     run = jobs.start(make_config(**{**LONG, "epochs": 1}), store)

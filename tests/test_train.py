@@ -6,9 +6,12 @@ import pytest
 import torch
 
 import core.train
+from core.cli import main
+from core.config import PRESETS, TrainConfig, make_config
+from core.control import Control
 from core.models import Net, build_model
 from core.runs import RunStore
-from core.train import PRESETS, Control, TrainConfig, main, make_config, train
+from core.train import train
 
 QUICK = dict(model="tutorial", optimizer="adam", lr=3e-3, batch_size=32, device="cpu")
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import jobs
 from core.runs import Run, RunStore
-from core.train import make_config
+from core.config import make_config
 
 DEMO = make_config(
     data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=3, device="cpu"

@@ -12,7 +12,7 @@ from core.models import MODELS, build_model, get_model_spec
 from core.optim import OPTIMIZERS, SCHEDULES
 from core.paths import data_dir
 from core.runs import RunStore
-from core.train import AMP, PRESETS, TrainConfig, cli_command, make_config
+from core.config import AMP, PRESETS, TrainConfig, cli_command, make_config
 from ui.data import cached_dataset
 
 DATA_LABELS = {

@@ -1,0 +1,195 @@
+"""`python -m core.train`: train from a terminal, with a progress line; also how the app starts its jobs.
+
+    python -m core.train --data cifar10 --preset tutorial
+    torchrun --standalone --nproc_per_node=2 -m core.train --data cifar10 --preset fast-gpu --device ddp
+
+The flags are generated from TrainConfig (core/config.py). A command line that cannot start a run exits
+with status 2 and one line, before any run folder exists. Ctrl-C stops cleanly with a checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+import torch
+
+from .config import TrainConfig, config_from_args, from_dict, parser
+from .control import Control
+from .curves import eta_seconds
+from .devices import DeviceError, resolve_device
+from .distributed import DDP_DEVICE, Rank, broadcast, from_env, init, shutdown
+from .recorder import Event
+from .runs import RESUMABLE, Run, RunError, RunStore
+from .train import train
+
+
+class ProgressLine:
+    """One self-rewriting line on stderr: epoch, step, loss, images/s, ETA."""
+
+    def __init__(self, stream: TextIO = sys.stderr):
+        self.stream, self.last, self.t0, self.steps_per_epoch, self.epochs = (
+            stream,
+            0.0,
+            time.monotonic(),
+            1,
+            1,
+        )
+        self.first_step, self.total = None, 1
+
+    def __call__(self, ev: Event) -> None:
+        kind = ev["type"]
+        if kind in ("start", "resume"):
+            self.steps_per_epoch = ev.get("steps_per_epoch", self.steps_per_epoch)
+            self.epochs = ev.get("epochs", self.epochs)
+            self.total = ev.get("total_steps") or self.steps_per_epoch * self.epochs
+        elif kind == "step":
+            now = time.monotonic()
+            if self.first_step is None:
+                self.first_step, self.t0 = ev["global_step"], now
+            if now - self.last < 0.2:
+                return
+            self.last = now
+            done = ev["global_step"] + 1
+            eta = eta_seconds(done, self.total, (done - self.first_step) / max(now - self.t0, 1e-9)) or 0
+            bar = "#" * int(30 * done / self.total)
+            self.stream.write(
+                f"\repoch {ev['epoch'] + 1}/{self.epochs:g} [{bar:<30}] step {ev['step'] + 1}/"
+                f"{self.steps_per_epoch} loss {ev['loss']:.3f} {ev['images_per_s']:.0f} img/s ETA {eta:.0f}s "
+            )
+            self.stream.flush()
+        elif kind == "epoch":
+            self.stream.write(
+                f"\repoch {ev['epoch']}: train loss {ev['train_loss']:.3f}, test accuracy "
+                f"{ev['test_accuracy']:.2%}" + " " * 40 + "\n"
+            )
+        elif kind == "data" and ev["total"]:
+            self.stream.write(f"\r{ev['stage']}: {ev['done']:,}/{ev['total']:,}   ")
+        elif kind == "paused":
+            self.stream.write("\npaused\n")
+
+
+class UsageError(Exception):
+    """A command line that cannot start a run; the CLI prints it and exits with status 2."""
+
+
+class Terminated(Exception):
+    pass
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated(
+        "torchrun ended this process (another rank failed, or the job was cancelled); see torchrun's output"
+    )
+
+
+def prepare_run(args: argparse.Namespace, store: RunStore) -> tuple[TrainConfig, Run]:
+    """The config and run folder the command line asks for: a new run, or one to resume / train into.
+
+    Everything is checked before a new folder is created."""
+    if args.resume or args.run_id:
+        try:
+            run = store.open(args.resume or args.run_id)
+            cfg = from_dict({**run.config(), **({"device": args.device} if args.device else {})})
+        except (RunError, OSError, ValueError, TypeError) as e:
+            raise UsageError(f"--resume: {e}") from None
+        if args.resume and run.status not in RESUMABLE:
+            raise UsageError(
+                f"run {run.id} is {run.status}; only stopped, interrupted or failed runs can resume."
+            )
+    else:
+        if not args.data:
+            raise UsageError("--data is required (cifar10, synthetic or a folder path)")
+        cfg = config_from_args(args)
+    if problems := cfg.field_problems():
+        name, text = next(iter(problems.items()))
+        raise UsageError(f"--{name.replace('_', '-')}: {text}")
+    if not from_env().distributed:
+        if cfg.device == DDP_DEVICE:
+            raise UsageError(
+                "--device ddp runs one process per GPU; start it with torchrun: "
+                "torchrun --nproc_per_node=N -m core.train …"
+            )
+        try:
+            resolve_device(cfg.device)
+        except DeviceError as e:
+            raise UsageError(f"--device: {e}") from None
+    if not (args.resume or args.run_id):
+        run = store.create(asdict(cfg), args.name)
+    if args.resume:
+        run.control_path.unlink(missing_ok=True)  # the "stop" that ended the last session must not replay
+    return cfg, run
+
+
+def _join(args: argparse.Namespace, store: RunStore, rank: Rank) -> tuple[TrainConfig, Run, torch.device]:
+    """Under torchrun: join the group, then rank 0 prepares the run and tells the others."""
+    try:
+        device = init(rank, args.device or "auto")
+    except DeviceError as e:
+        raise UsageError(f"--device: {e}") from None
+    payload = None
+    if rank.main:
+        try:
+            cfg, run = prepare_run(args, store)
+            payload = {"config": asdict(cfg), "path": str(run.path)}
+        except UsageError as e:
+            payload = {"error": str(e)}
+    payload = broadcast(payload, rank)
+    if "error" in payload:
+        shutdown()
+        raise UsageError(payload["error"])
+    return from_dict(payload["config"]), run if rank.main else Run(Path(payload["path"])), device
+
+
+def main(argv: list[str] | None = None) -> int:
+    torch.set_flush_denormal(
+        True
+    )  # before any parallel op, so every OpenMP thread starts with it (see train)
+    p = parser()
+    args = p.parse_args(argv)
+    store = RunStore(args.runs_dir)
+    rank = from_env()
+    try:
+        cfg, run, device = _join(args, store, rank) if rank.distributed else (*prepare_run(args, store), None)
+    except UsageError as e:
+        if rank.main:
+            p.error(str(e))
+        return 2
+    if rank.main:
+        print(f"run folder: {run.path}", flush=True)
+    if rank.distributed:  # torchrun ends the other ranks with SIGTERM when one fails: record it, don't vanish
+        signal.signal(signal.SIGTERM, _terminated)
+    control = Control(run.control_path if rank.main else None)
+    stop_once = lambda *_: (control.stop(), signal.signal(signal.SIGINT, signal.default_int_handler))
+    signal.signal(signal.SIGINT, stop_once)  # first Ctrl-C: stop cleanly with a checkpoint
+    progress = ProgressLine() if rank.main and not args.quiet else None
+    try:
+        summary = train(cfg, run, on_event=progress, control=control, rank=rank, device=device)
+    except Exception:  # a bug: train() wrote its traceback to train.log and the run says failed
+        summary = run.summary() if rank.main else {"status": "failed"}
+    finally:
+        shutdown()
+    if rank.main:
+        _report(summary, run, rank, device)
+    return 0 if summary["status"] in ("completed", "stopped") else 1
+
+
+def _report(summary: dict, run: Run, rank: Rank, device: torch.device | None) -> None:
+    sys.stderr.write("\n")
+    print(f"status: {summary['status']}" + (f" ({summary['reason']})" if summary.get("reason") else ""))
+    if "test_accuracy" in summary:
+        where = f" ({rank.world} processes, {device.type})" if rank.distributed else ""
+        print(
+            f"test accuracy: {summary['test_accuracy']:.2%} after {summary.get('epochs_completed', 0)} "
+            f"epoch(s), {summary['train_seconds']:.1f} s of training on {summary['device']}{where}"
+        )
+    print(f"run folder: {run.path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Cooperative pause / resume / stop of a training run, checked by the loop between steps.
+
+Why cooperative: a step is never cut in half, so a stop always leaves a consistent checkpoint. Other
+threads call the methods; another process (the app, a shell) writes "pause", "resume" or "stop" into the
+run folder's control file (`Run.control_path`), which the loop reads at most twice a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+COMMANDS = ("pause", "resume", "stop")
+POLL_SECONDS = 0.5  # the control file is read at most this often
+PAUSED_TICK = 0.25  # while paused, commands are checked this often
+
+
+class Stopped(Exception):
+    """The user asked the run to stop; the loop saves a checkpoint first."""
+
+
+class Control:
+    def __init__(self, control_file: Path | None = None):
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.control_file = control_file
+        self._last_poll = 0.0
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def apply(self, command: str) -> None:
+        """Take on a command by name; anything else is ignored (a half-written file, a typo)."""
+        {"stop": self.stop, "pause": self.pause, "resume": self.resume}.get(command, lambda: None)()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def poll(self) -> None:
+        if self.control_file is None or time.monotonic() - self._last_poll < POLL_SECONDS:
+            return
+        self._last_poll = time.monotonic()
+        try:
+            command = self.control_file.read_text().strip()
+        except FileNotFoundError:
+            return
+        self.apply(command)
+
+    def wait_while_paused(
+        self, on_pause: Callable[[], None], on_resume: Callable[[], None], tick: Callable[[], None]
+    ) -> float:
+        """Block while paused, calling `tick` (which reads new commands) a few times a second.
+
+        Returns the seconds spent paused: they are not training time."""
+        if not self.paused:
+            return 0.0
+        t0 = time.monotonic()
+        on_pause()
+        while self.paused and not self.stopping:
+            self._running.wait(PAUSED_TICK)
+            tick()
+        on_resume()
+        return time.monotonic() - t0
