@@ -1,10 +1,11 @@
-# Two commands: `make run` starts the app, `make test` runs every test. Both set up .venv first.
+# `make run` starts the app, `make test` lints and runs every test, `make test-fast` runs the quick tests
+# (no `slow` or `browser` ones) for the edit loop. All set up .venv first.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test browser clean
+.PHONY: run test test-fast lint browser clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Blitz Lab needs Python 3.10 or newer")'
@@ -29,8 +30,16 @@ browser:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	else echo "NOTE: chromium not found and not root: browser tests will be skipped (set BLITZLAB_CHROMIUM)."; fi
 
-test: $(VENV)/.dev-installed browser
+# ruff: lint + format check (config in pyproject.toml); `$(BIN)/ruff format .` fixes the formatting.
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint browser
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -m "not slow and not browser"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

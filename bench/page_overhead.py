@@ -2,7 +2,8 @@
 config started as an app job and watched on the training page in Chromium, refreshing every second.
 Throughput is taken after the first epoch (steady streaming; page load and start-up excluded).
 
-    .venv/bin/python bench/page_overhead.py [--preset tutorial] [--epochs 6] [--repeats 2] [--refresh "every 5 s"]
+    .venv/bin/python bench/page_overhead.py [--preset tutorial] [--epochs 6] [--repeats 2] \
+        [--refresh "every 5 s"]
 
 Alternates CLI and page runs on the same machine in one session and reports each and the median ratio.
 """
@@ -24,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from core import jobs  # noqa: E402
+from core.config import make_config  # noqa: E402
 from core.runs import RunStore  # noqa: E402
-from core.train import make_config  # noqa: E402
 from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app  # noqa: E402
 
 

@@ -1,10 +1,11 @@
 """Training speed, all in one run on one machine: the tutorial's own loop against the app's presets.
 
-    python bench/train_speed.py --data data/cifar10-jpeg            # ~21 min on 2 cores
-    python bench/train_speed.py --data data/cifar10-jpeg --long     # + full airbench, 10 epochs (~17 min): 90 %
+    python bench/train_speed.py --data data/cifar10-jpeg         # ~21 min on 2 cores
+    python bench/train_speed.py --data data/cifar10-jpeg --long  # + full airbench, 10 epochs (~17 min): 90 %
 
 (a) the seed's loop exactly as the tutorial writes it (a dataset that does what the CIFAR10 class does per
-    sample, same transforms, DataLoader batch 4 shuffle num_workers=2, Net, SGD lr 0.001 momentum 0.9, 2 epochs);
+    sample, same transforms, DataLoader batch 4 shuffle num_workers=2, Net, SGD lr 0.001 momentum 0.9,
+    2 epochs);
 (b) the `tutorial` preset through core.train: same recipe, the app's data path;
 (c) `fast-cpu` time-to-accuracy: a ladder of complete fast-cpu runs of growing length; the time to X % is
     the training seconds of the first evaluation, in the shortest run, that reached X %;
@@ -33,10 +34,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.config import make_config  # noqa: E402
 from core.data import load_dataset  # noqa: E402
 from core.models import Net, get_model_spec  # noqa: E402
 from core.runs import RunStore  # noqa: E402
-from core.train import WHITEN_BIAS_TRAIN, make_config  # noqa: E402
+from core.train import WHITEN_BIAS_TRAIN  # noqa: E402
 
 TARGETS = (0.54, 0.70, 0.80, 0.85, 0.90)
 LADDER = (0.5, 1, 2, 4, 8, 10)  # fast-cpu epochs
@@ -66,7 +68,8 @@ class InMemoryCIFAR(torch.utils.data.Dataset):
 
 
 def seed_loop(root: Path, data_dir: str) -> list[dict]:
-    """The tutorial's "Training a classifier", verbatim but for the dataset class; accuracy after each epoch."""
+    """The tutorial's "Training a classifier", verbatim but for the dataset class; accuracy after each
+    epoch."""
     ds = load_dataset(str(root), data_dir)
     transform = transforms.Compose(
         [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]
@@ -183,8 +186,9 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> floa
 
 
 def train_step_gflop(model_name: str, batch_size: int) -> float:
-    """FLOPs of one forward + backward of `model_name` on a batch, as torch counts them, averaged over a run: an
-    airbench model stops back-propagating into its first convolution's input once the whitening bias freezes."""
+    """FLOPs of one forward + backward of `model_name` on a batch, as torch counts them, averaged over a
+    run: an airbench model stops back-propagating into its first convolution's input once the whitening
+    bias freezes."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = get_model_spec(model_name).build(10)
@@ -348,7 +352,8 @@ def report(r: dict) -> None:
     if seed:
         print(
             f"\n| | seconds | test accuracy |\n|---|---|---|\n| seed loop | {seed[-1]['seconds']:.1f} | "
-            f"{seed[-1]['accuracy']:.2%} |\n| tutorial preset | {tut[-1]['seconds']:.1f} | {tut[-1]['accuracy']:.2%} |"
+            f"{seed[-1]['accuracy']:.2%} |\n| tutorial preset | {tut[-1]['seconds']:.1f} | "
+            f"{tut[-1]['accuracy']:.2%} |"
             f"\n| ratio | {seed[-1]['seconds'] / tut[-1]['seconds']:.2f}× faster | "
             f"{100 * (tut[-1]['accuracy'] - seed[-1]['accuracy']):+.2f} points |"
         )
@@ -356,8 +361,8 @@ def report(r: dict) -> None:
     for run in r["fast_cpu"] + r["fast_cpu_short"] + r.get("long", []):
         last = run["points"][-1]
         print(
-            f"| {run['model']}, batch {run['batch_size']}, {run['epochs']:g} epochs | {last['seconds']:.1f} | "
-            f"{last['accuracy']:.2%} | {run['images_per_s']:,.0f} |"
+            f"| {run['model']}, batch {run['batch_size']}, {run['epochs']:g} epochs | "
+            f"{last['seconds']:.1f} | {last['accuracy']:.2%} | {run['images_per_s']:,.0f} |"
         )
     print("\n| target | first reached after | in the run of |\n|---|---|---|")
     for target, hit in r["time_to"].items():
@@ -372,7 +377,8 @@ def report(r: dict) -> None:
         )
     g = r["gflops"]
     print(
-        f"\n{g['model']}: {g['gflop_per_step']:.1f} GFLOP per training step, {g['achieved']:.0f} GFLOP/s achieved; "
+        f"\n{g['model']}: {g['gflop_per_step']:.1f} GFLOP per training step, "
+        f"{g['achieved']:.0f} GFLOP/s achieved; "
         f"matmul peak {g['peak_fp32_matmul']:.0f} GFLOP/s fp32, {g['peak_bf16_matmul']:.0f} GFLOP/s bf16"
     )
 

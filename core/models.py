@@ -100,7 +100,8 @@ class ResNet9(nn.Module):
 
 
 class FrozenScaleBatchNorm(nn.BatchNorm2d):
-    """airbench's batch-norm: fast-moving statistics (momentum 0.4) and a fixed scale of 1, only the shift learns."""
+    """airbench's batch-norm: fast-moving statistics (momentum 0.4) and a fixed scale of 1;
+    only the shift learns."""
 
     def __init__(self, c: int):
         super().__init__(c, eps=1e-12, momentum=0.4)
@@ -129,7 +130,8 @@ class ConvGroup(nn.Module):
 
 class Airbench(nn.Module):
     """Keller Jordan's airbench94 network (2024): a frozen patch-whitening first layer, three conv groups,
-    global max-pool, a linear head scaled by 1/9. Call `init_whitening` with training images before training."""
+    global max-pool, a linear head scaled by 1/9.
+    Call `init_whitening` with training images before training."""
 
     def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256)):
         super().__init__()
@@ -142,7 +144,8 @@ class Airbench(nn.Module):
 
     @torch.no_grad()
     def init_whitening(self, x: torch.Tensor, eps: float = 5e-4) -> None:
-        """Set the first layer to whiten 2×2 patches of `x` (normalised images): decorrelated, unit variance."""
+        """Set the first layer to whiten 2×2 patches of `x` (normalised images):
+        decorrelated, unit variance."""
         patches = x.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 12).float()
         eigenvalues, eigenvectors = torch.linalg.eigh(patches.T @ patches / len(patches))
         w = (eigenvectors.T / torch.sqrt(eigenvalues + eps).view(-1, 1)).view(12, 3, 2, 2)

@@ -10,8 +10,8 @@ SCHEDULES = ("constant", "onecycle", "cosine", "linear")
 
 
 def _param_groups(model: nn.Module, lr: float, weight_decay: float, norm_bias_lr_scale: float) -> list[dict]:
-    """airbench's trick: batch-norm shifts learn `norm_bias_lr_scale`× faster; their weight decay is divided by
-    the same factor so every parameter decays by the same amount per step."""
+    """airbench's trick: batch-norm shifts learn `norm_bias_lr_scale`× faster; their weight decay is divided
+    by the same factor so every parameter decays by the same amount per step."""
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
     norm_biases = {id(m.bias) for m in model.modules() if isinstance(m, norms) and m.bias is not None}
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -51,7 +51,8 @@ def make_optimizer(
 
 
 def _warmup_linear(total_steps: int, warmup: float = 0.2, start: float = 0.2):
-    """airbench's triangle: from `start`× up to the peak over the first `warmup` of training, then down to 0."""
+    """airbench's triangle: from `start`× up to the peak over the first `warmup` of training,
+    then down to 0."""
     peak = max(int(warmup * total_steps), 1)
 
     def factor(step: int) -> float:

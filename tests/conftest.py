@@ -1,8 +1,12 @@
-"""Shared fixtures: small generated data, a temporary runs dir, and a live app server for browser tests."""
+"""Shared fixtures: small generated data, a temporary runs dir, trained runs, and a live app server with
+a headless Chromium for browser tests. Test modules share code through these fixtures and the helper
+modules beside them (appserver, apptest, wait), never by importing each other."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -10,8 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.data import make_synthetic  # noqa: E402
-from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app  # noqa: E402
+from core.data import make_synthetic
+from core.runs import Run, RunStore
+from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +31,31 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("BLITZLAB_RUNS_DIR", str(d))
     monkeypatch.setenv("BLITZLAB_DATA_DIR", str(tmp_path / "data"))
     return d
+
+
+@pytest.fixture
+def trained_run(runs_dir) -> Callable[[str], Run]:
+    """Makes a completed run in `runs_dir` (2 epochs of the tutorial net on generated data), for the pages
+    that read trained models."""
+    # imported here so that only the tests that train depend on the training engine
+    from core.config import make_config
+    from core.train import train
+
+    def make(name: str) -> Run:
+        cfg = make_config(
+            data="synthetic",
+            model="tutorial",
+            optimizer="adam",
+            lr=3e-3,
+            batch_size=64,
+            epochs=2,
+            device="cpu",
+        )
+        run = RunStore(runs_dir).create(asdict(cfg), name=name)
+        train(cfg, run)
+        return run
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
 """The classify page through AppTest (the canvas itself is exercised in the browser test)."""
 
+import pytest
+
 from core.runs import RunStore
 from tests.apptest import open_page
-from tests.test_report_page import trained_run
 from tests.wait import wait_for
 
 
+@pytest.mark.slow
 def test_no_runs_points_to_the_training_page_and_offers_a_demo_run(runs_dir):
     at = open_page("pages/classify.py")
     assert any("No trained runs yet" in i.value for i in at.info)
@@ -16,8 +18,8 @@ def test_no_runs_points_to_the_training_page_and_offers_a_demo_run(runs_dir):
     assert run.status == "completed"
 
 
-def test_with_a_run_the_page_waits_for_a_drawing(runs_dir):
-    run = trained_run(runs_dir, "shapes")
+def test_with_a_run_the_page_waits_for_a_drawing(trained_run):
+    run = trained_run("shapes")
     at = open_page("pages/classify.py")
     assert not at.exception and at.selectbox(key="cl_run").value == run.id
     assert any("Draw on the canvas" in i.value for i in at.info)

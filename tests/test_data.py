@@ -128,7 +128,8 @@ def test_train_and_test_classes_must_match(image_folder):
 
 
 def _fake_cifar(root: Path, per_batch: int = 20) -> None:
-    """A tiny CIFAR-10 in the real `cifar-10-batches-py` pickle format (its md5s are not the official ones)."""
+    """A tiny CIFAR-10 in the real `cifar-10-batches-py` pickle format
+    (its md5s are not the official ones)."""
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)

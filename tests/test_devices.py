@@ -11,7 +11,10 @@ def test_cpu_is_always_listed_first_with_a_label():
 
 
 def test_auto_follows_the_tutorials_rule():
-    expected = "cuda:0" if torch.cuda.is_available() else default_device()
+    """`cuda:0 if torch.cuda.is_available() else cpu`, with Apple's GPU before the CPU."""
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    expected = "cuda:0" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    assert default_device() == expected
     assert str(resolve_device("auto")) == expected
     assert resolve_device("CPU") == torch.device("cpu")
 

@@ -97,6 +97,7 @@ def test_checkpoint_errors_are_messages_and_files_are_untouched(tmp_path):
     assert {p: p.read_bytes() for p in before} == before
 
 
+@pytest.mark.slow
 def test_evaluate_cli_prints_a_per_class_report(tmp_path, capsys, small_data, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = RunStore(tmp_path / "runs").create({})

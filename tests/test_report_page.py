@@ -1,5 +1,7 @@
 """The per-class report through AppTest, on a tiny run trained on generated data."""
 
+import pytest
+
 from core.evaluate import evaluate_run
 from tests.apptest import open_page
 
@@ -9,6 +11,7 @@ def test_no_runs_points_to_the_training_page(runs_dir):
     assert any("No trained runs yet" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_report_shows_accuracy_per_class_confusion_and_mistakes(trained_run):
     first = trained_run("first")
     second = trained_run("second")

@@ -1,4 +1,7 @@
 import json
+import re
+import time
+from datetime import datetime
 
 import pytest
 
@@ -7,12 +10,24 @@ from core.runs import RunError, RunStore, run_row
 
 def test_create_open_list(tmp_path):
     store = RunStore(tmp_path)
+    before = time.time()
     a = store.create({"model": "tutorial", "epochs": 1}, name="my first/run")
-    assert a.id.endswith(a.id[-4:]) and "my-first-run" in a.id
+    # stamp-label-hex: sortable by creation time, readable, and unique within the same second
+    match = re.fullmatch(r"(\d{8}-\d{6})-my-first-run-[0-9a-f]{4}", a.id)
+    assert match, a.id
+    stamp = datetime.strptime(match[1], "%Y%m%d-%H%M%S").timestamp()
+    assert before - 1 <= stamp <= time.time()
     assert store.open(a.id).config() == {"model": "tutorial", "epochs": 1}
     assert a.summary()["status"] == "running"  # owned by this live process
     assert [r.id for r in store.list()] == [a.id]
     assert run_row(a)["status"] == "running" and run_row(a)["model"] == "tutorial"
+
+
+def test_two_runs_with_the_same_name_get_their_own_folders(tmp_path):
+    store = RunStore(tmp_path)
+    a, b = store.create({"model": "tutorial"}), store.create({"model": "tutorial"})
+    assert a.id != b.id and a.id.split("-")[2] == b.id.split("-")[2] == "tutorial"
+    assert sorted(r.id for r in store.list()) == sorted([a.id, b.id])
 
 
 @pytest.mark.parametrize("bad", ["../etc", "a/b", "", ".hidden", "x" * 200, "..", "/abs"])

@@ -57,6 +57,7 @@ def test_a_folder_that_is_not_imagefolder_layout_is_explained(runs_dir, tmp_path
     assert "not in ImageFolder layout" in errors(at) and at.button(key="start").disabled
 
 
+@pytest.mark.slow
 def test_start_streams_events_and_stop_ends_the_run(runs_dir):
     at = open_page("pages/train.py")
     at.number_input(key="f_epochs").set_value(50).run()
@@ -74,6 +75,7 @@ def test_start_streams_events_and_stop_ends_the_run(runs_dir):
     assert run.checkpoint_path.exists()
 
 
+@pytest.mark.slow
 def test_a_second_start_on_a_busy_device_names_the_run(runs_dir):
     at = open_page("pages/train.py")
     at.number_input(key="f_epochs").set_value(50).run()
@@ -90,6 +92,7 @@ def test_a_second_start_on_a_busy_device_names_the_run(runs_dir):
         wait_for(lambda: run.status == "stopped", 10)
 
 
+@pytest.mark.slow
 def test_a_failed_run_says_why(runs_dir):
     at = open_page("pages/train.py")
     at.selectbox(key="f_optimizer").set_value("sgd").run()
