@@ -22,46 +22,46 @@ EXPLAIN = {
         "The usual imports: torch, its layers (nn), their functions (F) and the optimizers (optim)."
     ),
     "class": N_(
-        "A network is a subclass of nn.Module: __init__ creates the layers that hold learnable parameters, "
-        "forward says how an input flows through them. You only write forward; autograd derives backward. "
-        "This is the source of the Net class in core/models.py, read with inspect.getsource: the class the "
-        "Train page's tutorial model builds."
+        "A network is a subclass of `nn.Module`: `__init__` creates the layers that hold learnable "
+        "parameters, forward says how an input flows through them. You only write forward; autograd derives "
+        "backward. This is the source of the `Net` class in `core/models.py`, read with `inspect.getsource`: "
+        "the class the Train page's tutorial model builds."
     ),
     "net": N_(
         "Printing a module lists its layers. Two convolutional layers with max-pooling, then three fully "
         "connected layers; ReLU activations and the flatten live in forward, so they are not listed."
     ),
     "parameters": N_(
-        "net.parameters() yields every learnable tensor: one weight and one bias per layer. Their sizes "
+        "`net.parameters()` yields every learnable tensor: one weight and one bias per layer. Their sizes "
         "add up to the network's parameter count."
     ),
     "forward": N_(
         "A forward pass: a batch of one random 3-channel 32×32 image gives 10 outputs, one per class. "
-        "torch.nn works on batches only, hence the leading 1. Draw another input to see the outputs change."
+        "`torch.nn` works on batches only, hence the leading 1. Draw another input to see the outputs change."
     ),
     "backward-random": N_(
         "Zero the gradient buffers, then backpropagate a random gradient from the 10 outputs: every "
-        "parameter receives a .grad."
+        "parameter receives a `.grad`."
     ),
     "loss": N_(
-        "A loss function takes (output, target) and returns a number saying how far the output is from "
-        "the target. nn.MSELoss is the mean squared error."
+        "A loss function takes `(output, target)` and returns a number saying how far the output is from "
+        "the target. `nn.MSELoss` is the mean squared error."
     ),
     "grad-fn": N_(
-        "The loss remembers how it was computed: each grad_fn points to the functions that made its inputs. "
-        "Walking back from the loss retraces forward in reverse, down to conv1."
+        "The loss remembers how it was computed: each `grad_fn` points to the functions that made its "
+        "inputs. Walking back from the loss retraces forward in reverse, down to `conv1`."
     ),
     "backprop": N_(
-        "loss.backward() fills every parameter's .grad. Clear the old gradients first, or the new ones are "
-        "added to them. zero_grad() sets them to None, which is what prints before backward."
+        "`loss.backward()` fills every parameter's `.grad`. Clear the old gradients first, or the new ones "
+        "are added to them. `zero_grad()` sets them to `None`, which is what prints before backward."
     ),
     "manual-sgd": N_(
         "The simplest update rule, stochastic gradient descent: move each weight a small step against its "
         "gradient. The loss on the same input goes down."
     ),
     "optim-sgd": N_(
-        "torch.optim has the update rules ready (SGD, Adam, …): zero the gradients, forward, loss, "
-        "backward, then optimizer.step() does the update."
+        "`torch.optim` has the update rules ready (SGD, Adam, …): zero the gradients, forward, loss, "
+        "backward, then `optimizer.step()` does the update."
     ),
 }
 
@@ -97,7 +97,7 @@ def network_cells() -> None:
     st.markdown(
         "\n".join(f"{i}. [{_(text)}](#cell-{key})" for i, (text, key) in enumerate(TRAINING_STEPS, start=1))
     )
-    left, right = st.columns(2)
+    left, right = st.columns([1, 1, 3])[:2]
     left.button(_("▶ Run all cells"), key="nn_run_all", on_click=_run_to, args=(len(cells) - 1,))
     right.button(_("↺ Start again"), key="nn_reset", on_click=_start_again)
 
@@ -168,11 +168,11 @@ def resnet_section() -> None:
 st.title(_("Neural networks"))
 st.markdown(
     _(
-        "Neural networks are built with torch.nn. A network is an nn.Module: its layers hold the "
-        "learnable parameters, and forward(input) returns the output. Below, the Net class this app trains "
-        "goes through one round of training, one cell at a time. Each cell's code is exactly what runs, and "
-        "its output is exactly what that code prints: copy the cells into Python in the same order and you "
-        "get the same numbers."
+        "Neural networks are built with `torch.nn`. A network is an `nn.Module`: its layers hold the "
+        "learnable parameters, and `forward(input)` returns the output. Below, the `Net` class this app "
+        "trains goes through one round of training, one cell at a time. Each cell's code is exactly what "
+        "runs, and its output is exactly what that code prints: copy the cells into Python in the same order "
+        "and you get the same numbers."
     )
 )
 network_cells()

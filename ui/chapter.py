@@ -53,7 +53,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         2,
         N_("Autograd"),
         N_(
-            "Build a small computation, see its computational graph, call backward() and check each "
+            "Build a small computation, see its computational graph, call `backward()` and check each "
             "gradient; then let gradient descent walk downhill."
         ),
         (ChapterPage("pages/autograd.py", N_("Autograd"), "🔁"),),
@@ -62,7 +62,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         3,
         N_("Neural networks"),
         N_(
-            "Run the Net class the app trains, cell by cell: forward pass, loss function, backpropagation, "
+            "Run the `Net` class the app trains, cell by cell: forward pass, loss function, backpropagation, "
             "and a weight update by hand and with an optimizer."
         ),
         (ChapterPage("pages/neural_networks.py", N_("Neural networks"), "🧠"),),
@@ -84,7 +84,7 @@ CHAPTERS: tuple[Chapter, ...] = (
         5,
         N_("Training on a GPU"),
         N_(
-            "Move the network and each batch to a GPU with torch.device and .to(device), and compare "
+            "Move the network and each batch to a GPU with `torch.device` and `.to(device)`, and compare "
             "the speed."
         ),
         (),
