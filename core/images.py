@@ -70,10 +70,11 @@ def _check_header(image: Image.Image, name: str) -> None:
 
 
 def _decode_small(image: Image.Image, fit: str) -> Image.Image:
-    """Decode the first frame at most about OVERSAMPLE × the model's size along the sides that matter.
+    """The first frame, decoded and shrunk by whole factors to about OVERSAMPLE × the model's size.
 
-    "crop" keeps the centre square (the same square the final centre crop would keep, and orientation
-    does not move it), "resize" squashes, so each axis only needs enough pixels of its own."""
+    "crop" keeps the centre square (the square the final centre crop keeps; orientation does not move
+    it), so both axes shrink by the short side's factor; "resize" squashes, so each axis by its own. The
+    square is cut after shrinking, so no full-size copy is ever made."""
     if getattr(image, "is_animated", False):
         image.seek(0)
     target = IMAGE_SIZE * OVERSAMPLE
@@ -84,18 +85,24 @@ def _decode_small(image: Image.Image, fit: str) -> Image.Image:
         request = (target, target) if fit == "resize" else (width * target // short, height * target // short)
         image.draft(image.mode, request)
         width, height = image.size
+    if fit == "resize":
+        factors = (max(1, width // target), max(1, height // target))
+    else:
+        factors = (max(1, min(width, height) // target),) * 2
+    image.load()
+    if factors != (1, 1):
+        if image.mode in ("1", "P") or image.mode.startswith("I;16"):
+            # modes `reduce` cannot average: to the nearest one it can (palette keeps its transparency)
+            image = image.convert(
+                "I" if image.mode.startswith("I;16") else "RGBA" if image.mode == "P" else "L"
+            )
+        image = image.reduce(factors)
+    width, height = image.size
     if fit == "crop" and width != height:
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
         image = image.crop((left, top, left + side, top + side))
-    image.load()
-    factors = (max(1, image.size[0] // target), max(1, image.size[1] // target))
-    if factors == (1, 1):
-        return image
-    if image.mode in ("1", "P") or image.mode.startswith("I;16"):
-        # modes `reduce` cannot average: to the nearest one it can (palette keeps its transparency)
-        image = image.convert("I" if image.mode.startswith("I;16") else "RGBA" if image.mode == "P" else "L")
-    return image.reduce(factors)
+    return image
 
 
 def read_image(data: bytes, name: str = "image", fit: str = "crop") -> torch.Tensor:

@@ -3,13 +3,16 @@
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from core.images import ImageError, from_canvas, read_image
+import core.images
+from core.images import MAX_FILES, ImageError, from_canvas, read_image, read_images
+from tests.memory import peak_mib
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -85,19 +88,127 @@ def test_bad_files_are_refused_with_their_name(data, message):
     assert "holiday.png" in str(e.value)
 
 
-def test_a_decompression_bomb_is_refused_from_its_header():
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims width×height 8-bit gray pixels and holds none: only its header can be trusted."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)  # 10 gigapixels, 1 byte each
-    bomb = (
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
         + chunk(b"IDAT", zlib.compress(b""))
         + chunk(b"IEND", b"")
     )
+
+
+def test_a_decompression_bomb_is_refused_from_its_header():
+    bomb = png_header_only(100_000, 100_000)  # 10 gigapixels, 1 byte each
     with pytest.raises(ImageError, match="refused before decoding|too large"):
         read_image(bomb, "bomb.png")
+
+
+@pytest.mark.parametrize(
+    "width, height, message",
+    [
+        (20_000_000, 1, "longer than 20,000 pixels on a side"),  # 20 megapixels, 1 pixel high
+        (700_000, 1, "longer than 20,000 pixels on a side"),
+        (1, 700_000, "longer than 20,000 pixels on a side"),
+        (10_000, 100, "more than 50 times longer than it is wide"),
+    ],
+)
+def test_strips_are_refused_from_their_header(width, height, message):
+    with pytest.raises(ImageError, match=message):
+        read_image(png_header_only(width, height), "strip.png")
+
+
+def test_a_strip_within_the_limits_is_read_without_blowing_up():
+    strip = Image.new("RGB", (5000, 100), (0, 0, 255))
+    assert read_image(encode(strip), fit="crop").float().mean() == pytest.approx(85, abs=1)
+    assert read_image(encode(strip), fit="resize")[2].min() == 255
+
+
+def peak_mib_reading(path: Path, fit: str = "crop") -> int:
+    """MiB by which reading the image file at `path` raises a fresh interpreter's resident memory."""
+    setup = f"from core.images import read_image\ndata = open({str(path)!r}, 'rb').read()"
+    return peak_mib(setup, f"read_image(data, 'big', {fit!r})")
+
+
+def test_a_large_jpeg_is_decoded_small(tmp_path):
+    # 6000×4000 RGB is 72 MB decoded; `draft` decodes it at 1/8 scale straight away
+    path = tmp_path / "big.jpg"
+    noise = np.random.default_rng(0).integers(0, 255, (400, 600, 3), dtype=np.uint8)
+    Image.fromarray(noise).resize((6000, 4000)).save(path, "JPEG", quality=80)
+    assert peak_mib_reading(path) < 30
+
+
+def test_a_large_png_is_reduced_right_after_decoding(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (6000, 4000), (10, 200, 10)).save(path)
+    # the decoded picture (72 MB) and small copies of it: no full-size copy, nothing blown up
+    assert peak_mib_reading(path) < 120 and peak_mib_reading(path, "resize") < 120
+
+
+def test_exif_rotation_survives_decoding_small():
+    image = Image.new("RGB", (1280, 640), (255, 0, 0))
+    image.paste((0, 0, 255), (0, 0, 640, 640))  # left half blue, right half red
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    for fmt in ("JPEG", "PNG"):
+        t = read_image(encode(image, fmt, exif=exif.tobytes()), fit="resize")
+        assert t[2, 2, 16] > 200 and t[0, 29, 16] > 200, fmt  # blue on top, red below
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (800, 800), (200, 10, 10)).convert("P"),
+        Image.new("I;16", (800, 600), 40000),
+        Image.new("1", (800, 600), 1),
+        Image.new("LA", (900, 300), (120, 255)),
+        Image.new("CMYK", (700, 700), (0, 200, 200, 0)),
+    ],
+)
+def test_large_images_of_every_mode_are_reduced(image):
+    fmt = "TIFF" if image.mode == "CMYK" else "PNG"
+    t = read_image(encode(image, fmt))
+    assert t.shape == (3, 32, 32) and t.dtype == torch.uint8
+
+
+def test_a_truncated_jpeg_is_refused():
+    data = encode(
+        Image.fromarray(np.random.default_rng(1).integers(0, 255, (256, 256, 3), dtype=np.uint8)), "JPEG"
+    )
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        read_image(data[: len(data) // 2], "half.jpg")
+
+
+def test_an_animated_webp_uses_its_first_frame():
+    frames = [Image.new("RGB", (64, 64), c) for c in ((0, 0, 255), (255, 0, 0))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    t = read_image(buffer.getvalue())
+    assert t[2].float().mean() > 200 and t[0].float().mean() < 50
+
+
+def test_uploads_are_limited_per_file_and_per_batch(monkeypatch):
+    small = encode(Image.new("RGB", (40, 40), (1, 2, 3)))
+    monkeypatch.setattr(core.images, "MAX_FILE_BYTES", len(small) - 1)
+    with pytest.raises(ImageError, match="MiB are refused"):
+        read_image(small, "big.png")
+    monkeypatch.setattr(core.images, "MAX_FILE_BYTES", 10 * len(small))
+    results = read_images([(f"{i}.png", small) for i in range(MAX_FILES + 2)])
+    assert all(isinstance(r, torch.Tensor) for _, r in results[:MAX_FILES])
+    assert [str(r) for _, r in results[MAX_FILES:]] == [
+        f"{n}.png was not read: at most {MAX_FILES} files at a time." for n in (MAX_FILES, MAX_FILES + 1)
+    ]
+    monkeypatch.setattr(core.images, "MAX_TOTAL_BYTES", 2 * len(small))
+    assert [type(r).__name__ for _, r in read_images([("a", small)] * 3)] == [
+        "Tensor",
+        "Tensor",
+        "ImageError",
+    ]
 
 
 def test_a_canvas_drawing_becomes_a_model_input():
