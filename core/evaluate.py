@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,18 @@ class Report:
         return [(i, float(self.confidence[i])) for i in hits]
 
 
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The block runs in eval mode (batch-norm's running statistics, no dropout); the model's own mode is
+    restored afterwards, even when the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def logits(
     model: nn.Module,
@@ -131,23 +144,21 @@ def evaluate(
     amp: str = "off",
 ) -> Report:
     """Confusion matrix, loss and predictions over (x, y) in eval mode; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
     k = len(classes)
     confusion = torch.zeros(k, k, dtype=torch.int64)
     preds, confs, loss_sum = [], [], 0.0
-    for i in range(0, len(y), batch_size):
-        xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
-        out = logits(model, xb, in_channels, mean, std, tta, memory_format, amp)
-        loss_sum += float(nn.functional.cross_entropy(out, yb, reduction="sum"))
-        conf, p = out.softmax(1).max(1)
-        preds.append(p.cpu())
-        confs.append(conf.cpu())
-        confusion += torch.bincount(yb.cpu() * k + p.cpu(), minlength=k * k).view(k, k)
-        if progress:
-            progress(min(i + batch_size, len(y)), len(y))
-    model.train(was_training)
+    with eval_mode(model):
+        for i in range(0, len(y), batch_size):
+            xb, yb = x[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
+            out = logits(model, xb, in_channels, mean, std, tta, memory_format, amp)
+            loss_sum += float(nn.functional.cross_entropy(out, yb, reduction="sum"))
+            conf, p = out.softmax(1).max(1)
+            preds.append(p.cpu())
+            confs.append(conf.cpu())
+            confusion += torch.bincount(yb.cpu() * k + p.cpu(), minlength=k * k).view(k, k)
+            if progress:
+                progress(min(i + batch_size, len(y)), len(y))
     empty = torch.zeros(0, dtype=torch.int64)
     return Report(
         list(classes),
@@ -169,11 +180,9 @@ def predict_topk(
     std=TUTORIAL_STD,
 ) -> list[list[tuple[str, float]]]:
     """For each uint8 image, its k most probable classes with their softmax probabilities."""
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    probs = logits(model, x.to(device), in_channels, mean, std).softmax(1).cpu()
-    model.train(was_training)
+    with eval_mode(model):
+        probs = logits(model, x.to(device), in_channels, mean, std).softmax(1).cpu()
     top = probs.topk(min(k, len(classes)), dim=1)
     return [
         [(classes[int(i)], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(top.values, top.indices)

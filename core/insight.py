@@ -8,6 +8,7 @@ import torch.nn as nn
 import torchvision
 
 from .data import TUTORIAL_MEAN, TUTORIAL_STD, to_model_input
+from .evaluate import eval_mode
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -46,14 +47,12 @@ def feature_maps(
         for name, m in model.named_modules()
         if isinstance(m, nn.Conv2d)
     ]
-    was_training = model.training
-    model.eval()
     try:
-        model(to_model_input(x[None], in_channels, mean, std))
+        with eval_mode(model):
+            model(to_model_input(x[None], in_channels, mean, std))
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     pictures = []
     for name, out in outputs:
         maps = _to_uint8(out[:max_maps])[:, None].expand(-1, 3, -1, -1)
@@ -70,13 +69,11 @@ def saliency(
     model: nn.Module, x: torch.Tensor, in_channels: int, mean=TUTORIAL_MEAN, std=TUTORIAL_STD
 ) -> torch.Tensor:
     """|d score(top class) / d input|, max over channels, as a 32×32 heat picture over the image (H×W×3)."""
-    was_training = model.training
-    model.eval()
     inp = to_model_input(x[None], in_channels, mean, std).requires_grad_(True)
-    scores = model(inp)
-    scores[0, scores[0].argmax()].backward()
-    model.zero_grad(set_to_none=True)  # only the input's gradient is wanted
-    model.train(was_training)
+    with eval_mode(model):
+        scores = model(inp)
+        scores[0, scores[0].argmax()].backward()
+        model.zero_grad(set_to_none=True)  # only the input's gradient is wanted
     heat = inp.grad[0].abs().amax(0)
     heat = (heat / heat.max().clamp(min=1e-12))[..., None]
     red = torch.tensor([255.0, 40.0, 0.0])
