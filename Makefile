@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
 
-.PHONY: run test test-fast lint browser clean
+.PHONY: run test test-fast lint browser messages clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Blitz Lab needs Python 3.10 or newer")'
@@ -40,6 +40,11 @@ test: lint browser
 
 test-fast: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -m "not slow and not browser"
+
+# Translations: add new strings to locales/zh/LC_MESSAGES/*.po (untranslated until someone writes them; see
+# docs/TRANSLATING.md). `make test` fails while any string lacks its 中文.
+messages: $(VENV)/.installed
+	$(BIN)/python -m ui.i18n_catalogs
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -68,6 +68,7 @@ def windowed(per_step: dict[int, float], events: list[dict], spe: int, size: int
     return pairs
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path, monkeypatch):
     result = torchrun(*RECIPE, "--device", "cpu", "--runs-dir", str(tmp_path / "ddp"), "--quiet")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -132,6 +133,7 @@ def test_ddp_without_torchrun_says_how_to_start_it(tmp_path, capsys):
     assert e.value.code == 2 and "torchrun --nproc_per_node" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_app_starts_a_ddp_job_through_torchrun(tmp_path):
     """What the training page does when the user picks "all N GPUs": here 2 gloo processes stand in for GPUs."""
     store = RunStore(tmp_path)
