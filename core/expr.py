@@ -267,7 +267,7 @@ KEYWORDS = {
 }
 # no meta kernel or none needed: they allocate nothing, report a number, or make a bounded copy
 SKIP_META = {"numpy", "tolist", "item", "data_ptr", "from_numpy", "allclose", "equal", "size", "dim"}
-MATMULS = {"matmul", "mm", "bmm", "@", "dot", "outer"}
+MATMULS = {"matmul", "mm", "bmm", "@", "dot"}  # work: result × inner size
 SORTS = {"sort", "topk"}
 BIN_OPS = {
     ast.Add: operator.add,
