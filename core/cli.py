@@ -19,14 +19,17 @@ from typing import TextIO
 
 import torch
 
+from . import jobs
 from .config import TrainConfig, config_from_args, from_dict, parser
 from .control import Control
 from .curves import eta_seconds
-from .devices import DeviceError, resolve_device
+from .devices import DeviceError
 from .distributed import DDP_DEVICE, Rank, broadcast, from_env, init, shutdown
+from .messages import N_
 from .recorder import Event
-from .runs import RESUMABLE, Run, RunError, RunStore
+from .runs import Run, RunError, RunStore
 from .train import train
+from .validate import checkpoint_problem, run_problems
 
 
 class ProgressLine:
@@ -91,36 +94,39 @@ def _terminated(signum, frame) -> None:
 def prepare_run(args: argparse.Namespace, store: RunStore) -> tuple[TrainConfig, Run]:
     """The config and run folder the command line asks for: a new run, or one to resume / train into.
 
-    Everything is checked before a new folder is created."""
+    Everything is checked (core.validate) before a new folder is created or a run is touched."""
+    distributed = from_env().distributed
     if args.resume or args.run_id:
+        flag = "--resume" if args.resume else "--run-id"
         try:
             run = store.open(args.resume or args.run_id)
-            cfg = from_dict({**run.config(), **({"device": args.device} if args.device else {})})
-        except (RunError, OSError, ValueError, TypeError) as e:
-            raise UsageError(f"--resume: {e}") from None
-        if args.resume and run.status not in RESUMABLE:
-            raise UsageError(
-                f"run {run.id} is {run.status}; only stopped, interrupted or failed runs can resume."
-            )
+            saved = run.config()
+            if not saved:
+                raise RunError(N_("The config of run {run} is damaged; it cannot resume."), run=run.id)
+            cfg = from_dict({**saved, **({"device": args.device} if args.device else {})})
+        except (RunError, TypeError) as e:
+            raise UsageError(f"{flag}: {e}") from None
+        # --resume: the run must be resumable; --run-id (a folder the app prepared): its checkpoint fits
+        problem = jobs.resume_problem(run) if args.resume else checkpoint_problem(run)
+        if problem is not None:
+            raise UsageError(f"{flag}: {problem}")
     else:
         if not args.data:
             raise UsageError("--data is required (cifar10, synthetic or a folder path)")
         cfg = config_from_args(args)
-    if problems := cfg.field_problems():
-        name, text = next(iter(problems.items()))
-        raise UsageError(f"--{name.replace('_', '-')}: {text}")
-    if not from_env().distributed:
-        if cfg.device == DDP_DEVICE:
-            raise UsageError(
-                "--device ddp runs one process per GPU; start it with torchrun: "
-                "torchrun --nproc_per_node=N -m core.train …"
-            )
-        try:
-            resolve_device(cfg.device)
-        except DeviceError as e:
-            raise UsageError(f"--device: {e}") from None
+    if not distributed and cfg.device == DDP_DEVICE:
+        raise UsageError(
+            "--device ddp runs one process per GPU; start it with torchrun: "
+            "torchrun --nproc_per_node=N -m core.train …"
+        )
+    if problems := run_problems(cfg, check_device=not distributed):
+        name, problem = next(iter(problems.items()))
+        raise UsageError(f"--{name.replace('_', '-')}: {problem}")
     if not (args.resume or args.run_id):
-        run = store.create(asdict(cfg), args.name)
+        try:
+            run = store.create(asdict(cfg), args.name)
+        except (RunError, OSError) as e:
+            raise UsageError(f"--runs-dir: {e}") from None
     if args.resume:
         run.control_path.unlink(missing_ok=True)  # the "stop" that ended the last session must not replay
     return cfg, run

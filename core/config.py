@@ -17,11 +17,38 @@ import torch
 
 from .data import CIFAR_MEAN, CIFAR_STD, TUTORIAL_MEAN, TUTORIAL_STD
 from .distributed import DDP_DEVICE
+from .messages import N_, MessageError
 from .models import MODELS
 from .optim import OPTIMIZERS, SCHEDULES
 from .paths import data_dir, runs_dir
 
 AMP = ("off", "bf16", "fp16")
+# the range of each number a run accepts (inclusive; EXCLUSIVE: a bound that is itself refused), so that a
+# typo (lr 1e9, 10⁶ epochs) is refused before a run starts; the form's inputs read the same limits
+LIMITS: dict[str, tuple[float, float]] = {
+    "epochs": (0, 1000),
+    "batch_size": (1, 65_536),
+    "lr": (0, 10.0),
+    "momentum": (0, 1),
+    "weight_decay": (0, 1.0),
+    "norm_bias_lr_scale": (0, 1000.0),
+    "label_smoothing": (0, 1),
+    "crop_pad": (0, 8),
+    "seed": (0, 2**63 - 1),
+}
+EXCLUSIVE = {"epochs": 0, "lr": 0, "momentum": 1, "norm_bias_lr_scale": 0, "label_smoothing": 1}
+WHOLE = ("batch_size", "crop_pad", "seed")  # whole numbers only
+LIMIT_MESSAGES = {
+    "epochs": N_("Epochs must be a positive number, at most {high}."),
+    "batch_size": N_("Batch size must be a whole number from {low} to {high}."),
+    "lr": N_("Learning rate must be a positive number, at most {high}."),
+    "momentum": N_("Momentum must be at least {low} and less than {high}."),
+    "weight_decay": N_("Weight decay must be from {low} to {high}."),
+    "norm_bias_lr_scale": N_("The norm-bias learning-rate scale must be a positive number, at most {high}."),
+    "label_smoothing": N_("Label smoothing must be at least {low} and less than {high}."),
+    "crop_pad": N_("Crop padding must be a whole number of pixels from {low} to {high}."),
+    "seed": N_("Seed must be a whole number from {low} to {high}."),
+}
 
 
 def _field(default: Any, help: str, choices: tuple[str, ...] | None = None, factory: Any = None) -> Any:
@@ -67,45 +94,50 @@ class TrainConfig:
         if isinstance(self.epochs, float) and self.epochs.is_integer():
             self.epochs = int(self.epochs)  # "2", not "2.0", in run names, tables and the CLI line
 
-    def field_problems(self) -> dict[str, str]:
-        """Every invalid value, by field, as sentences a form or the CLI can show."""
-        p: dict[str, str] = {}
-        if self.model not in MODELS:
-            p["model"] = f"Model must be one of {', '.join(MODELS)}."
-        if not (self.epochs > 0 and math.isfinite(self.epochs)):
-            p["epochs"] = "Epochs must be a positive number."
-        if self.batch_size < 1:
-            p["batch_size"] = "Batch size must be at least 1."
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            p["lr"] = "Learning rate must be a positive number."
-        if not 0 <= self.momentum < 1:
-            p["momentum"] = "Momentum must be in [0, 1)."
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            p["weight_decay"] = "Weight decay must be ≥ 0."
-        if not (self.norm_bias_lr_scale > 0 and math.isfinite(self.norm_bias_lr_scale)):
-            p["norm_bias_lr_scale"] = "The norm-bias learning-rate scale must be positive."
-        if not 0 <= self.label_smoothing < 1:
-            p["label_smoothing"] = "Label smoothing must be in [0, 1)."
-        if self.optimizer not in OPTIMIZERS:
-            p["optimizer"] = f"Optimizer must be one of {', '.join(OPTIMIZERS)}."
-        if self.schedule not in SCHEDULES:
-            p["schedule"] = f"Schedule must be one of {', '.join(SCHEDULES)}."
-        if not 0 <= self.crop_pad <= 8:
-            p["crop_pad"] = "Crop padding must be between 0 and 8 pixels."
-        if self.amp not in AMP:
-            p["amp"] = f"Amp must be one of {', '.join(AMP)}."
-        if self.preset and self.preset not in PRESETS:
-            p["preset"] = f"Preset must be one of {', '.join(PRESETS)}."
-        for name in ("mean", "std"):
+    def field_problems(self) -> dict[str, MessageError]:
+        """Every invalid value, by field, as messages a form or the CLI can show (`str(e)`: English).
+
+        Values read back from a hand-edited config.json may have any JSON type, so types are checked too."""
+        p: dict[str, MessageError] = {}
+        for name, (low, high) in LIMITS.items():
+            value, whole = getattr(self, name), name in WHOLE
+            number = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+            if not (
+                number and math.isfinite(value) and low <= value <= high and value != EXCLUSIVE.get(name)
+            ):
+                p[name] = MessageError(LIMIT_MESSAGES[name], low=low, high=high)
+        choices = {
+            "model": (MODELS, N_("Model must be one of {choices}.")),
+            "optimizer": (OPTIMIZERS, N_("Optimizer must be one of {choices}.")),
+            "schedule": (SCHEDULES, N_("Schedule must be one of {choices}.")),
+            "amp": (AMP, N_("Amp must be one of {choices}.")),
+            "preset": ((*PRESETS, ""), N_("Preset must be one of {choices}.")),
+        }
+        for name, (allowed, message) in choices.items():
+            if getattr(self, name) not in allowed:
+                p[name] = MessageError(message, choices=", ".join(a for a in allowed if a))
+        for name, message in (
+            ("mean", N_("Mean must be 1 or 3 finite numbers (one per channel).")),
+            ("std", N_("Std must be 1 or 3 finite numbers (one per channel).")),
+        ):
             values = getattr(self, name)
-            if len(values) not in (1, 3) or not all(math.isfinite(v) for v in values):
-                p[name] = f"{name.capitalize()} must be 1 or 3 finite numbers (one per channel)."
-        if not all(v > 0 for v in self.std):
-            p["std"] = "Std must be positive."
+            numbers = isinstance(values, tuple) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+            )
+            if not (numbers and len(values) in (1, 3)):
+                p[name] = MessageError(message)
+            elif name == "std" and not all(v > 0 for v in values):
+                p[name] = MessageError(N_("Std must be positive."))
+        for name in ("flip", "tta", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                p[name] = MessageError(N_("--{flag} must be true or false."), flag=name.replace("_", "-"))
+        for name in ("data", "data_dir", "device"):
+            if not isinstance(getattr(self, name), str):
+                p[name] = MessageError(N_("--{flag} must be text."), flag=name.replace("_", "-"))
         return p
 
     def problems(self) -> list[str]:
-        return list(self.field_problems().values())
+        return [str(e) for e in self.field_problems().values()]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
+import socket
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -23,18 +25,23 @@ from .config import TrainConfig
 from .control import COMMANDS
 from .devices import DeviceError, resolve_device
 from .distributed import DDP_DEVICE
-from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim
+from .messages import N_
+from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim, pid_alive
+from .validate import checkpoint_problem, run_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 _children: dict[str, subprocess.Popen] = {}  # run id → process started by this server, reaped on poll
 
 
-class DeviceBusy(RuntimeError):
+class DeviceBusy(RunError):
     """One job per device: the message names the run that holds it."""
 
     def __init__(self, run: Run, device: str):
         super().__init__(
-            f"{device} is busy with run {run.id} ({run.status}). Stop it or wait for it to finish."
+            N_("{device} is busy with run {run} ({status}). Stop it or wait for it to finish."),
+            device=device,
+            run=run.id,
+            status=run.status,
         )
         self.run, self.device = run, device
 
@@ -51,8 +58,9 @@ def _store_lock(store: RunStore):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _reap(store: RunStore) -> None:
-    """Forget finished children; one that died before claiming its run marks the run failed, with its log."""
+def reap(store: RunStore) -> None:
+    """Collect finished children (so none lingers as a zombie), and forget them; one that died before
+    claiming its run marks the run failed, with its log. Called wherever liveness is checked."""
     for run_id, proc in list(_children.items()):
         if proc.poll() is None:
             continue
@@ -81,7 +89,7 @@ def log_tail(run: Run, lines: int = 20) -> str:
 
 
 def active_runs(store: RunStore) -> list[Run]:
-    _reap(store)
+    reap(store)
     return [r for r in store.list() if r.status in ACTIVE]
 
 
@@ -131,8 +139,8 @@ def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes:
     """Create a run for `cfg` on its (resolved) device and start training it in the background.
 
     Device "ddp" trains on every GPU through torchrun (`processes` overrides the GPU count)."""
-    if problems := cfg.problems():
-        raise ValueError("; ".join(problems))
+    if problems := run_problems(cfg):
+        raise next(iter(problems.values()))
     if cfg.device == DDP_DEVICE:
         processes = processes or ddp_processes()
         if processes < 2:
@@ -154,16 +162,32 @@ def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes:
 
 def resume(run: Run, store: RunStore) -> None:
     """Continue a stopped, interrupted or failed run from its last checkpoint."""
-    status = run.status
-    if status not in RESUMABLE:
-        raise RunError(f"Run {run.id} is {status}; only stopped, interrupted or failed runs can resume.")
+    if (problem := resume_problem(run)) is not None:
+        raise problem
     device = run_device(run)
     with _store_lock(store):
         if holder := busy_run(store, device):
             raise DeviceBusy(holder, device)
+        if (problem := resume_problem(run)) is not None:  # another tab resumed or deleted it meanwhile
+            raise problem
         # until the child claims the run with its own pid, this process owns it (so it is not "interrupted")
         run.write_summary({**run.summary(), "status": "running", "reason": "", **claim()})
     _spawn(run, store, int(run.summary().get("processes", 1)))
+
+
+def resume_problem(run: Run) -> RunError | None:
+    """Why `run` cannot resume now (its state, or an unusable config or checkpoint), or None."""
+    status = run.status
+    if status not in RESUMABLE:
+        return RunError(
+            N_("Run {run} is {status}; only stopped, interrupted or failed runs can resume."),
+            run=run.id,
+            status=status,
+        )
+    problem = checkpoint_problem(run)
+    if problem is not None:
+        return RunError(problem.template, **problem.values)
+    return None
 
 
 def send(run: Run, command: str) -> None:
@@ -171,3 +195,18 @@ def send(run: Run, command: str) -> None:
     if command not in COMMANDS:
         raise ValueError(f"Unknown command '{command}'. Use one of {', '.join(COMMANDS)}.")
     run.control_path.write_text(command + "\n")
+
+
+def end_process(run: Run) -> bool:
+    """End a stalled job's process (SIGTERM), which no longer reads its control file; the run becomes
+    `interrupted` and can resume from its last checkpoint. False when it is not a live job of this host."""
+    s = run.summary()
+    pid = s.get("pid")
+    if (
+        s.get("host") != socket.gethostname()
+        or not pid_alive(pid, s.get("pid_started"))
+        or pid == os.getpid()
+    ):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    return True

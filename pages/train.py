@@ -6,8 +6,10 @@ from core import jobs
 from core.paths import runs_dir
 from core.runs import RunError, RunStore
 from ui import through_navigation
+from ui.i18n import _, error_text
 from ui.live import live_view
 from ui.runs_panel import runs_panel
+from ui.safe import md
 from ui.train_form import new_run_form
 
 through_navigation()
@@ -20,12 +22,15 @@ st.caption(
 )
 
 store = RunStore(runs_dir())
+if (problem := store.problem()) is not None:
+    st.error(md(error_text(problem)))
 active = jobs.active_runs(store)
 wanted = st.query_params.get("run")
 try:
     shown = store.open(wanted) if wanted else (active[0] if active else (store.list() or [None])[0])
 except RunError:
-    st.warning(f"There is no run '{wanted}'.")
+    # the id comes from the URL: shown as text, never as markdown
+    st.warning(md(_("There is no run '{run}'.").format(run=wanted)))
     shown = None
 
 if shown is not None:
@@ -34,17 +39,17 @@ if shown is not None:
 with st.expander("▶ New run", expanded=not active):
     cfg, problems = new_run_form(store)
     for problem in problems:
-        st.error(problem)
+        st.error(md(problem))
     if st.button("Start training", type="primary", disabled=bool(problems), key="start"):
         try:
             run = jobs.start(cfg, store)
             st.query_params["run"] = run.id
             st.rerun()
         except jobs.DeviceBusy as e:
-            st.error(str(e))
+            st.error(md(error_text(e)))
             st.page_link("pages/train.py", label=f"Open run {e.run.id}", query_params={"run": e.run.id})
-        except ValueError as e:
-            st.error(str(e))
+        except (ValueError, OSError) as e:  # a check that failed since the form drew, or a runs folder gone
+            st.error(md(error_text(e)))
 
 st.subheader("Runs")
 runs_panel(store)

@@ -8,6 +8,18 @@ import pytest
 from core.runs import RunError, RunStore, run_row
 
 
+def step_event(step: int, loss: float) -> dict:
+    return {
+        "type": "step",
+        "epoch": 0,
+        "step": step,
+        "global_step": step,
+        "loss": loss,
+        "lr": 0.1,
+        "time": 1.0,
+    }
+
+
 def test_create_open_list(tmp_path):
     store = RunStore(tmp_path)
     before = time.time()
@@ -51,9 +63,9 @@ def test_a_run_whose_process_died_is_interrupted(tmp_path):
 def test_events_skip_a_torn_line_and_rewind_on_resume(tmp_path):
     run = RunStore(tmp_path).create({})
     for step in range(5):
-        run.append({"type": "step", "global_step": step, "loss": 1.0})
+        run.append(step_event(step, 1.0))
     run.append({"type": "resume", "epoch": 0, "step": 3, "global_step": 3})
-    run.append({"type": "step", "global_step": 3, "loss": 0.5})
+    run.append(step_event(3, 0.5))
     run.close()
     with open(run.metrics_path, "a") as f:
         f.write('{"type": "step", "glo')  # a crash mid-write

@@ -5,8 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from core import jobs
-from core.runs import Run, RunStore
 from core.config import make_config
+from core.models import MODELS
+from core.runs import Run, RunStore
+from ui.i18n import error_text
+from ui.safe import md
 
 DEMO = make_config(
     data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=3, device="cpu"
@@ -15,8 +18,9 @@ DEMO = make_config(
 
 def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> Run:
     """A selectbox of runs that saved a model, the latest completed one first; without any, a pointer to
-    the training page (and the page stops there)."""
-    runs = [r for r in store.list() if r.model_path.exists()]
+    the training page (and the page stops there). Runs whose config or saved model cannot be read are left
+    out; the Train page lists them as damaged."""
+    runs = [r for r in store.list() if r.config().get("model") in MODELS and r.file_usable(r.model_path)]
     if not runs:
         st.info("No trained runs yet. Train one on the Train page: the demo shapes take seconds" + hint + ".")
         c = st.columns(2)
@@ -25,11 +29,12 @@ def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> R
             try:
                 run = jobs.start(DEMO, store, name="demo")
                 st.switch_page("pages/train.py", query_params={"run": run.id})
-            except jobs.DeviceBusy as e:
-                st.error(str(e))
+            except ValueError as e:  # the device is busy, or the runs folder cannot hold runs
+                st.error(md(error_text(e)))
         st.stop()
-    completed = [r for r in runs if r.status == "completed"]
-    labels = {r.id: f"{r.id} · {r.config()['model']} · {r.status}" for r in runs}
+    statuses = {r.id: r.status for r in runs}
+    completed = [r for r in runs if statuses[r.id] == "completed"]
+    labels = {r.id: f"{r.id} · {r.config()['model']} · {statuses[r.id]}" for r in runs}
     chosen = st.selectbox(
         label,
         list(labels),
@@ -37,4 +42,4 @@ def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> R
         index=runs.index(completed[0]) if completed else 0,
         key=key,
     )
-    return store.open(chosen)
+    return runs[list(labels).index(chosen)] if chosen in labels else runs[0]

@@ -1,19 +1,26 @@
-"""The "new run" form: data, model, recipe (preset + editable values) and device → a TrainConfig."""
+"""The "new run" form: data, model, recipe (preset + editable values) and device → a TrainConfig.
+
+Its values are checked by core.validate, the same function the CLI uses, and Start stays disabled with
+the reasons shown. The number inputs have no min/max of their own: a browser refuses to send a value
+outside them and the old value would stay (and start); here every typed value arrives and is judged."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from core import jobs
-from core.data import DataError, preview_grid, train_size
+from core.config import AMP, PRESETS, TrainConfig, cli_command, make_config
+from core.data import DataError, preview_grid
 from core.devices import default_device, list_devices
 from core.distributed import DDP_DEVICE
 from core.models import MODELS, build_model, get_model_spec
 from core.optim import OPTIMIZERS, SCHEDULES
 from core.paths import data_dir
 from core.runs import RunStore
-from core.config import AMP, PRESETS, TrainConfig, cli_command, make_config
+from core.validate import data_size, run_problems
 from ui.data import cached_dataset
+from ui.i18n import _, error_text
+from ui.safe import md
 
 DATA_LABELS = {
     "synthetic": "Demo shapes (generated, no download)",
@@ -63,7 +70,17 @@ def _init() -> None:
     _apply_preset()
 
 
-def _data_section() -> tuple[str, list[str]]:
+@st.cache_resource(ttl=5, max_entries=16, show_spinner=False)
+def _data_check(source: str) -> int | DataError:
+    """The training set's size or why the source cannot load (scanning a folder takes a while: cached for
+    a few seconds, so the form's reruns don't repeat it, while a fixed folder is seen again soon)."""
+    try:
+        return data_size(source)
+    except DataError as e:
+        return e
+
+
+def _data_section() -> tuple[str, int | None, list[str]]:
     source = st.radio(
         "Data", list(DATA_LABELS), format_func=DATA_LABELS.get, key="f_data", **KEEP, horizontal=True
     )
@@ -75,25 +92,21 @@ def _data_section() -> tuple[str, list[str]]:
             problems.append("Enter the path of your image folder.")
     size = None
     if source:
-        try:
-            size = train_size(source)
-        except DataError as e:
-            problems.append(str(e))
-    if size:
-        st.caption(f"{size:,} training images.")
-        if st.session_state.get("f_batch_size", 1) > size:
-            problems.append(
-                f"Batch size {st.session_state['f_batch_size']} is larger than the {size:,} training images."
-            )
+        checked = _data_check(source)
+        if isinstance(checked, DataError):
+            problems.append(error_text(checked))
+        else:
+            size = checked
+            st.caption(f"{size:,} training images.")
     if source and not problems and st.toggle("Preview training images", key="f_preview", **KEEP):
         try:
             grid, labels = preview_grid(cached_dataset(source, str(data_dir())))
             st.image(grid.numpy(), caption=" · ".join(labels), width=520)
         except DataError as e:
-            st.error(str(e))
+            st.error(md(error_text(e)))
             if source == "cifar10":
                 st.button("Use the demo data instead", on_click=use_demo_data)
-    return source, problems
+    return source, size, problems
 
 
 def _model_section() -> None:
@@ -122,9 +135,9 @@ def _recipe_section() -> None:
     if st.session_state["f_preset"] in PRESETS:
         st.caption(PRESETS[st.session_state["f_preset"]].description)
     c = st.columns(3)
-    c[0].number_input("Epochs", min_value=1, max_value=500, step=1, key="f_epochs", **KEEP)
-    c[1].number_input("Batch size", min_value=1, max_value=8192, step=1, key="f_batch_size", **KEEP)
-    c[2].number_input("Seed", min_value=0, step=1, key="f_seed", **KEEP)
+    c[0].number_input("Epochs", step=1, key="f_epochs", **KEEP)
+    c[1].number_input("Batch size", step=1, key="f_batch_size", **KEEP)
+    c[2].number_input("Seed", step=1, key="f_seed", **KEEP)
     c = st.columns(3)
     c[0].selectbox(
         "Optimizer",
@@ -133,10 +146,8 @@ def _recipe_section() -> None:
         **KEEP,
         help="sgd with momentum > 0 is SGD+momentum, as in the tutorial",
     )
-    c[1].number_input("Learning rate", min_value=0.0, format="%g", step=0.001, key="f_lr", **KEEP)
-    c[2].number_input(
-        "Momentum", min_value=0.0, max_value=0.999, format="%g", step=0.05, key="f_momentum", **KEEP
-    )
+    c[1].number_input("Learning rate", format="%g", step=0.001, key="f_lr", **KEEP)
+    c[2].number_input("Momentum", format="%g", step=0.05, key="f_momentum", **KEEP)
     c = st.columns(4)
     c[0].selectbox(
         "Schedule",
@@ -145,19 +156,10 @@ def _recipe_section() -> None:
         **KEEP,
         help="linear: warm up from 20 % over the first fifth, then straight down to 0 (airbench)",
     )
-    c[1].number_input("Weight decay", min_value=0.0, format="%g", step=1e-4, key="f_weight_decay", **KEEP)
-    c[2].number_input(
-        "Label smoothing",
-        min_value=0.0,
-        max_value=0.99,
-        format="%g",
-        step=0.05,
-        key="f_label_smoothing",
-        **KEEP,
-    )
+    c[1].number_input("Weight decay", format="%g", step=1e-4, key="f_weight_decay", **KEEP)
+    c[2].number_input("Label smoothing", format="%g", step=0.05, key="f_label_smoothing", **KEEP)
     c[3].number_input(
         "Norm-shift lr ×",
-        min_value=0.001,
         format="%g",
         step=1.0,
         key="f_norm_bias_lr_scale",
@@ -207,14 +209,16 @@ def _device_section(store: RunStore) -> list[str]:
         help="bf16 autocast: about 1.8× faster convolutions on CUDA and on CPUs with AVX-512-BF16; "
         "fp16 is for CUDA only.",
     )
-    return [f"Device {device} is busy with run {busy[device].id}."] if busy.get(device) else []
+    if busy.get(device):
+        return [_("Device {device} is busy with run {run}.").format(device=device, run=busy[device].id)]
+    return []
 
 
 def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
     """Draw the form; return the config it describes and every reason it cannot start yet."""
     _init()
     st.markdown("##### 1 · Data")
-    source, problems = _data_section()
+    source, size, problems = _data_section()
     st.markdown("##### 2 · Model")
     _model_section()
     st.markdown("##### 3 · Recipe")
@@ -234,4 +238,6 @@ def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
     )  # the preset's values the form does not show
     st.markdown("##### Same run from a terminal")
     st.code(cli_command(cfg), language="bash")
-    return cfg, problems + cfg.problems() + busy
+    # the data's own problem is already listed (with a folder-specific hint): not twice
+    checks = run_problems(cfg, check_data=False, size=size)
+    return cfg, problems + [error_text(e) for e in checks.values()] + busy

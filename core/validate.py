@@ -1,0 +1,117 @@
+"""Everything that can be checked before a run starts, in one function the CLI and the form both call.
+
+Why before: a value that cannot work (a batch larger than the dataset, a data folder that is not there or
+holds no images, a device this machine lacks) used to create a run folder that then ended `failed`.
+Checked here first, the CLI exits with one line and the form keeps Start disabled, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .config import TrainConfig, from_dict
+from .data import IMAGE_EXTENSIONS, DataError, inspect_image_folder, train_size
+from .devices import DeviceError, resolve_device
+from .distributed import DDP_DEVICE
+from .messages import N_, MessageError
+from .models import get_model_spec
+from .runs import Run
+
+PROBE_FILES = 100  # per split: a folder whose first this many image-named files all fail to open is refused
+
+
+def _first_image(split: Path) -> int | None:
+    """None when one of the split's first PROBE_FILES image-named files opens as an image (header only),
+    else how many were tried."""
+    tried = 0
+    for class_dir in sorted(p for p in split.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for dirpath, _dirs, files in os.walk(class_dir):
+            for name in sorted(files):
+                if not name.lower().endswith(IMAGE_EXTENSIONS):
+                    continue
+                try:
+                    with Image.open(os.path.join(dirpath, name)):
+                        return None
+                except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
+                    tried += 1
+                if tried >= PROBE_FILES:
+                    return tried
+    return tried
+
+
+def data_size(source: str) -> int:
+    """The training set's size, after checking that the source can load: a folder must exist, have the
+    ImageFolder layout and hold files that open as images. DataError says what is wrong."""
+    if source in ("synthetic", "cifar10"):
+        return train_size(source)
+    try:
+        inspect_image_folder(source)
+        root = Path(source).expanduser()
+        for split in ("train", "test"):
+            if tried := _first_image(root / split):
+                raise DataError(
+                    f"{root / split}: none of the {tried} image files tried opens as an image "
+                    "(renamed or damaged files?)."
+                )
+        return train_size(source)
+    except OSError as e:  # a folder that cannot be read (permissions, a file vanishing while listed)
+        raise DataError(f"{source} cannot be read: {e.strerror or e}.") from None
+
+
+def run_problems(
+    cfg: TrainConfig, check_device: bool = True, check_data: bool = True, size: int | None = None
+) -> dict[str, ValueError]:
+    """Why `cfg` cannot start, by field (the first is what the CLI reports); empty when it can.
+
+    `check_data=False` with `size`: the caller checked the data itself (the form caches the check)."""
+    problems: dict[str, ValueError] = dict(cfg.field_problems())
+    if check_data and "data" not in problems:
+        try:
+            size = data_size(cfg.data) if size is None else size
+        except DataError as e:
+            problems["data"] = e
+    if size is not None and "batch_size" not in problems and cfg.batch_size > size:
+        problems["batch_size"] = MessageError(
+            N_("Batch size {batch} is larger than the {size:,} training images."),
+            batch=cfg.batch_size,
+            size=size,
+        )
+    if check_device and "device" not in problems and cfg.device != DDP_DEVICE:
+        try:
+            resolve_device(cfg.device)
+        except DeviceError as e:
+            problems["device"] = e
+    return problems
+
+
+def checkpoint_problem(run: Run) -> MessageError | None:
+    """Why the run's checkpoint cannot be resumed from (unreadable, or weights that do not fit its model),
+    or None (also when there is none: the run then starts from the beginning)."""
+    if not run.checkpoint_path.exists():
+        return None
+    if not run.file_usable(run.checkpoint_path):
+        return MessageError(N_("The checkpoint of run {run} is damaged; it cannot resume."), run=run.id)
+    damaged = MessageError(N_("The config of run {run} is damaged; it cannot resume."), run=run.id)
+    try:
+        cfg = from_dict(run.config() or {"model": None})  # an unreadable config.json reads as {}
+    except TypeError:  # keys that are not config fields
+        return damaged
+    if cfg.field_problems():
+        return damaged
+    ck = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True, mmap=True)
+    classes = ck.get("classes")  # checked readable and shaped like a checkpoint above
+    try:
+        get_model_spec(cfg.model).build(len(classes) if isinstance(classes, list) else 10).load_state_dict(
+            ck["model"]
+        )
+    except (RuntimeError, ValueError):
+        return MessageError(
+            N_("The checkpoint of run {run} does not fit its {model} model; it cannot resume."),
+            run=run.id,
+            model=cfg.model,
+        )
+    return None
