@@ -2,7 +2,9 @@
 
 Why cooperative: a step is never cut in half, so a stop always leaves a consistent checkpoint. Other
 threads call the methods; another process (the app, a shell) writes "pause", "resume" or "stop" into the
-run folder's control file (`Run.control_path`), which the loop reads at most twice a second.
+run folder's control file (`Run.control_path`), which the loop reads at most twice a second, or
+`set lr=0.01 momentum=0.9 weight_decay=0` to change hyper-parameters (the loop applies them once, when they
+differ from those in force, and saves a checkpoint so that they survive a crash).
 """
 
 from __future__ import annotations
@@ -21,8 +23,24 @@ class Stopped(Exception):
     """The user asked the run to stop; the loop saves a checkpoint first."""
 
 
+def set_command(values: dict[str, float]) -> str:
+    """The control-file line that changes hyper-parameters: `set lr=0.01 momentum=0.9`."""
+    return "set " + " ".join(f"{k}={v!r}" for k, v in values.items())
+
+
+def parse_set(command: str) -> dict[str, float]:
+    """`set lr=0.01 momentum=0.9` → {"lr": 0.01, "momentum": 0.9}; anything malformed → {}."""
+    try:
+        pairs = [word.split("=", 1) for word in command.split()[1:]]
+        return {k: float(v) for k, v in pairs}
+    except ValueError:
+        return {}
+
+
 class Control:
     def __init__(self, control_file: Path | None = None):
+        self.hyperparameters: dict[str, float] = {}  # a new `set` command's values, for the loop to apply
+        self._last_set = ""
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -41,6 +59,8 @@ class Control:
 
     def apply(self, command: str) -> None:
         """Take on a command by name; anything else is ignored (a half-written file, a typo)."""
+        if command.startswith("set ") and command != self._last_set:  # each `set` line is delivered once
+            self._last_set, self.hyperparameters = command, parse_set(command)
         {"stop": self.stop, "pause": self.pause, "resume": self.resume}.get(command, lambda: None)()
 
     @property

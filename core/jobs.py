@@ -22,10 +22,11 @@ from pathlib import Path
 import torch
 
 from .config import TrainConfig
-from .control import COMMANDS
+from .control import COMMANDS, set_command
 from .devices import DeviceError, resolve_device
 from .distributed import DDP_DEVICE
 from .messages import N_
+from .optim import hyperparameter_problems
 from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim, pid_alive
 from .validate import checkpoint_problem, run_problems
 
@@ -210,3 +211,23 @@ def end_process(run: Run) -> bool:
         return False
     os.kill(pid, signal.SIGTERM)
     return True
+
+
+def retune(run: Run, values: dict[str, float]) -> None:
+    """Change a running or paused job's lr / momentum / weight decay. The job applies them before its next
+    step (a paused one within a second), saves a checkpoint and records a `hyperparameters` event; under a
+    schedule the new lr scales the rest of it. Raises RunError with the reason when it cannot."""
+    status = run.status
+    if status not in ACTIVE:
+        raise RunError(
+            N_("Run {run} is {status}; only a running or paused run can change its learning rate."),
+            run=run.id,
+            status=status,
+        )
+    if int(run.summary().get("processes", 1)) > 1:
+        raise RunError(
+            N_("Run {run} trains on several processes (DDP): its learning rate cannot change."), run=run.id
+        )
+    if problems := hyperparameter_problems(values, str(run.config().get("optimizer", ""))):
+        raise RunError(problems[0].template, **problems[0].values)
+    run.control_path.write_text(set_command(values) + "\n")

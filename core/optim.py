@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+from .messages import N_, MessageError
 
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine", "linear")
@@ -77,3 +81,59 @@ def make_schedule(optimizer: torch.optim.Optimizer, name: str, total_steps: int)
     if name == "linear":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_linear(total_steps))
     raise ValueError(f"Unknown schedule '{name}'. Available: {', '.join(SCHEDULES)}.")
+
+
+HYPERPARAMETERS = ("lr", "momentum", "weight_decay")  # what a paused run may change
+_LR_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")  # where torch's schedulers keep a group's learning rates
+
+
+def hyperparameter_problems(values: dict[str, float], optimizer: str) -> list[MessageError]:
+    """Why these new values cannot be applied (empty: they can), as translatable messages."""
+    p = []
+    for name, v in values.items():
+        if name not in HYPERPARAMETERS:
+            p.append(
+                MessageError(
+                    N_("'{name}' cannot change during a run: only lr, momentum and weight_decay can."),
+                    name=name,
+                )
+            )
+        elif not isinstance(v, (int, float)) or not math.isfinite(v):
+            p.append(MessageError(N_("{name} must be a finite number."), name=name))
+    if "lr" in values and not values["lr"] > 0:
+        p.append(MessageError(N_("The learning rate must be positive.")))
+    if "momentum" in values and not 0 <= values["momentum"] < 1:
+        p.append(MessageError(N_("Momentum must be in [0, 1).")))
+    if optimizer == "nesterov" and values.get("momentum", 1) == 0:
+        p.append(MessageError(N_("Nesterov SGD needs a momentum above 0.")))
+    if "weight_decay" in values and not values["weight_decay"] >= 0:
+        p.append(MessageError(N_("Weight decay must be ≥ 0.")))
+    return p
+
+
+def set_hyperparameters(
+    opt: torch.optim.Optimizer, sched, current: dict[str, float], new: dict[str, float]
+) -> dict:
+    """Apply new lr / momentum / weight decay to a live optimizer; returns the values now in force.
+
+    `lr` is the peak the config names: every group's rate and the schedule's remaining curve scale by
+    new / old, so warm-up and decay keep their shape and the fast norm-bias groups keep their ratio."""
+    now = {**current, **new}
+    if new.get("lr", current["lr"]) != current["lr"]:
+        factor = new["lr"] / current["lr"]
+        for g in opt.param_groups:
+            for key in _LR_KEYS:
+                if key in g:
+                    g[key] *= factor
+        if sched is not None:
+            sched.base_lrs = [b * factor for b in sched.base_lrs]
+    main_lr = opt.param_groups[0]["lr"]
+    for g in opt.param_groups:
+        if "momentum" in new:
+            if "betas" in g:
+                g["betas"] = (new["momentum"], g["betas"][1])
+            else:
+                g["momentum"] = new["momentum"]
+        if "weight_decay" in new:  # a fast group decays by the same amount per step: wd / its lr ratio
+            g["weight_decay"] = new["weight_decay"] * (main_lr / g["lr"] if g["lr"] else 1.0)
+    return now

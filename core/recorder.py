@@ -9,15 +9,17 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from .distributed import Rank
 from .evaluate import Report
 from .files import atomic_torch_save
 from .runs import Run, claim
+
+if TYPE_CHECKING:
+    from .train import Session
 
 Event = dict[str, Any]
 DATA_EVENT_SECONDS = 0.25  # data-loading progress events at most this often
@@ -70,16 +72,25 @@ class Recorder:
         self.emit({"type": "step", **ev, "images_per_s": round(images_per_s, 1)})
 
     def epoch(
-        self, epochs_completed: int, report: Report, train_loss: float, train_seconds: float,
-        images_per_s: float, sample_idx: torch.Tensor, sample_true: list[int],
-    ) -> None:  # fmt: skip
+        self,
+        epochs_completed: int,
+        report: Report,
+        train_loss: float,
+        train_seconds: float,
+        images_per_s: float,
+        sample_idx: torch.Tensor,
+        sample_true: list[int],
+    ) -> None:
         """An epoch's numbers: the summary's headline and an event with the test results and the gallery."""
         per_class = report.per_class_accuracy()
         self.save(
-            test_accuracy=report.accuracy, per_class_accuracy=per_class, epochs_completed=epochs_completed,
+            test_accuracy=report.accuracy,
+            per_class_accuracy=per_class,
+            epochs_completed=epochs_completed,
             best_accuracy=max(report.accuracy, self.summary.get("best_accuracy", 0.0)),
-            train_seconds=round(train_seconds, 3), images_per_s=round(images_per_s, 1),
-        )  # fmt: skip
+            train_seconds=round(train_seconds, 3),
+            images_per_s=round(images_per_s, 1),
+        )
         predicted = report.predictions[sample_idx].tolist()
         samples = {"index": sample_idx.tolist(), "true": sample_true, "predicted": predicted}
         results = {
@@ -87,19 +98,45 @@ class Recorder:
             "test_accuracy": report.accuracy,
             "per_class_accuracy": per_class,
         }
-        self.emit({"type": "epoch", "epoch": epochs_completed, "train_loss": train_loss, **results,
-                   "train_seconds": train_seconds, "samples": samples})  # fmt: skip
+        self.emit(
+            {
+                "type": "epoch",
+                "epoch": epochs_completed,
+                "train_loss": train_loss,
+                **results,
+                "train_seconds": train_seconds,
+                "samples": samples,
+            }
+        )
 
-    def checkpoint(self, net: nn.Module, opt, sched, epoch: int, step: int, classes: list[str]) -> None:
+    def checkpoint(self, s: Session, epoch: int, step: int) -> None:
         """checkpoint.pt to resume from (weights, optimizer, schedule, position) and the bare model.pth."""
         if self.rank.main:
-            state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-            position = {"epoch": epoch, "step": step, "classes": classes}
-            scheduler = sched.state_dict() if sched else None
-            checkpoint = {"model": state, "optimizer": opt.state_dict(), "scheduler": scheduler, **position}
+            state = {k: v.detach().cpu().contiguous() for k, v in s.net.state_dict().items()}
+            position = {"epoch": epoch, "step": step, "classes": s.ds.classes}
+            scheduler = s.sched.state_dict() if s.sched else None
+            checkpoint = {
+                "model": state,
+                "optimizer": s.opt.state_dict(),
+                "scheduler": scheduler,
+                **position,
+                "hyperparameters": s.hyperparameters,
+            }
             atomic_torch_save(checkpoint, self.run.checkpoint_path)
             atomic_torch_save(state, self.run.model_path)
         self.emit({"type": "checkpoint", "epoch": epoch, "step": step})
+
+    def retuned(self, outcome: dict[str, Any], epoch: int, step: int, global_step: int) -> bool:
+        """A `set` command's outcome as an event (and the summary's values in force); True if applied."""
+        if not outcome:
+            return False
+        where = {"epoch": epoch, "step": step, "global_step": global_step}
+        if "refused" in outcome:
+            self.emit({"type": "hyperparameters", "refused": outcome["refused"], **where})
+            return False
+        self.save(hyperparameters=outcome["changed"])
+        self.emit({"type": "hyperparameters", **outcome["changed"], **where})
+        return True
 
     def samples(self, images: torch.Tensor, labels: list[int], classes: list[str]) -> None:
         """samples.pt: the fixed test images whose predictions each epoch event carries (written once)."""

@@ -31,7 +31,7 @@ from .devices import DeviceError, autocast, resolve_device
 from .distributed import DDP_DEVICE, SINGLE_PROCESS, Rank, agree, all_sum, broadcast, gather_report
 from .evaluate import Report, evaluate
 from .models import ModelSpec, get_model_spec
-from .optim import make_optimizer, make_schedule
+from .optim import hyperparameter_problems, make_optimizer, make_schedule, set_hyperparameters
 from .recorder import Event, Recorder
 from .runs import Run, RunError
 
@@ -89,8 +89,14 @@ def train(
                 clock.exclude(agreed.wait_while_paused(on_pause, on_resume, tick))
                 if agreed.stopping:
                     clock.stop()
-                    rec.checkpoint(s.net, s.opt, s.sched, epoch, b.step, s.ds.classes)
+                    rec.checkpoint(s, epoch, b.step)
                     raise Stopped
+                if (
+                    agreed.hyperparameters
+                ):  # `set lr=…` (typed while paused): applied, and kept in a checkpoint
+                    if rec.retuned(s.retune(agreed.hyperparameters), epoch, b.step, global_step):
+                        rec.checkpoint(s, epoch, b.step)
+                    agreed.hyperparameters = {}
                 if s.freeze_whiten_at is not None and global_step >= s.freeze_whiten_at:
                     s.net.whiten.bias.requires_grad_(False)
                     s.freeze_whiten_at = None
@@ -115,7 +121,7 @@ def train(
             report, train_loss = test(cfg, s, rank), running.epoch_mean()
             clock.start()
             # checkpoint, summary and the epoch's event
-            rec.checkpoint(s.net, s.opt, s.sched, epoch + 1, 0, s.ds.classes)
+            rec.checkpoint(s, epoch + 1, 0)
             rate = speed.images / max(clock.session_seconds, 1e-9)
             rec.epoch(epoch + 1, report, train_loss, clock.seconds, rate, s.sample_idx, s.sample_true)
         return rec.finish("completed", "", clock.seconds)
@@ -153,8 +159,17 @@ def step(cfg: TrainConfig, s: Session, b: Batch, rank: Rank) -> tuple[float, tor
 
 def test(cfg: TrainConfig, s: Session, rank: Rank) -> Report:
     """Accuracy on the test set: each rank scores its shard, the reports are gathered."""
-    part = evaluate(s.net, *s.test, s.ds.classes, s.spec.in_channels, cfg.mean, cfg.std, tta=cfg.tta,
-                    memory_format=s.memory_format, amp=cfg.amp)  # fmt: skip
+    part = evaluate(
+        s.net,
+        *s.test,
+        s.ds.classes,
+        s.spec.in_channels,
+        cfg.mean,
+        cfg.std,
+        tta=cfg.tta,
+        memory_format=s.memory_format,
+        amp=cfg.amp,
+    )
     return gather_report(part, s.test_shard, len(s.ds.test_y), rank)
 
 
@@ -191,6 +206,17 @@ class Session:
     test_shard: torch.Tensor  # their indices in the test set
     sample_idx: torch.Tensor
     sample_true: list[int]
+    optimizer_name: str
+    hyperparameters: dict[str, float]  # lr (the peak), momentum, weight decay: the config's, or as changed
+
+    def retune(self, values: dict[str, float]) -> dict[str, Any]:
+        """Apply new hyper-parameters: {"changed": values in force}, {"refused": why} or {} (nothing new)."""
+        if problems := hyperparameter_problems(values, self.optimizer_name):
+            return {"refused": " ".join(map(str, problems))}
+        if all(self.hyperparameters.get(k) == v for k, v in values.items()):
+            return {}
+        self.hyperparameters = set_hyperparameters(self.opt, self.sched, self.hyperparameters, values)
+        return {"changed": self.hyperparameters}
 
 
 def prepare(
@@ -232,6 +258,8 @@ def prepare(
     )
     ck = broadcast(ck, rank)
     epoch0, step0 = (ck["epoch"], ck["step"]) if ck else (0, 0)
+    tuned = {"lr": cfg.lr, "momentum": cfg.momentum, "weight_decay": cfg.weight_decay}
+    tuned = (ck or {}).get("hyperparameters") or tuned  # as changed during the run, if they were
     if ck:
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -298,6 +326,8 @@ def prepare(
         shard,
         sample_idx,
         sample_true,
+        cfg.optimizer,
+        tuned,
     )
 
 

@@ -268,6 +268,8 @@ def test_cli_bad_arguments_exit_2_with_a_message(tmp_path, capsys, argv, message
     assert e.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_cli_missing_data_folder_fails_with_the_layout(tmp_path, capsys):
-    rc = main(["--data", str(tmp_path / "nowhere"), "--runs-dir", str(tmp_path / "r"), "--quiet"])
-    assert rc == 1 and "does not exist" in capsys.readouterr().out
+def test_cli_missing_data_folder_is_refused_before_a_run_folder_exists(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--data", str(tmp_path / "nowhere"), "--runs-dir", str(tmp_path / "r"), "--quiet"])
+    assert e.value.code == 2 and "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
