@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +18,13 @@ import torch.nn as nn
 
 from .data import TUTORIAL_MEAN, TUTORIAL_STD, DataError, Dataset, load_dataset, to_model_input
 from .devices import DeviceError, autocast, resolve_device
+from .messages import N_, MessageError
 from .models import get_model_spec
 from .paths import data_dir, runs_dir
 from .runs import RunError, RunStore
 
 
-class CheckpointError(ValueError):
+class CheckpointError(MessageError):
     """A file that is not a state dict for the model it is meant for."""
 
 
@@ -94,6 +95,18 @@ class Report:
         if self.confidence is None:  # a report made by hand, without evaluate()
             return [(i, float("nan")) for i in hits]
         return [(i, float(self.confidence[i])) for i in hits]
+
+
+def confusion_cell(points: Sequence[Mapping], classes: Sequence[str]) -> tuple[str, str] | None:
+    """The (true, predicted) classes of the confusion-matrix cell a chart click selected: the first point's
+    `customdata`, [true index, predicted index] (ui.charts.confusion_figure puts them on each cell). None
+    when nothing, or nothing that names a cell of `classes`, is selected."""
+    cell = points[0].get("customdata") if points else None
+    if not isinstance(cell, (list, tuple)) or len(cell) != 2:
+        return None
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(classes) for i in cell):
+        return None
+    return classes[cell[0]], classes[cell[1]]
 
 
 @contextmanager
@@ -194,17 +207,28 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as e:
-        raise CheckpointError(f"{path} does not exist.") from e
+        raise CheckpointError(N_("{path} does not exist."), path=str(path)) from e
     except Exception as e:  # not a torch file, truncated, or holds objects other than tensors
-        raise CheckpointError(f"{path} is not a readable PyTorch state dict ({type(e).__name__}).") from e
+        raise CheckpointError(
+            N_("{path} is not a readable PyTorch state dict ({error})."),
+            path=str(path),
+            error=type(e).__name__,
+        ) from e
     state = obj.get("model", obj) if isinstance(obj, dict) else obj
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path} does not hold a state dict (a mapping of parameter names to tensors).")
+        raise CheckpointError(
+            N_("{path} does not hold a state dict (a mapping of parameter names to tensors)."), path=str(path)
+        )
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).splitlines()[0] if str(e) else ""
-        raise CheckpointError(f"{path} does not fit the {type(model).__name__} model: {first}") from e
+        raise CheckpointError(
+            N_("{path} does not fit the {model} model: {detail}"),
+            path=str(path),
+            model=type(model).__name__,
+            detail=first,
+        ) from e
 
 
 def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
@@ -212,7 +236,7 @@ def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, 
     cfg = run.config()
     spec = get_model_spec(cfg["model"])
     if not run.model_path.exists():
-        raise CheckpointError(f"Run {run.id} has no saved model yet (no epoch finished).")
+        raise CheckpointError(N_("Run {run} has no saved model yet (no epoch finished)."), run=run.id)
     model = spec.build(len(run.summary().get("classes") or range(10)))
     load_weights(model, run.model_path)
     return model.to(device).eval(), cfg
@@ -226,8 +250,11 @@ def evaluate_run(
     ds = dataset or load_dataset(cfg["data"], cfg.get("data_dir", data_dir()))
     if len(ds.classes) != len(run.summary().get("classes") or ds.classes):
         raise CheckpointError(
-            f"Run {run.id} was trained on {len(run.summary()['classes'])} classes; "
-            f"{cfg['data']} now has {len(ds.classes)}."
+            N_("Run {run} was trained on {trained} classes; {data} now has {now}."),
+            run=run.id,
+            trained=len(run.summary()["classes"]),
+            data=cfg["data"],
+            now=len(ds.classes),
         )
     report = evaluate(
         model,

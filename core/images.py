@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.functional import rgb_to_grayscale
 
 from .data import IMAGE_SIZE, image_to_tensor
+from .messages import N_, MessageError
 
 MAX_PIXELS = 50_000_000  # a 7k×7k photo is fine; a decompression bomb is not
 MAX_SIDE = 20_000  # pixels along one side: a 700,000×1 strip is no photo
@@ -43,7 +44,7 @@ DECODE_ERRORS = (
 )
 
 
-class ImageError(ValueError):
+class ImageError(MessageError):
     """A file that is not an image, is damaged, or is too large to decode safely."""
 
 
@@ -51,21 +52,41 @@ def _check_header(image: Image.Image, name: str) -> None:
     """Refuse from the header alone what would take too much memory or make no sense as a picture."""
     width, height = image.size
     if width < 1 or height < 1:
-        raise ImageError(f"{name} has no pixels ({width}×{height}).")
+        raise ImageError(
+            N_("{name} has no pixels ({width}×{height})."), name=name, width=width, height=height
+        )
     if width * height > MAX_PIXELS:
         raise ImageError(
-            f"{name} is {width:,}×{height:,} pixels; images over {MAX_PIXELS:,} pixels are refused "
-            "before decoding (a decompression bomb would fill memory)."
+            N_(
+                "{name} is {width:,}×{height:,} pixels; images over {limit:,} pixels are refused before "
+                "decoding (a decompression bomb would fill memory)."
+            ),
+            name=name,
+            width=width,
+            height=height,
+            limit=MAX_PIXELS,
         )
     if max(width, height) > MAX_SIDE:
         raise ImageError(
-            f"{name} is {width:,}×{height:,} pixels; images longer than {MAX_SIDE:,} pixels on a side "
-            "are refused before decoding."
+            N_(
+                "{name} is {width:,}×{height:,} pixels; images longer than {limit:,} pixels on a side are "
+                "refused before decoding."
+            ),
+            name=name,
+            width=width,
+            height=height,
+            limit=MAX_SIDE,
         )
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise ImageError(
-            f"{name} is {width:,}×{height:,} pixels, a strip more than {MAX_ASPECT} times longer than it "
-            "is wide, so it is refused before decoding."
+            N_(
+                "{name} is {width:,}×{height:,} pixels, a strip more than {limit} times longer than it is "
+                "wide, so it is refused before decoding."
+            ),
+            name=name,
+            width=width,
+            height=height,
+            limit=MAX_ASPECT,
         )
 
 
@@ -109,22 +130,25 @@ def read_image(data: bytes, name: str = "image", fit: str = "crop") -> torch.Ten
     """Bytes of any image file PIL reads → uint8 3×32×32 (first frame, EXIF rotation, any mode)."""
     if len(data) > MAX_FILE_BYTES:
         raise ImageError(
-            f"{name} is {len(data) / 2**20:.1f} MiB; files over {MAX_FILE_BYTES // 2**20} MiB are refused."
+            N_("{name} is {size:.1f} MiB; files over {limit} MiB are refused."),
+            name=name,
+            size=len(data) / 2**20,
+            limit=MAX_FILE_BYTES // 2**20,
         )
     try:
         image = Image.open(io.BytesIO(data))  # reads the header only
     except Image.DecompressionBombError:
-        raise ImageError(f"{name} is too large to decode safely.") from None
+        raise ImageError(N_("{name} is too large to decode safely."), name=name) from None
     except (UnidentifiedImageError, *DECODE_ERRORS):
-        raise ImageError(f"{name} is not an image PIL can read.") from None
+        raise ImageError(N_("{name} is not an image PIL can read."), name=name) from None
     _check_header(image, name)
     try:
         return image_to_tensor(_decode_small(image, fit), fit=fit)
     except MemoryError:
-        raise ImageError(f"{name} is too large to decode here.") from None
+        raise ImageError(N_("{name} is too large to decode here."), name=name) from None
     except DECODE_ERRORS as e:
         detail = str(e).splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise ImageError(f"{name} is damaged or truncated ({detail}).") from None
+        raise ImageError(N_("{name} is damaged or truncated ({detail})."), name=name, detail=detail) from None
 
 
 def read_images(
@@ -137,16 +161,17 @@ def read_images(
     for count, (name, data) in enumerate(files, start=1):
         total += len(data)
         if count > MAX_FILES:
-            results.append((name, ImageError(f"{name} was not read: at most {MAX_FILES} files at a time.")))
-        elif total > MAX_TOTAL_BYTES:
-            results.append(
-                (
-                    name,
-                    ImageError(
-                        f"{name} was not read: at most {MAX_TOTAL_BYTES // 2**20} MiB of files at a time."
-                    ),
-                )
+            refused = ImageError(
+                N_("{name} was not read: at most {limit} files at a time."), name=name, limit=MAX_FILES
             )
+            results.append((name, refused))
+        elif total > MAX_TOTAL_BYTES:
+            refused = ImageError(
+                N_("{name} was not read: at most {limit} MiB of files at a time."),
+                name=name,
+                limit=MAX_TOTAL_BYTES // 2**20,
+            )
+            results.append((name, refused))
         else:
             try:
                 results.append((name, read_image(data, name, fit)))

@@ -3,12 +3,24 @@ and a saliency map (how much each input pixel moves the top class's score)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn as nn
 import torchvision
 
 from .data import TUTORIAL_MEAN, TUTORIAL_STD, to_model_input
 from .evaluate import eval_mode
+
+
+class FeatureMaps(NamedTuple):
+    """One conv layer's output as a picture, with what the page says about it (it words the caption)."""
+
+    layer: str  # the module's name in the model, e.g. conv1
+    count: int  # channels the layer outputs (the grid shows up to max_maps of them)
+    height: int
+    width: int
+    grid: torch.Tensor  # H×W×3 uint8
 
 
 def _to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -38,7 +50,7 @@ def feature_maps(
     mean=TUTORIAL_MEAN,
     std=TUTORIAL_STD,
     max_maps: int = 16,
-) -> list[tuple[str, torch.Tensor]]:
+) -> list[FeatureMaps]:
     """For each Conv2d, its output on uint8 image `x` (3×32×32): up to `max_maps` channels as one grid
     picture."""
     outputs: list[tuple[str, torch.Tensor]] = []
@@ -59,9 +71,7 @@ def feature_maps(
         size = max(1, 48 // maps.shape[-1])
         maps = nn.functional.interpolate(maps.float(), scale_factor=size, mode="nearest").byte()
         grid = torchvision.utils.make_grid(maps, nrow=8, padding=2, pad_value=255)
-        pictures.append(
-            (f"{name} · {out.shape[0]} maps of {out.shape[1]}×{out.shape[2]}", grid.permute(1, 2, 0))
-        )
+        pictures.append(FeatureMaps(name, *out.shape, grid.permute(1, 2, 0)))
     return pictures
 
 

@@ -4,21 +4,28 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from core.evaluate import CheckpointError, load_run_model, predict_topk
-from core.images import FITS, ImageError, from_canvas, model_view, read_image
+from core.images import FITS, ImageError, from_canvas, model_view, read_images
 from core.insight import feature_maps, first_layer_filters, saliency
 from core.models import get_model_spec
 from core.paths import runs_dir
 from core.runs import RunStore
 from ui import through_navigation
+from ui.chapter import chapter_heading, next_link
 from ui.charts import plot, topk_figure
+from ui.i18n import _, error_text
 from ui.run_picker import pick_trained_run
+from ui.safe import error, md
 
 through_navigation()
+chapter_heading(__file__)
 
-st.title("🎨 Classify")
+st.title("🎨 " + _("Classify"))
 st.caption(
-    "The tutorial's \"let's see what the neural network thinks these examples are\": draw or upload "
-    "images and read the model's top guesses. The images go through the same 32×32 preprocessing as training."
+    _(
+        "The tutorial's last step, \"let's see what the neural network thinks these examples are\": draw "
+        "or upload images and read the model's top-k predictions. The images go through the same 32×32 "
+        "preprocessing as in training."
+    )
 )
 
 store = RunStore(runs_dir())
@@ -29,42 +36,45 @@ def model_for(run_id: str, mtime: float):
     return load_run_model(store.open(run_id))
 
 
-run = pick_trained_run(store, "Model from run", "cl_run", hint=", then draw a disc or a cross here")
+run = pick_trained_run(store, _("Model from run"), "cl_run", hint=_(", then draw a disc or a cross here"))
 try:
     model, cfg = model_for(run.id, run.model_path.stat().st_mtime)
 except CheckpointError as e:
-    st.error(str(e))
+    error(error_text(e))
     st.stop()
 classes = run.summary().get("classes") or [str(i) for i in range(10)]
 in_channels = get_model_spec(cfg["model"]).in_channels
-k = st.slider("Top k", 1, len(classes), min(5, len(classes)), key="cl_k")
+k = st.slider(_("Top k"), 1, len(classes), min(5, len(classes)), key="cl_k")
 
 
 def show_prediction(x, key: str) -> None:
     """The 32×32 input as the model sees it, and its top-k probabilities as bars."""
     top = predict_topk(model, x[None], classes, in_channels, k, tuple(cfg["mean"]), tuple(cfg["std"]))[0]
     left, right = st.columns([1, 3])
-    left.image(model_view(x, in_channels), caption="what the model sees (32×32)", width=128)
+    left.image(model_view(x, in_channels), caption=_("what the model sees (32×32)"), width=128)
     with right:
         plot(topk_figure(top), key=f"{key}_topk")
-    with st.expander("What the network sees"):
+    with st.expander(_("What the network sees")):
         c = st.columns([1, 2])
         c[0].image(
             saliency(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])).numpy(),
             width=160,
-            caption="saliency: pixels that move the top class's score most (red)",
+            caption=_("saliency map: the pixels that move the top class's score most (red)"),
         )
-        c[1].image(first_layer_filters(model).numpy(), caption="first conv layer's filters", width=320)
-        for title, grid in feature_maps(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])):
-            st.image(grid.numpy(), caption=f"feature maps: {title}")
+        c[1].image(first_layer_filters(model).numpy(), caption=_("the first conv layer's filters"), width=320)
+        for maps in feature_maps(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])):
+            caption = _("feature maps of {layer}: {count} maps of {height}×{width}").format(
+                layer=maps.layer, count=maps.count, height=maps.height, width=maps.width
+            )
+            st.image(maps.grid.numpy(), caption=caption)
 
 
-draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
+draw_tab, upload_tab = st.tabs([_("Draw"), _("Upload")])
 with draw_tab:
     c = st.columns(4)
-    stroke = c[0].color_picker("Brush colour", "#1f2937", key="cl_stroke")
-    width = c[1].slider("Brush size", 2, 60, 18, key="cl_width")
-    background = c[2].color_picker("Background", "#ffffff", key="cl_bg")
+    stroke = c[0].color_picker(_("Brush colour"), "#1f2937", key="cl_stroke")
+    width = c[1].slider(_("Brush size"), 2, 60, 18, key="cl_width")
+    background = c[2].color_picker(_("Background"), "#ffffff", key="cl_bg")
     left, right = st.columns([1, 2])
     with left:
         drawing = st_canvas(
@@ -77,34 +87,30 @@ with draw_tab:
             return_image_data=True,
             key="cl_canvas",
         )
-        st.caption("Undo or clear with the icons above the canvas.")
+        st.caption(_("Undo or clear with the icons above the canvas."))
     with right:
         rgba = drawing.image_data if drawing is not None else None
         if rgba is None or rgba[..., 3].max() == 0:
-            st.info("Draw on the canvas: the top guesses appear after each stroke.")
+            st.info(_("Draw on the canvas: the top-k predictions appear after each stroke."))
         else:
             bg = tuple(int(background[i : i + 2], 16) for i in (1, 3, 5))
             show_prediction(from_canvas(rgba, bg), "draw")
 
 with upload_tab:
-    fit = st.radio(
-        "Fit to 32×32",
-        FITS,
-        horizontal=True,
-        key="cl_fit",
-        format_func={"crop": "centre-crop (keep aspect)", "resize": "resize (squash)"}.get,
-    )
+    fits = {"crop": _("centre-crop (keep aspect)"), "resize": _("resize (squash)")}
+    fit = st.radio(_("Fit to 32×32"), FITS, horizontal=True, key="cl_fit", format_func=fits.get)
     files = st.file_uploader(
-        "Images",
+        _("Images"),
         type=["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"],
         accept_multiple_files=True,
         key="cl_files",
     )
-    for i, f in enumerate(files or []):
-        st.markdown(f"**{f.name}**")
-        try:
-            x = read_image(f.getvalue(), f.name, fit)
-        except ImageError as e:
-            st.error(str(e))
-            continue
-        show_prediction(x, f"upload{i}")
+    # read_images bounds how many files and bytes one upload reads
+    for i, (name, x) in enumerate(read_images(((f.name, f.getvalue()) for f in files or []), fit)):
+        st.markdown(f"**{md(name)}**")
+        if isinstance(x, ImageError):
+            error(error_text(x))
+        else:
+            show_prediction(x, f"upload{i}")
+
+next_link(__file__)

@@ -4,22 +4,28 @@ import pandas as pd
 import streamlit as st
 
 from core.data import DataError, Dataset
-from core.evaluate import CheckpointError, Report, evaluate_run
+from core.evaluate import CheckpointError, Report, confusion_cell, evaluate_run
 from core.paths import data_dir, runs_dir
+from core.reference import TUTORIAL_ACCURACY, references, run_result
 from core.runs import Run, RunStore
 from ui import through_navigation
+from ui.chapter import chapter_heading, next_link
 from ui.charts import confusion_figure, per_class_figure, plot
 from ui.data import cached_dataset
+from ui.downloads import run_downloads
+from ui.i18n import _, error_text
 from ui.run_picker import pick_trained_run
+from ui.safe import error, info, md
 
 through_navigation()
+chapter_heading(__file__)
 
-TUTORIAL_REFERENCE = 0.54  # the tutorial's Net and recipe on CIFAR-10
-
-st.title("📊 Per-class report")
+st.title("📊 " + _("Per-class report"))
 st.caption(
-    "The tutorial ends by asking which classes the network gets right. Pick a run: its saved model is "
-    "evaluated on its test split (once per checkpoint; revisits are instant)."
+    _(
+        "The tutorial ends by asking which classes the network gets right. Pick a run: its saved model is "
+        "evaluated on its test split (once per checkpoint; revisits are instant)."
+    )
 )
 
 store = RunStore(runs_dir())
@@ -27,14 +33,15 @@ store = RunStore(runs_dir())
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def report_for(run_id: str, model_mtime: float) -> Report:
-    """Evaluated once per checkpoint (its mtime is part of the key)."""
+    """Evaluated once per checkpoint (its mtime is part of the key); the report holds no translated text."""
     run = store.open(run_id)
-    bar = st.progress(0.0, text="Evaluating on the test split…")
-    report, _ = evaluate_run(
+    bar = st.progress(0.0, text=_("Evaluating on the test split…"))
+    report, _ds = evaluate_run(
         run,
         dataset=dataset_of(run),
         progress=lambda done, total: bar.progress(
-            done / total, text=f"Evaluating: {done:,} / {total:,} test images"
+            done / total,
+            text=_("Evaluating: {done:,} / {total:,} test images").format(done=done, total=total),
         ),
     )
     bar.empty()
@@ -50,23 +57,52 @@ def load(run: Run) -> Report | None:
     try:
         return report_for(run.id, run.model_path.stat().st_mtime)
     except (DataError, CheckpointError) as e:
-        st.error(str(e))
+        error(error_text(e))
         return None
+
+
+def percent(share: float) -> str:
+    return f"{100 * share:.3g} %"
+
+
+def select_cell(classes: list[str]) -> None:
+    """A click on a cell of the confusion matrix picks its true → predicted pair in "Where it goes wrong"."""
+    cell = confusion_cell(st.session_state["rp_confusion"].selection.points, classes)
+    if cell is not None:
+        st.session_state["rp_true"], st.session_state["rp_pred"] = cell
 
 
 c = st.columns(2)
 with c[0]:
-    run = pick_trained_run(store, "Run", "rp_run")
+    run = pick_trained_run(store, _("Run"), "rp_run")
 others = [r.id for r in store.list() if r.model_path.exists() and r.id != run.id]
-other = c[1].selectbox("Compare with (optional)", ["—", *others], key="rp_other")
+other = c[1].selectbox(_("Compare with (optional)"), ["—", *others], key="rp_other")
 rep = load(run)
 if rep is None:
     st.stop()
 
-m = st.columns(3)
-m[0].metric("Test accuracy", f"{100 * rep.accuracy:.1f} %")
-m[1].metric("The tutorial's Net on CIFAR-10", f"{100 * TUTORIAL_REFERENCE:.0f} %")
-m[2].metric("Chance", f"{100 / len(rep.classes):.0f} %")
+refs = references(run_result(run), [run_result(r) for r in store.list()])
+shown = [(_("Test accuracy"), f"{100 * rep.accuracy:.1f} %")]
+if refs.tutorial is not None:
+    shown.append((_("The tutorial's Net on CIFAR-10"), percent(refs.tutorial)))
+shown.append((_("Chance (1 / {n} classes)").format(n=len(rep.classes)), percent(refs.chance)))
+if refs.best_earlier is not None:
+    shown.append((_("Best earlier run on the same data"), f"{100 * refs.best_earlier.accuracy:.1f} %"))
+for column, (label, value) in zip(st.columns(len(shown)), shown):
+    column.metric(label, value)
+notes = []
+if refs.tutorial is None:
+    notes.append(
+        _(
+            "The tutorial's {tutorial} is for CIFAR-10; this run learned other data, so read its accuracy "
+            "against chance and your earlier runs on the same data."
+        ).format(tutorial=percent(TUTORIAL_ACCURACY))
+    )
+if refs.best_earlier is not None:
+    notes.append(_("Best earlier run: {run}.").format(run=md(refs.best_earlier.run_id)))
+if notes:
+    st.caption(" ".join(notes))
+run_downloads(run, "rp_download")
 
 per_class = {run.id: rep.per_class_accuracy()}
 if other != "—":
@@ -75,39 +111,86 @@ if other != "—":
         per_class[other] = rep2.per_class_accuracy()
     elif rep2:
         st.warning(
-            "These two runs were trained on different classes; they cannot be compared class by class."
+            _("These two runs were trained on different classes; they cannot be compared class by class.")
         )
 left, right = st.columns(2)
 with left:
-    plot(per_class_figure(per_class), key="rp_bars")
+    plot(per_class_figure(per_class, chance=refs.chance), key="rp_bars")
+    st.caption(
+        _(
+            "The dotted line is chance: the accuracy of guessing one of the {n} classes at random. A bar "
+            "near it means the model has learned little about that class."
+        ).format(n=len(rep.classes))
+    )
 with right:
-    normalized = st.toggle("Row-normalised (share of each true class)", key="rp_norm")
+    normalized = st.toggle(_("Row-normalised (share of each true class)"), key="rp_norm")
     matrix = rep.confusion_shares() if normalized else rep.confusion
-    plot(confusion_figure(matrix.tolist(), rep.classes, normalized), key="rp_confusion")
+    plot(
+        confusion_figure(matrix.tolist(), rep.classes, normalized),
+        key="rp_confusion",
+        on_select=lambda: select_cell(rep.classes),
+        selection_mode="points",
+    )
+    st.caption(
+        _(
+            "Rows: the true class; columns: what the model predicted. Click a cell to see its test images "
+            "below."
+        )
+    )
+st.caption(
+    _(
+        "**Precision**: of the images the model called this class, the share that really are. **Recall** "
+        "(this class's accuracy): of this class's images, the share the model recognised. **F1 score**: "
+        "the harmonic mean of the two, high only when both are."
+    )
+)
 st.dataframe(
     pd.DataFrame(rep.table()).style.format(
         {"accuracy": "{:.1%}", "precision": "{:.1%}", "recall": "{:.1%}", "f1": "{:.3f}"}
     ),
     hide_index=True,
     width="stretch",
+    column_config={
+        "class": _("class"),
+        "accuracy": _("accuracy"),
+        "precision": _("precision"),
+        "recall": _("recall"),
+        "f1": _("F1 score"),
+        "support": _("test images"),
+    },
 )
 
-st.subheader("Where it goes wrong")
+st.subheader(_("Where it goes wrong"))
 c = st.columns(2)
-true_class = c[0].selectbox("True class", rep.classes, key="rp_true")
-pred_class = c[1].selectbox("Predicted as", [cls for cls, _ in rep.taken_for(true_class)], key="rp_pred")
+true_class = c[0].selectbox(_("True class"), rep.classes, key="rp_true")
+# the other classes, most often predicted for it first, then the class itself (its correct predictions)
+predicted = [cls for cls, _n in rep.taken_for(true_class)] + [true_class]
+pred_class = c[1].selectbox(
+    _("Predicted as"),
+    predicted,
+    key="rp_pred",
+    format_func=lambda cls: _("{cls} (correct)").format(cls=cls) if cls == true_class else cls,
+)
 ds = dataset_of(run)
 hits = rep.mistakes(ds.test_y, true_class, pred_class)
-if not hits:
-    st.info(f"No {true_class} was taken for a {pred_class}.")
+count = int(rep.confusion[rep.classes.index(true_class), rep.classes.index(pred_class)])
+if not hits and pred_class == true_class:
+    info(_("No {true} test image was recognised.").format(true=true_class))
+elif not hits:
+    info(_("No {true} was taken for a {predicted}.").format(true=true_class, predicted=pred_class))
 else:
-    count = int(rep.confusion[rep.classes.index(true_class), rep.classes.index(pred_class)])
-    st.caption(
-        f"{true_class} taken for {pred_class}: {count} test images; the first "
-        f"{len(hits)} with the model's confidence."
-    )
+    if pred_class == true_class:
+        text = _("{true} recognised: {count} test images; the first {shown} with the model's confidence.")
+    else:
+        text = _(
+            "{true} taken for {predicted}: {count} test images; the first {shown} with the model's "
+            "confidence."
+        )
+    st.caption(text.format(true=md(true_class), predicted=md(pred_class), count=count, shown=len(hits)))
     cols = st.columns(8)
     for n, (i, confidence) in enumerate(hits):
         cols[n % 8].image(
             ds.test_x[i].permute(1, 2, 0).numpy(), width=64, caption=f"{100 * confidence:.0f} %"
         )
+
+next_link(__file__)

@@ -6,7 +6,15 @@ import pytest
 import torch
 
 from core.config import make_config
-from core.evaluate import CheckpointError, Report, evaluate, load_weights, main, predict_topk
+from core.evaluate import (
+    CheckpointError,
+    Report,
+    confusion_cell,
+    evaluate,
+    load_weights,
+    main,
+    predict_topk,
+)
 from core.models import LeNet, Net
 from core.runs import RunStore
 from core.train import train
@@ -38,6 +46,16 @@ def test_report_finds_which_images_were_taken_for_which_class():
     assert r.taken_for("c") == [("b", 1), ("a", 0)]
     shares = r.confusion_shares().flatten().tolist()
     assert shares == pytest.approx([0.5, 0.5, 0, 1 / 3, 2 / 3, 0, 0, 1, 0])
+
+
+def test_a_clicked_confusion_cell_names_its_true_and_predicted_class():
+    classes = ["cat", "dog", "frog"]
+    # what st.plotly_chart's selection holds after a click on the cell (true dog, predicted frog)
+    clicked = [{"curve_number": 1, "point_index": 5, "x": "frog", "y": "dog", "customdata": [1, 2]}]
+    assert confusion_cell(clicked, classes) == ("dog", "frog")
+    assert confusion_cell([{"customdata": [0, 0]}], classes) == ("cat", "cat")  # a diagonal cell
+    for nothing in ([], [{"x": "frog"}], [{"customdata": [1, 3]}], [{"customdata": [True, 0]}]):
+        assert confusion_cell(nothing, classes) is None
 
 
 def test_an_empty_class_row_has_zero_shares_not_nan():

@@ -230,7 +230,7 @@ def test_what_the_network_sees():
         grid = first_layer_filters(model)
         assert grid.dtype == torch.uint8 and grid.shape[-1] == 3
         maps = feature_maps(model, x, channels)
-        assert [m[0].split(" ·")[0] for m in maps] == ["conv1", "conv2"] and "6 maps of 28×28" in maps[0][0]
+        assert [m.layer for m in maps] == ["conv1", "conv2"] and maps[0][1:4] == (6, 28, 28)
         heat = saliency(model, x, channels)
         assert heat.shape == (32, 32, 3) and heat.dtype == torch.uint8
         assert all(p.grad is None for p in model.parameters())  # the model is left as it was
