@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -199,15 +199,15 @@ class Session:
     scaler: torch.amp.GradScaler
     batches: Batches
     memory_format: torch.memory_format
-    epoch0: int
-    step0: int
     freeze_whiten_at: int | None
     test: tuple[torch.Tensor, torch.Tensor]  # this rank's test images and labels
     test_shard: torch.Tensor  # their indices in the test set
     sample_idx: torch.Tensor
     sample_true: list[int]
     optimizer_name: str
-    hyperparameters: dict[str, float]  # lr (the peak), momentum, weight decay: the config's, or as changed
+    hyperparameters: dict[str, float] = field(default_factory=dict)  # lr (peak), momentum, weight decay
+    epoch0: int = 0  # where training starts: 0, 0 unless resuming
+    step0: int = 0
 
     def retune(self, values: dict[str, float]) -> dict[str, Any]:
         """Apply new hyper-parameters: {"changed": values in force}, {"refused": why} or {} (nothing new)."""
@@ -250,39 +250,6 @@ def prepare(
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16" and device.type == "cuda")
     params = sum(p.numel() for p in net.parameters())
     rec.save(classes=ds.classes, parameters=params, epochs=cfg.epochs, dataset=ds.describe())
-    # where to start: every rank resumes from rank 0's checkpoint, or the run starts fresh
-    ck = (
-        torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
-        if rank.main and run.checkpoint_path.exists()
-        else None
-    )
-    ck = broadcast(ck, rank)
-    epoch0, step0 = (ck["epoch"], ck["step"]) if ck else (0, 0)
-    tuned = {"lr": cfg.lr, "momentum": cfg.momentum, "weight_decay": cfg.weight_decay}
-    tuned = (ck or {}).get("hyperparameters") or tuned  # as changed during the run, if they were
-    if ck:
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if sched and ck["scheduler"]:
-            sched.load_state_dict(ck["scheduler"])
-        global0 = epoch0 * batches.steps_per_epoch + step0
-        rec.emit({"type": "resume", "epoch": epoch0, "step": step0, "global_step": global0})
-    else:
-        if hasattr(net, "init_whitening"):  # airbench: the first layer whitens 2×2 patches of the data
-            net.init_whitening(to_model_input(ds.train_x[:5000], spec.in_channels, cfg.mean, cfg.std))
-        rec.emit(
-            {
-                "type": "start",
-                "dataset": ds.describe(),
-                "classes": ds.classes,
-                "device": rec.summary["device"],
-                "parameters": params,
-                "steps_per_epoch": batches.steps_per_epoch,
-                "epochs": cfg.epochs,
-                "total_steps": batches.total_steps,
-                "skipped_files": len(ds.skipped),
-            }
-        )
     # airbench: the whitening layer's bias learns during the first part of the run only, then freezes, which
     # spares the backward pass through the input of the biggest convolution (frozen throughout: +11 % img/s
     # at 4 epochs). Not under DDP, whose gradient buckets are fixed when it wraps the model.
@@ -307,7 +274,7 @@ def prepare(
     # to zero took the tutorial's loop from 2,000-2,800 img/s to 3,600. The flag is per thread and OpenMP
     # threads copy it when created, so the CLI sets it first thing; here it covers at least this thread.
     torch.set_flush_denormal(device.type == "cpu")
-    return Session(
+    s = Session(
         device,
         ds,
         spec,
@@ -319,15 +286,53 @@ def prepare(
         scaler,
         batches,
         fmt,
-        epoch0,
-        step0,
         freeze_whiten_at,
         test,
         shard,
         sample_idx,
         sample_true,
         cfg.optimizer,
-        tuned,
+    )
+    s.hyperparameters = {"lr": cfg.lr, "momentum": cfg.momentum, "weight_decay": cfg.weight_decay}
+    resume_or_start(s, cfg, run, rec, rank)
+    return s
+
+
+def resume_or_start(s: Session, cfg: TrainConfig, run: Run, rec: Recorder, rank: Rank) -> None:
+    """Every rank resumes from rank 0's checkpoint (weights, optimizer, schedule, position, hyper-parameters
+    as changed during the run), or the run starts fresh; either is recorded as an event."""
+    ck = (
+        torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
+        if rank.main and run.checkpoint_path.exists()
+        else None
+    )
+    ck = broadcast(ck, rank)
+    if ck:
+        s.net.load_state_dict(ck["model"])
+        s.opt.load_state_dict(ck["optimizer"])
+        if s.sched and ck["scheduler"]:
+            s.sched.load_state_dict(ck["scheduler"])
+        s.epoch0, s.step0 = ck["epoch"], ck["step"]
+        s.hyperparameters = ck.get("hyperparameters") or s.hyperparameters
+        global0 = s.epoch0 * s.batches.steps_per_epoch + s.step0
+        rec.emit({"type": "resume", "epoch": s.epoch0, "step": s.step0, "global_step": global0})
+        return
+    if hasattr(s.net, "init_whitening"):  # airbench: the first layer whitens 2×2 patches of the data
+        s.net.init_whitening(to_model_input(s.ds.train_x[:5000], s.spec.in_channels, cfg.mean, cfg.std))
+    sizes = {
+        "steps_per_epoch": s.batches.steps_per_epoch,
+        "epochs": cfg.epochs,
+        "total_steps": s.batches.total_steps,
+    }
+    data = {"dataset": s.ds.describe(), "classes": s.ds.classes, "skipped_files": len(s.ds.skipped)}
+    rec.emit(
+        {
+            "type": "start",
+            **data,
+            "device": rec.summary["device"],
+            "parameters": rec.summary["parameters"],
+            **sizes,
+        }
     )
 
 
