@@ -87,7 +87,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             "Move the network and each batch to a GPU with `torch.device` and `.to(device)`, and compare "
             "the speed."
         ),
-        (),
+        (ChapterPage("pages/gpu.py", N_("Training on a GPU"), "⚡"),),
     ),
 )
 

@@ -298,3 +298,28 @@ def heatmap_figure(z: Sequence[Sequence[float | None]], rows: Sequence[int], col
             "xaxis": {"dtick": 1 if len(cols) <= 20 else None, "type": "category"},
         },
     }
+
+
+# --- devices ---
+
+
+def race_loss_figure(losses: dict[str, list[float]], title: str, x: str, y: str) -> dict:
+    """The device race's loss per step, one line per device. Same weights and batches on every device, so
+    the lines should lie on top of each other: the device changes the speed, not the result."""
+    traces = [
+        _line(pd.Series(range(1, len(values) + 1)), pd.Series(values), name, PALETTE[i % len(PALETTE)])
+        for i, (name, values) in enumerate(losses.items())
+    ]
+    return _figure(traces, title, x, y)
+
+
+def race_width_figure(rates: dict[str, list[tuple[int, float]]], title: str, x: str, y: str) -> dict:
+    """Images/s against the network's width, one line per device (both axes logarithmic): where the lines
+    cross is where the GPU starts to win."""
+    traces = []
+    for i, (name, points) in enumerate(rates.items()):
+        widths, speeds = zip(*sorted(points))
+        traces.append(
+            _line(pd.Series(widths), pd.Series(speeds), name, PALETTE[i % len(PALETTE)], mode="lines+markers")
+        )
+    return _figure(traces, title, x, y, xaxis={"type": "log", "dtick": 0.30103}, yaxis={"type": "log"})
