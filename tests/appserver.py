@@ -71,3 +71,15 @@ def chromium_path() -> str | None:
         if candidate and Path(candidate).exists():
             return candidate
     return None
+
+
+def wait_rendered(page):
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+
+
+def nav_links(page, url) -> list[str]:
+    """Every page's address, as the sidebar navigation lists it."""
+    page.goto(url)
+    wait_rendered(page)
+    return [a.get_attribute("href") for a in page.locator('[data-testid="stSidebarNav"] a').all()]

@@ -5,21 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.appserver import ROOT
+from tests.appserver import ROOT, nav_links, wait_rendered
 
 pytestmark = pytest.mark.browser
-
-
-def wait_rendered(page):
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-
-
-def nav_links(page, url) -> list[str]:
-    """Every page's address, as the sidebar navigation lists it."""
-    page.goto(url)
-    wait_rendered(page)
-    return [a.get_attribute("href") for a in page.locator('[data-testid="stSidebarNav"] a').all()]
 
 
 def test_every_page_in_the_navigation_renders_without_an_exception(page, app_server):

@@ -58,7 +58,7 @@ def torchrun(*args: str, processes: int = 2, timeout: float = 300) -> subprocess
 
 
 def windowed(per_step: dict[int, float], events: list[dict], spe: int, size: int, last: int) -> list[tuple]:
-    """(DDP's logged loss, the single process's per-image mean over the same steps) for each DDP step event."""
+    """(DDP's logged loss, the single process's per-image mean over the same steps), per DDP step event."""
     pairs, previous = [], -1
     for e in events:
         window = range(max(previous + 1, e["epoch"] * spe), e["global_step"] + 1)
@@ -135,7 +135,7 @@ def test_ddp_without_torchrun_says_how_to_start_it(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_the_app_starts_a_ddp_job_through_torchrun(tmp_path):
-    """What the training page does when the user picks "all N GPUs": here 2 gloo processes stand in for GPUs."""
+    """What the training page does when the user picks "all N GPUs": 2 gloo processes stand in for GPUs."""
     store = RunStore(tmp_path)
     cfg = make_config(
         data="synthetic",
