@@ -1,10 +1,15 @@
 """The classify page through AppTest (the canvas itself is exercised in the browser test)."""
 
+import io
+
 import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from core.runs import RunStore
-from tests.apptest import open_page
+from tests.apptest import APP, open_page
 from tests.wait import wait_for
+from ui.safe import md
 
 
 @pytest.mark.slow
@@ -23,3 +28,29 @@ def test_with_a_run_the_page_waits_for_a_drawing(trained_run):
     at = open_page("pages/classify.py")
     assert not at.exception and at.selectbox(key="cl_run").value == run.id
     assert any("Draw on the canvas" in i.value for i in at.info)
+
+
+def png(color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 40), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploads_in_chinese_show_names_as_text_and_errors_translated(trained_run):
+    trained_run("shapes")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.switch_page("pages/classify.py").run()
+    assert not at.exception
+    assert at.title[0].value == "🎨 分类" and at.caption[0].value == "第 4 章 · 训练分类器"
+    assert any("在画布上画" in i.value for i in at.info)
+    assert [t.label for t in at.tabs] == ["手绘", "上传"]
+    link = "[click me](https://example.com).png"  # a file name that is also markdown
+    at.file_uploader(key="cl_files").set_value(
+        [("square.png", png((30, 30, 200)), "image/png"), (link, b"not an image", "image/png")]
+    ).run()
+    assert not at.exception
+    names = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert names == [f"**{md('square.png')}**", f"**{md(link)}**"]
+    assert [e.value for e in at.error] == [md(f"{link} 不是 PIL 能读取的图像。")]
+    assert any(i.proto.imgs[0].caption == "模型看到的图像（32×32）" for i in at.get("image"))
