@@ -29,8 +29,9 @@ def free_port() -> int:
 
 
 def start_app(
-    runs_dir: Path, data_dir: Path, log_path: Path, timeout: float = 60
+    runs_dir: Path, data_dir: Path, log_path: Path, timeout: float = 60, cwd: Path = ROOT
 ) -> tuple[subprocess.Popen, str]:
+    """The app of checkout `cwd` (this one by default; bench/ also starts other checkouts' to compare)."""
     port = free_port()
     env = {**os.environ, "BLITZLAB_RUNS_DIR": str(runs_dir), "BLITZLAB_DATA_DIR": str(data_dir)}
     proc = subprocess.Popen(
@@ -47,7 +48,7 @@ def start_app(
             "--browser.gatherUsageStats",
             "false",
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=open(log_path, "w"),
         stderr=subprocess.STDOUT,
