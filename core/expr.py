@@ -7,6 +7,10 @@ calls to allow-listed `torch.*` functions and tensor methods, and allow-listed a
 no imports, no dunders, no lambdas or comprehensions, no attribute chains out of torch; the callables it
 hands around are private objects that typed text cannot forge.
 
+Messages are `ExprError`s (core.messages' `MessageError`): an `N_`-marked English template and its
+values, so the app can show them translated; words that fill a template (what a value is, "a numpy
+array") are `Phrase`s, translatable the same way.
+
 Resources are bounded before they are spent: every operation (calls, operators, indexing, advanced
 indexing) is first run on the `meta` device (shapes only, no memory) and refused if its result would
 exceed MAX_ELEMENTS, if the evaluation's new tensors together would exceed MAX_BYTES, or its estimated
@@ -28,6 +32,7 @@ import numpy as np
 import torch
 
 from .devices import DeviceError, resolve_device
+from .messages import N_, MessageError
 
 MAX_ELEMENTS = 10_000_000  # in any one result
 MAX_BYTES = 400_000_000  # new tensors of one evaluation together (views and in-place results are free)
@@ -307,15 +312,39 @@ TORCH_ERRORS = (
     OverflowError,
     AssertionError,
 )
-WHY = "the box runs only torch's tensor functions, so typed text cannot reach files or Python itself"
 
 
-class ExprError(ValueError):
+class ExprError(MessageError):
     """An expression that is refused or fails; the message is a sentence for the user."""
 
 
 class Refused(ExprError):
     """Something the box does not allow; the message is one sentence: what, and why."""
+
+
+class Phrase(str):
+    """Words that fill a message's placeholder (what a value is: "a numpy array"). A str, so the English
+    sentence reads as before, that keeps its `N_` template and values so the app translates it too."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, /, **values: object) -> Phrase:
+        phrase = super().__new__(cls, template.format(**values) if values else template)
+        phrase.template, phrase.values = template, values
+        return phrase
+
+
+WHY = Phrase(
+    N_("the box runs only torch's tensor functions, so typed text cannot reach files or Python itself")
+)
+
+
+def as_expr_error(error: Exception) -> ExprError:
+    """Another module's error as an ExprError, keeping its template and values when it has them."""
+    if isinstance(error, MessageError):
+        return ExprError(error.template, **error.values)
+    return ExprError(str(error))
 
 
 class _Namespace:
@@ -380,7 +409,7 @@ def _numel(x: Any) -> int:
 
 
 def _shape_text(t: torch.Tensor) -> str:
-    return "×".join(map(str, t.shape)) or "scalar"
+    return "×".join(map(str, t.shape)) or Phrase(N_("scalar"))
 
 
 def _broadcastable(a: torch.Size, b: torch.Size) -> bool:
@@ -398,14 +427,27 @@ def _explain(fn_name: str, args: list[Any], names: list[str], error: Exception) 
     if fn_name.endswith("_") and tensors and ("can't be cast" in text or "Promotion" in text):
         n, t = tensors[0]
         return ExprError(
-            f"{fn_name} cannot store that result in {n}, which is {t.dtype}: in-place operations keep "
-            f"the tensor's dtype, so use a {t.dtype} value or {fn_name[:-1]}, which makes a new tensor."
+            N_(
+                "{fn} cannot store that result in {name}, which is {dtype}: in-place operations keep the "
+                "tensor's dtype, so use a {dtype} value or {new_fn}, which makes a new tensor."
+            ),
+            fn=fn_name,
+            name=n,
+            dtype=t.dtype,
+            new_fn=fn_name[:-1],
         )
     if len(tensors) == 2 and tensors[0][1].dtype != tensors[1][1].dtype and "dtype" in text:
         (na, a), (nb, b) = tensors
         return ExprError(
-            f"{fn_name} needs both tensors to have the same dtype: {na} is {a.dtype}, {nb} is "
-            f"{b.dtype}. Convert one, e.g. {na}.float()."
+            N_(
+                "{fn} needs both tensors to have the same dtype: {a} is {a_dtype}, {b} is {b_dtype}. "
+                "Convert one, e.g. {a}.float()."
+            ),
+            fn=fn_name,
+            a=na,
+            a_dtype=a.dtype,
+            b=nb,
+            b_dtype=b.dtype,
         )
     if fn_name in ("matmul", "mm", "@") and len(tensors) == 2:
         (na, a), (nb, b) = tensors
@@ -413,18 +455,32 @@ def _explain(fn_name: str, args: list[Any], names: list[str], error: Exception) 
             cols, rows = a.shape[-1], b.shape[0] if b.dim() == 1 else b.shape[-2]
             if cols != rows:
                 return ExprError(
-                    f"matmul needs {na}'s columns ({cols}) to equal {nb}'s rows ({rows}): "
-                    f"{na} is {_shape_text(a)}, {nb} is {_shape_text(b)}."
+                    N_(
+                        "matmul needs {a}'s columns ({cols}) to equal {b}'s rows ({rows}): {a} is {a_shape}, "
+                        "{b} is {b_shape}."
+                    ),
+                    a=na,
+                    b=nb,
+                    cols=cols,
+                    rows=rows,
+                    a_shape=_shape_text(a),
+                    b_shape=_shape_text(b),
                 )
     if fn_name in ("+", "-", "*", "/", "//", "%", "**", "add", "sub", "mul", "div") and len(tensors) == 2:
         (na, a), (nb, b) = tensors
         if not _broadcastable(a.shape, b.shape):
             return ExprError(
-                f"{na} ({_shape_text(a)}) and {nb} ({_shape_text(b)}) cannot be broadcast together: "
-                "comparing shapes from the right, each pair of sizes must be equal or one of them 1."
+                N_(
+                    "{a} ({a_shape}) and {b} ({b_shape}) cannot be broadcast together: comparing shapes from "
+                    "the right, each pair of sizes must be equal or one of them 1."
+                ),
+                a=na,
+                a_shape=_shape_text(a),
+                b=nb,
+                b_shape=_shape_text(b),
             )
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-    return ExprError(f"{fn_name} failed: {first}")
+    return ExprError(N_("{fn} failed: {reason}"), fn=fn_name, reason=first)
 
 
 def _device_arg(value: Any) -> None:
@@ -435,7 +491,7 @@ def _device_arg(value: Any) -> None:
         try:
             resolve_device(str(value))
         except DeviceError as e:
-            raise ExprError(str(e)) from None
+            raise as_expr_error(e) from None
 
 
 def _work(fn_name: str, args: list[Any], result: Any) -> int:
@@ -461,35 +517,51 @@ class Evaluator:
     def evaluate(self, text: str) -> Any:
         if len(text) > MAX_LENGTH:
             raise Refused(
-                f"The expression is {len(text):,} characters long and the limit here is {MAX_LENGTH:,}, "
-                "which keeps every evaluation short."
+                N_(
+                    "The expression is {length:,} characters long and the limit here is {limit:,}, which "
+                    "keeps every evaluation short."
+                ),
+                length=len(text),
+                limit=MAX_LENGTH,
             )
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as e:
-            raise ExprError(f"That is not a valid expression ({e.msg}, at column {e.offset}).") from None
+            raise ExprError(
+                N_("That is not a valid expression ({reason}, at column {column})."),
+                reason=e.msg,
+                column=e.offset,
+            ) from None
         except ValueError:  # a null byte
             raise ExprError(
-                "That is not a valid expression (it holds a character Python cannot read)."
+                N_("That is not a valid expression (it holds a character Python cannot read).")
             ) from None
         except (RecursionError, MemoryError):
-            raise Refused("The expression is nested too deeply for this box to read.") from None
+            raise Refused(N_("The expression is nested too deeply for this box to read.")) from None
         count = sum(1 for _ in ast.walk(tree))
         if count > MAX_NODES:
             raise Refused(
-                f"The expression has {count} parts and the limit here is {MAX_NODES}, "
-                "which keeps every evaluation short."
+                N_(
+                    "The expression has {count} parts and the limit here is {limit}, which keeps every "
+                    "evaluation short."
+                ),
+                count=count,
+                limit=MAX_NODES,
             )
         self.deadline = time.monotonic() + MAX_SECONDS
         try:
             result = self._eval(tree.body)
         except RecursionError:
-            raise Refused("The expression is nested too deeply for this box to evaluate.") from None
+            raise Refused(N_("The expression is nested too deeply for this box to evaluate.")) from None
         if isinstance(result, _Function):
             label = _label(tree.body)
-            raise ExprError(f"{label} is a function: call it with parentheses, like {label}().")
+            raise ExprError(
+                N_("{label} is a function: call it with parentheses, like {label}()."), label=label
+            )
         if isinstance(result, _Namespace):
-            raise ExprError(f"{result.name} is a module: use one of its functions, like torch.ones(2, 3).")
+            raise ExprError(
+                N_("{name} is a module: use one of its functions, like torch.ones(2, 3)."), name=result.name
+            )
         return result
 
     # --- nodes ---------------------------------------------------------------------------------
@@ -497,8 +569,11 @@ class Evaluator:
         method = getattr(self, f"_node_{type(node).__name__}", None)
         if method is None:
             raise Refused(
-                f"{_describe(node)} is not allowed here: the box evaluates expressions made of tensors, "
-                "numbers, operators, indexing and torch calls."
+                N_(
+                    "{what} is not allowed here: the box evaluates expressions made of tensors, numbers, "
+                    "operators, indexing and torch calls."
+                ),
+                what=_describe(node),
             )
         return method(node)
 
@@ -512,25 +587,34 @@ class Evaluator:
         ):
             return v
         if isinstance(v, int):
-            raise Refused(f"The number {str(v)[:20]}… is too large for this box, which caps numbers at 10¹².")
+            raise Refused(
+                N_("The number {digits}… is too large for this box, which caps numbers at 10¹²."),
+                digits=str(v)[:20],
+            )
         if isinstance(v, str) and len(v) <= 20:
             return v  # device names and string options ("cpu", "cuda:0")
         raise Refused(
-            f"A {type(v).__name__} literal is not allowed here: only numbers and short strings such "
-            "as device names are."
+            N_(
+                "A {type} literal is not allowed here: only numbers and short strings such as device names "
+                "are."
+            ),
+            type=type(v).__name__,
         )
 
     def _node_Name(self, node: ast.Name) -> Any:
         if node.id == "torch":
             return TORCH
         if node.id.startswith("_"):
-            raise Refused(f"'{node.id}' is not allowed: names starting with _ are private.")
+            raise Refused(N_("'{name}' is not allowed: names starting with _ are private."), name=node.id)
         if node.id in self.names:
             return self.names[node.id]
         if hasattr(builtins, node.id):
-            raise Refused(f"'{node.id}' is not allowed: Python's built-in functions cannot run in this box.")
-        known = ", ".join(sorted(self.names)) or "none yet"
-        raise ExprError(f"There is no tensor named '{node.id}'. Tensors: {known}.")
+            raise Refused(
+                N_("'{name}' is not allowed: Python's built-in functions cannot run in this box."),
+                name=node.id,
+            )
+        known = ", ".join(sorted(self.names)) or Phrase(N_("none yet"))
+        raise ExprError(N_("There is no tensor named '{name}'. Tensors: {known}."), name=node.id, known=known)
 
     def _node_Tuple(self, node: ast.Tuple) -> tuple:
         return tuple(self._eval(e) for e in node.elts)
@@ -546,14 +630,19 @@ class Evaluator:
     def _node_UnaryOp(self, node: ast.UnaryOp) -> Any:
         ops = {ast.USub: ("-", operator.neg), ast.UAdd: ("+", operator.pos)}
         if type(node.op) not in ops:
-            raise Refused(f"{_describe(node)} is not allowed here: of the unary operators only - and + are.")
+            raise Refused(
+                N_("{what} is not allowed here: of the unary operators only - and + are."),
+                what=_describe(node),
+            )
         symbol, op = ops[type(node.op)]
         value = self._eval(node.operand)
         if isinstance(value, (int, float)):
             return op(value)
         if not isinstance(value, torch.Tensor):
             raise Refused(
-                f"Unary {symbol} is not allowed on {_kind(value)}: it works on tensors and numbers."
+                N_("Unary {symbol} is not allowed on {kind}: it works on tensors and numbers."),
+                symbol=symbol,
+                kind=_kind(value),
             )
         return self._run(symbol, op, [value], {}, [_label(node.operand)])
 
@@ -561,31 +650,37 @@ class Evaluator:
         op = BIN_OPS.get(type(node.op))
         if op is None:
             raise Refused(
-                f"The operator {type(node.op).__name__} is not allowed here: only + - * / // % ** and @ are."
+                N_("The operator {name} is not allowed here: only + - * / // % ** and @ are."),
+                name=type(node.op).__name__,
             )
         left, right = self._eval(node.left), self._eval(node.right)
         symbol = SYMBOLS[type(node.op)]
         for v in (left, right):
             if not isinstance(v, (torch.Tensor, *NUMBER)):
-                raise Refused(f"{symbol} is not allowed on {_kind(v)}: it works on tensors and numbers only.")
+                raise Refused(
+                    N_("{symbol} is not allowed on {kind}: it works on tensors and numbers only."),
+                    symbol=symbol,
+                    kind=_kind(v),
+                )
         if isinstance(left, NUMBER) and isinstance(right, NUMBER):
             return self._number_op(symbol, op, left, right)
         return self._run(symbol, op, [left, right], {}, [_label(node.left), _label(node.right)])
 
     def _node_Compare(self, node: ast.Compare) -> Any:
         if len(node.ops) != 1:
-            raise Refused("Chained comparisons are not allowed here: compare two things at a time.")
+            raise Refused(N_("Chained comparisons are not allowed here: compare two things at a time."))
         op = COMPARE.get(type(node.ops[0]))
         if op is None:
-            raise Refused("That comparison is not allowed here: only <, <=, >, >=, == and != are.")
+            raise Refused(N_("That comparison is not allowed here: only <, <=, >, >=, == and != are."))
         left, right = self._eval(node.left), self._eval(node.comparators[0])
         for v in (left, right):
             if not isinstance(v, (torch.Tensor, *NUMBER, tuple, torch.dtype, torch.device)):
                 raise Refused(
-                    f"Comparing {_kind(v)} is not allowed here: compare tensors, numbers or shapes."
+                    N_("Comparing {kind} is not allowed here: compare tensors, numbers or shapes."),
+                    kind=_kind(v),
                 )
         return self._run(
-            "comparison", op, [left, right], {}, [_label(node.left), _label(node.comparators[0])]
+            Phrase(N_("comparison")), op, [left, right], {}, [_label(node.left), _label(node.comparators[0])]
         )
 
     def _node_Subscript(self, node: ast.Subscript) -> Any:
@@ -596,23 +691,27 @@ class Evaluator:
                 return value[index]
             except IndexError:
                 raise ExprError(
-                    f"{_label(node.value)} has {len(value)} items, so [{index}] is out of range."
+                    N_("{label} has {count} items, so [{index}] is out of range."),
+                    label=_label(node.value),
+                    count=len(value),
+                    index=index,
                 ) from None
         if not isinstance(value, torch.Tensor):
             raise Refused(
-                f"Indexing {_kind(value)} is not allowed here: only tensors and shapes can be indexed."
+                N_("Indexing {kind} is not allowed here: only tensors and shapes can be indexed."),
+                kind=_kind(value),
             )
         items = index if isinstance(index, tuple) else (index,)
         items = tuple(self._index_item(i) for i in items)
         index = items if isinstance(index, tuple) else items[0]
-        label = f"Indexing {_label(node.value)} ({_shape_text(value)})"
+        label = Phrase(N_("Indexing {label} ({shape})"), label=_label(node.value), shape=_shape_text(value))
         return self._run(label, operator.getitem, [value, index], {}, [_label(node.value)], meta=_meta_index)
 
     def _node_Attribute(self, node: ast.Attribute) -> Any:
         base = self._eval(node.value)
         name = node.attr
         if name.startswith("_"):
-            raise Refused(f"'{name}' is not allowed: names starting with _ are private.")
+            raise Refused(N_("'{name}' is not allowed: names starting with _ are private."), name=name)
         if base is TORCH:
             if name in DTYPES:
                 return getattr(torch, name)
@@ -620,13 +719,16 @@ class Evaluator:
                 return CUDA
             if name in TORCH_FUNCTIONS:
                 return _Function("torch", name)
-            raise Refused(f"torch.{name} is not allowed here: {WHY}.")
+            raise Refused(N_("torch.{name} is not allowed here: {why}."), name=name, why=WHY)
         if base is CUDA:
             if name in CUDA_FUNCTIONS:
                 return _Function("torch.cuda", name)
             raise Refused(
-                f"torch.cuda.{name} is not allowed here: of torch.cuda, only is_available and "
-                "device_count are."
+                N_(
+                    "torch.cuda.{name} is not allowed here: of torch.cuda, only is_available and "
+                    "device_count are."
+                ),
+                name=name,
             )
         if isinstance(base, torch.Tensor):
             if name in ATTRIBUTES:
@@ -634,25 +736,31 @@ class Evaluator:
                 return type(value).__name__ if name == "grad_fn" and value is not None else value
             if name in TENSOR_METHODS:
                 return _Function("method", name, base)
-            raise Refused(f"The tensor attribute '{name}' is not allowed here: {WHY}.")
+            raise Refused(N_("The tensor attribute '{name}' is not allowed here: {why}."), name=name, why=WHY)
         raise Refused(
-            f"'.{name}' is not allowed after {_kind(base)}: attributes can follow only a tensor or torch."
+            N_("'.{name}' is not allowed after {kind}: attributes can follow only a tensor or torch."),
+            name=name,
+            kind=_kind(base),
         )
 
     def _node_Call(self, node: ast.Call) -> Any:
         target = self._eval(node.func)
         if not isinstance(target, _Function):
             raise Refused(
-                f"Calling {_label(node.func)} is not allowed: only torch functions and tensor methods "
-                "can be called."
+                N_("Calling {label} is not allowed: only torch functions and tensor methods can be called."),
+                label=_label(node.func),
             )
         if any(isinstance(a, ast.Starred) for a in node.args):
-            raise Refused("*arguments are not allowed here: write each argument out.")
+            raise Refused(N_("*arguments are not allowed here: write each argument out."))
         args = [self._eval(a) for a in node.args]
         kwargs, out = {}, None
         for kw in node.keywords:
             if kw.arg is None or kw.arg not in KEYWORDS:
-                raise Refused(f"The keyword argument '{kw.arg or '**'}' is not allowed here: {WHY}.")
+                raise Refused(
+                    N_("The keyword argument '{name}' is not allowed here: {why}."),
+                    name=kw.arg or "**",
+                    why=WHY,
+                )
             if kw.arg == "out":
                 out = self._out(kw.value, target)
             else:
@@ -660,15 +768,17 @@ class Evaluator:
         names = [_label(a) for a in node.args]
         if target.space == "torch.cuda":
             if args or kwargs:
-                raise ExprError(f"torch.cuda.{target.name} takes no arguments.")
+                raise ExprError(N_("torch.cuda.{name} takes no arguments."), name=target.name)
             return getattr(torch.cuda, target.name)()
         if any(isinstance(a, np.ndarray) for a in [*args, *kwargs.values()]) and target.name not in (
             "from_numpy",
             "tensor",
         ):
             raise Refused(
-                f"A numpy array cannot go into {target.name}: turn it into a tensor first, "
-                "with torch.from_numpy."
+                N_(
+                    "A numpy array cannot go into {name}: turn it into a tensor first, with torch.from_numpy."
+                ),
+                name=target.name,
             )
         _device_arg(kwargs.get("device"))
         if target.space == "torch":
@@ -693,7 +803,9 @@ class Evaluator:
     def _index(self, v: Any) -> Any:
         if isinstance(v, (int, torch.Tensor)) or v is None:
             return v
-        raise Refused(f"A slice bound cannot be {_kind(v)}: slice bounds must be whole numbers.")
+        raise Refused(
+            N_("A slice bound cannot be {kind}: slice bounds must be whole numbers."), kind=_kind(v)
+        )
 
     def _index_item(self, i: Any) -> Any:
         """One part of an index: numbers, slices, None, ..., tensors; a list becomes a tensor of indices."""
@@ -702,62 +814,90 @@ class Evaluator:
             try:
                 return torch.tensor(i)
             except TORCH_ERRORS as e:
-                raise ExprError(f"That list cannot be an index: {str(e).splitlines()[0]}") from None
+                raise ExprError(
+                    N_("That list cannot be an index: {reason}"), reason=str(e).splitlines()[0]
+                ) from None
         if i is None or i is Ellipsis or isinstance(i, (int, slice, torch.Tensor)):
             return i
-        raise Refused(f"An index cannot be {_kind(i)}: use numbers, slices, None, ... or tensors.")
+        raise Refused(
+            N_("An index cannot be {kind}: use numbers, slices, None, ... or tensors."), kind=_kind(i)
+        )
 
     def _out(self, node: ast.AST, target: _Function) -> torch.Tensor:
         """out= must name one of the session's tensors: the result is written there, in place."""
         if target.space != "torch":
-            raise Refused("out= is allowed only in torch functions, such as torch.add(x, y, out=result).")
+            raise Refused(N_("out= is allowed only in torch functions, such as torch.add(x, y, out=result)."))
         value = self._eval(node)
         if not isinstance(node, ast.Name) or not isinstance(value, torch.Tensor):
             raise Refused(
-                "out= must name one of your tensors, so that the result lands where you can see it."
+                N_("out= must name one of your tensors, so that the result lands where you can see it.")
             )
         return value
 
     def _number_op(self, symbol: str, op: Callable, a: float, b: float) -> Any:
         if symbol == "**" and abs(b) > 64 and abs(a) > 1:
-            raise Refused(f"{a} ** {b} is not allowed here: the result would be too large to hold.")
+            raise Refused(
+                N_("{a} {symbol} {b} is not allowed here: the result would be too large to hold."),
+                a=a,
+                symbol=symbol,
+                b=b,
+            )
         try:
             result = op(a, b)
         except ZeroDivisionError:
             return math.copysign(math.inf, a) if a else math.nan  # as a tensor would: inf / nan, no crash
         except OverflowError:
             raise Refused(
-                f"{a} {symbol} {b} is not allowed here: the result would be too large to hold."
+                N_("{a} {symbol} {b} is not allowed here: the result would be too large to hold."),
+                a=a,
+                symbol=symbol,
+                b=b,
             ) from None
         except (TypeError, ValueError) as e:
-            raise ExprError(f"{a} {symbol} {b} failed: {str(e).splitlines()[0]}") from None
+            raise ExprError(
+                N_("{fn} failed: {reason}"), fn=f"{a} {symbol} {b}", reason=str(e).splitlines()[0]
+            ) from None
         if isinstance(result, int) and abs(result) > MAX_INT:
-            raise Refused(f"{a} {symbol} {b} is not allowed here: numbers are capped at 10¹².")
+            raise Refused(
+                N_("{a} {symbol} {b} is not allowed here: numbers are capped at 10¹²."),
+                a=a,
+                symbol=symbol,
+                b=b,
+            )
         if isinstance(result, complex):
-            raise ExprError(f"{a} {symbol} {b} is a complex number; use a tensor with dtype=torch.complex64.")
+            raise ExprError(
+                N_("{a} {symbol} {b} is a complex number; use a tensor with dtype=torch.complex64."),
+                a=a,
+                symbol=symbol,
+                b=b,
+            )
         return result
 
     def _tensor(self, args: list[Any], kwargs: dict[str, Any]) -> torch.Tensor:
         """torch.tensor(data): numbers, nested lists of numbers, or a numpy array (copied)."""
         if len(args) != 1:
-            raise ExprError("torch.tensor takes one argument: a number or a (nested) list of numbers.")
+            raise ExprError(N_("torch.tensor takes one argument: a number or a (nested) list of numbers."))
         if not isinstance(args[0], np.ndarray):
             _check_literal(args[0])
         self._charge("torch.tensor", _numel_literal(args[0]) * 8, 0)
         try:
             return torch.tensor(args[0], **kwargs)
         except TORCH_ERRORS as e:
-            raise ExprError(f"torch.tensor failed: {str(e).splitlines()[0]}") from None
+            raise ExprError(
+                N_("{fn} failed: {reason}"), fn="torch.tensor", reason=str(e).splitlines()[0]
+            ) from None
 
     def _device(self, args: list[Any], kwargs: dict[str, Any]) -> torch.device:
         if kwargs or not 1 <= len(args) <= 2 or not all(isinstance(a, (str, int)) for a in args):
             raise ExprError(
-                "torch.device takes a device name, like torch.device('cpu') or torch.device('cuda', 0)."
+                N_("torch.device takes a device name, like torch.device('cpu') or torch.device('cuda', 0).")
             )
         try:
             return torch.device(*args)
         except TORCH_ERRORS as e:
-            raise ExprError(f"torch.device failed: {str(e).splitlines()[0]}") from None
+            raise ExprError(
+                N_("{fn} failed: {reason}"), fn="torch.device", reason=str(e).splitlines()[0]
+            ) from None
 
     def _charge(self, what: str, new_bytes: int, work: int) -> None:
         """Add one operation's memory and work to the evaluation's totals; refuse past the caps."""
@@ -765,13 +905,23 @@ class Evaluator:
         self.work += work
         if self.bytes > MAX_BYTES:
             raise Refused(
-                f"{what} would bring this expression's new tensors to {self.bytes / 1e6:,.0f} MB and the "
-                f"limit here is {MAX_BYTES / 1e6:,.0f} MB, so it is refused before allocating."
+                N_(
+                    "{what} would bring this expression's new tensors to {mb:,.0f} MB and the limit here is "
+                    "{limit:,.0f} MB, so it is refused before allocating."
+                ),
+                what=what,
+                mb=self.bytes / 1e6,
+                limit=MAX_BYTES / 1e6,
             )
         if self.work > MAX_WORK:
             raise Refused(
-                f"{what} would bring this expression to about {self.work:,} element operations and the "
-                f"limit here is {MAX_WORK:,}, so it is refused before running."
+                N_(
+                    "{what} would bring this expression to about {work:,} element operations and the limit "
+                    "here is {limit:,}, so it is refused before running."
+                ),
+                what=what,
+                work=self.work,
+                limit=MAX_WORK,
             )
 
     def _run(
@@ -787,21 +937,35 @@ class Evaluator:
         """Run on the meta device first (sizes only) and refuse what is too big, then run for real."""
         if time.monotonic() > self.deadline:
             raise Refused(
-                f"The expression ran longer than {MAX_SECONDS:g} s, so it was stopped before {fn_name}."
+                N_("The expression ran longer than {seconds:g} s, so it was stopped before {fn}."),
+                seconds=MAX_SECONDS,
+                fn=fn_name,
             )
         if fn_name == "tolist" and args[0].numel() > MAX_LIST:
             raise Refused(
-                f"tolist would make {args[0].numel():,} Python numbers and the limit here is {MAX_LIST:,}, "
-                "so take fewer elements by indexing first."
+                N_(
+                    "tolist would make {count:,} Python numbers and the limit here is {limit:,}, so take "
+                    "fewer elements by indexing first."
+                ),
+                count=args[0].numel(),
+                limit=MAX_LIST,
             )
         if fn_name not in SKIP_META:
             result = self._meta_run(fn_name, fn, args, kwargs, names, meta)
             if out is not None:
                 if not isinstance(result, torch.Tensor) or result.shape != out.shape:
-                    shape = _shape_text(result) if isinstance(result, torch.Tensor) else "not a tensor"
+                    shape = (
+                        _shape_text(result)
+                        if isinstance(result, torch.Tensor)
+                        else Phrase(N_("not a tensor"))
+                    )
                     raise Refused(
-                        f"out= needs a tensor of the result's shape ({shape}), and {_shape_text(out)} "
-                        "would have to be resized."
+                        N_(
+                            "out= needs a tensor of the result's shape ({shape}), and {out} would have to be "
+                            "resized."
+                        ),
+                        shape=shape,
+                        out=_shape_text(out),
                     )
                 kwargs = {**kwargs, "out": out}
         else:
@@ -835,8 +999,13 @@ class Evaluator:
         n = _numel(result)
         if n > self.max_elements:
             raise Refused(
-                f"{fn_name} would make a tensor of {n:,} elements; the limit here is {self.max_elements:,}, "
-                "so it is refused before allocating."
+                N_(
+                    "{fn} would make a tensor of {count:,} elements; the limit here is {limit:,}, so it is "
+                    "refused before allocating."
+                ),
+                fn=fn_name,
+                count=n,
+                limit=self.max_elements,
             )
         fresh = [
             t
@@ -866,13 +1035,14 @@ def _meta_index(value: torch.Tensor, index: Any) -> Any:
 
 def _check_literal(value: Any, depth: int = 0) -> None:
     if depth > 8:
-        raise Refused("torch.tensor data is nested too deeply: at most 8 levels of lists are allowed.")
+        raise Refused(N_("torch.tensor data is nested too deeply: at most 8 levels of lists are allowed."))
     if isinstance(value, (list, tuple)):
         for v in value:
             _check_literal(v, depth + 1)
     elif not isinstance(value, NUMBER):
         raise Refused(
-            f"torch.tensor data cannot hold {_kind(value)}: only numbers or nested lists of numbers."
+            N_("torch.tensor data cannot hold {kind}: only numbers or nested lists of numbers."),
+            kind=_kind(value),
         )
 
 
@@ -887,47 +1057,47 @@ def _numel_literal(value: Any) -> int:
 def _kind(value: Any) -> str:
     """What a value is, in words for a message."""
     if isinstance(value, np.ndarray):
-        return "a numpy array"
+        return Phrase(N_("a numpy array"))
     if isinstance(value, _Function):
-        return f"the function {value.name}"
+        return Phrase(N_("the function {name}"), name=value.name)
     if isinstance(value, _Namespace):
-        return f"the module {value.name}"
+        return Phrase(N_("the module {name}"), name=value.name)
     if isinstance(value, torch.Size):
-        return "a shape"
+        return Phrase(N_("a shape"))
     if value is None:
         return "None"
-    article = "an" if type(value).__name__[0] in "aeiou" else "a"
-    return f"{article} {type(value).__name__}"
+    name = type(value).__name__
+    return Phrase(N_("an {type}") if name[0] in "aeiou" else N_("a {type}"), type=name)
 
 
 def _label(node: ast.AST) -> str:
     try:
         return ast.unparse(node)[:40]
     except (ValueError, TypeError, AttributeError, RecursionError):
-        return "that"
+        return Phrase(N_("that"))
 
 
 def _describe(node: ast.AST) -> str:
     kinds = {
-        "Lambda": "A lambda",
-        "ListComp": "A comprehension",
-        "GeneratorExp": "A generator",
-        "DictComp": "A comprehension",
-        "SetComp": "A comprehension",
-        "JoinedStr": "An f-string",
-        "Dict": "A dict",
-        "Set": "A set",
-        "IfExp": "An if-expression",
-        "NamedExpr": "An assignment (:=)",
+        "Lambda": N_("A lambda"),
+        "ListComp": N_("A comprehension"),
+        "GeneratorExp": N_("A generator"),
+        "DictComp": N_("A comprehension"),
+        "SetComp": N_("A comprehension"),
+        "JoinedStr": N_("An f-string"),
+        "Dict": N_("A dict"),
+        "Set": N_("A set"),
+        "IfExp": N_("An if-expression"),
+        "NamedExpr": N_("An assignment (:=)"),
         "Await": "await",
         "Yield": "yield",
         "BoolOp": "and/or",
-        "Starred": "*unpacking",
+        "Starred": N_("*unpacking"),
         "Not": "not",
         "Invert": "~",
     }
     key = type(node.op).__name__ if isinstance(node, ast.UnaryOp) else type(node).__name__
-    return kinds.get(key, f"'{key}'")
+    return Phrase(kinds[key]) if key in kinds else f"'{key}'"
 
 
 def evaluate(text: str, names: dict[str, Any]) -> Any:

@@ -1,6 +1,7 @@
 """The tensor playground's engine: create named tensors, describe them, and the numpy bridge.
 
-Every action returns the PyTorch code that does the same, so a user can paste it into a notebook."""
+Every action returns the PyTorch code that does the same, so a user can paste it into a notebook. Its
+refusals are `ExprError`s with `N_`-marked templates (core.messages), shown translated by the app."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import numpy as np
 import torch
 
 from .devices import DeviceError, resolve_device
-from .expr import MAX_ELEMENTS, ExprError
+from .expr import MAX_ELEMENTS, ExprError, as_expr_error
+from .messages import N_
 
 FACTORIES = ("rand", "randn", "ones", "zeros", "arange", "linspace", "eye", "full")
 DTYPES = {
@@ -57,17 +59,21 @@ def parse_shape(text: str) -> tuple[int, ...]:
     try:
         value = ast.literal_eval(text.strip() or "()")
     except (ValueError, SyntaxError):
-        raise ExprError(f"'{text}' is not a shape: write sizes separated by commas, e.g. 2, 3.") from None
+        raise ExprError(
+            N_("'{text}' is not a shape: write sizes separated by commas, e.g. 2, 3."), text=text
+        ) from None
     shape = (value,) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else None
     if shape is None or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
-        raise ExprError(f"'{text}' is not a shape: sizes must be whole numbers ≥ 0.")
+        raise ExprError(N_("'{text}' is not a shape: sizes must be whole numbers ≥ 0."), text=text)
     _check_numel(math.prod(shape))
     return shape
 
 
 def _check_numel(n: int) -> None:
     if n > MAX_ELEMENTS:
-        raise ExprError(f"That would be {n:,} elements; the limit here is {MAX_ELEMENTS:,}.")
+        raise ExprError(
+            N_("That would be {count:,} elements; the limit here is {limit:,}."), count=n, limit=MAX_ELEMENTS
+        )
 
 
 def parse_literal(text: str) -> list | float:
@@ -75,16 +81,18 @@ def parse_literal(text: str) -> list | float:
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):
-        raise ExprError("Write numbers or (nested) lists of numbers, e.g. [[1, 2], [3, 4]].") from None
+        raise ExprError(N_("Write numbers or (nested) lists of numbers, e.g. [[1, 2], [3, 4]].")) from None
 
     def count(v, depth=0) -> int:
         if depth > 8:
-            raise ExprError("The list is nested too deeply.")
+            raise ExprError(N_("The list is nested too deeply."))
         if isinstance(v, (list, tuple)):
             return sum(count(x, depth + 1) for x in v)
         if isinstance(v, (int, float)) and not isinstance(v, complex):
             return 1
-        raise ExprError(f"{v!r} is not a number: only numbers and lists of numbers are allowed.")
+        raise ExprError(
+            N_("{value} is not a number: only numbers and lists of numbers are allowed."), value=repr(v)
+        )
 
     _check_numel(count(value))
     return value
@@ -94,7 +102,7 @@ def _device(name: str) -> torch.device:
     try:
         return resolve_device(name)
     except DeviceError as e:
-        raise ExprError(str(e)) from None
+        raise as_expr_error(e) from None
 
 
 def from_literal(
@@ -108,7 +116,9 @@ def from_literal(
     try:
         t = torch.tensor(data, device=dev, requires_grad=requires_grad, **kwargs)
     except (ValueError, TypeError, RuntimeError) as e:
-        raise ExprError(f"torch.tensor failed: {str(e).splitlines()[0]}") from None
+        raise ExprError(
+            N_("{fn} failed: {reason}"), fn="torch.tensor", reason=str(e).splitlines()[0]
+        ) from None
     args = (
         [text.strip()]
         + [f"dtype=torch.{dtype}"] * bool(dtype)
@@ -144,7 +154,11 @@ def factory(
 ) -> Created:
     """torch.rand / randn / ones / zeros / full (by shape), arange / linspace (by range), eye (by size)."""
     if kind not in FACTORIES:
-        raise ExprError(f"Unknown creation function '{kind}'. Choose one of {', '.join(FACTORIES)}.")
+        raise ExprError(
+            N_("Unknown creation function '{kind}'. Choose one of {known}."),
+            kind=kind,
+            known=", ".join(FACTORIES),
+        )
     dev, dt = _device(device), DTYPES[dtype]
     grad = requires_grad and dt.is_floating_point
     extra = (
@@ -154,10 +168,10 @@ def factory(
     )
     opts = dict(dtype=dt, device=dev, requires_grad=grad)
     if requires_grad and not dt.is_floating_point:
-        raise ExprError("Only floating-point tensors can require gradients.")
+        raise ExprError(N_("Only floating-point tensors can require gradients."))
     try:
         if kind in ("rand", "randn") and not dt.is_floating_point:
-            raise ExprError(f"torch.{kind} makes floating-point numbers; pick a float dtype.")
+            raise ExprError(N_("torch.{kind} makes floating-point numbers; pick a float dtype."), kind=kind)
         if kind in ("rand", "randn", "ones", "zeros"):
             size = parse_shape(shape)
             t = getattr(torch, kind)(size, **opts)
@@ -168,7 +182,9 @@ def factory(
             code = f"{name} = torch.full({size}, {fill:g}{extra})"
         elif kind == "arange":
             if end <= start or (end - start) / 1 > MAX_ELEMENTS:
-                raise ExprError("arange needs end > start, and at most 10,000,000 steps of 1.")
+                raise ExprError(
+                    N_("arange needs end > start, and at most {limit:,} steps of 1."), limit=MAX_ELEMENTS
+                )
             t = torch.arange(start, end, **opts)
             code = f"{name} = torch.arange({start:g}, {end:g}{extra})"
         elif kind == "linspace":
@@ -182,22 +198,25 @@ def factory(
             t = torch.eye(n, **opts)
             code = f"{name} = torch.eye({n}{extra})"
     except RuntimeError as e:
-        raise ExprError(f"torch.{kind} failed: {str(e).splitlines()[0]}") from None
+        raise ExprError(
+            N_("{fn} failed: {reason}"), fn=f"torch.{kind}", reason=str(e).splitlines()[0]
+        ) from None
     return Created(t, code)
 
 
 def describe(t: torch.Tensor) -> dict[str, Any]:
     """The attributes the tutorial shows, plus the memory facts behind views and in-place ops."""
+    # the keys are English names (N_: the app shows them translated); requires_grad and data_ptr are code
     return {
-        "shape": tuple(t.shape),
-        "dtype": str(t.dtype).replace("torch.", ""),
-        "device": str(t.device),
+        N_("shape"): tuple(t.shape),
+        N_("dtype"): str(t.dtype).replace("torch.", ""),
+        N_("device"): str(t.device),
         "requires_grad": t.requires_grad,
-        "numel": t.numel(),
-        "element size (bytes)": t.element_size(),
-        "bytes": t.numel() * t.element_size(),
-        "stride": tuple(t.stride()),
-        "contiguous": t.is_contiguous(),
+        N_("numel"): t.numel(),
+        N_("element size (bytes)"): t.element_size(),
+        N_("bytes"): t.numel() * t.element_size(),
+        N_("stride"): tuple(t.stride()),
+        N_("contiguous"): t.is_contiguous(),
         "data_ptr": hex(t.data_ptr()),
     }
 
@@ -283,6 +302,7 @@ def valid_name(name: str) -> str:
         or keyword.iskeyword(name)
     ):
         raise ExprError(
-            f"'{name}' cannot be a tensor name: use letters, digits and _, starting with a letter."
+            N_("'{name}' cannot be a tensor name: use letters, digits and _, starting with a letter."),
+            name=name,
         )
     return name

@@ -3,8 +3,9 @@
 import time
 
 import torch
+from streamlit.testing.v1 import AppTest
 
-from tests.apptest import open_page
+from tests.apptest import APP, open_page
 
 
 def create_list(at, values: str = "[[1, 2], [3, 4]]"):
@@ -121,3 +122,23 @@ def test_a_huge_tensor_shows_a_capped_preview_quickly(runs_dir):
     sizes = [df.value.size for df in at.dataframe]
     assert 1_000 in sizes and max(sizes) <= 1_000  # no table lists more than the preview
     assert took < 3  # the whole rerun, on a shared CPU; before the preview it took tens of seconds
+
+
+def test_in_chinese_the_page_and_its_refusals_are_chinese(runs_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.switch_page("pages/tensors.py").run()
+    assert not at.exception
+    assert at.title[0].value == "张量"
+    assert any(i.value.startswith("还没有张量") for i in at.info)
+    assert at.button(key="t_create").label == "创建"
+    at.button(key="t_create").click().run()  # a = torch.rand(2, 3)
+    assert [t.label for t in at.tabs] == ["表达式", "* 与 @", "就地操作", "NumPy 桥"]
+    attrs = next(df.value for df in at.dataframe if "attribute" in df.value.columns)
+    assert dict(zip(attrs["attribute"], attrs["value"]))["形状 (shape)"] == "(2, 3)"
+    # a refusal: its sentence and the words inside it ("a str") are Chinese, the code stays as typed
+    at.text_input(key="t_expr").input("a + 'x'").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["+ 不能用于 str 类型的值：它只作用于张量和数字。"]
+    at.text_input(key="t_expr").input("a.__class__").run()
+    assert [e.value for e in at.error] == ["不允许使用 '\\_\\_class\\_\\_'：以 \\_ 开头的名字是私有的。"]

@@ -9,29 +9,48 @@ import pandas as pd
 import streamlit as st
 import torch
 
+from core.expr import Phrase
+from core.messages import MessageError
 from core.tensors import HEATMAP_SIDE, PREVIEW_ELEMENTS, as_image, describe, downsample, plane, preview
 from ui.charts import heatmap_figure, plot
+from ui.i18n import _, error_text
 
 MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>~$|"})
 
 
-def show_error(message: str) -> None:
-    """An error as plain text: names like `__class__` in a message must not turn into markdown."""
-    st.error(message.translate(MARKDOWN))
+def message_text(error: Exception) -> str:
+    """`error_text(error)` with the words that fill its placeholders (core.expr's `Phrase`s, such as
+    "a numpy array") translated too, as plain text: names like `__class__` must not turn into markdown."""
+    if isinstance(error, MessageError):
+        values = {
+            k: message_text(MessageError(v.template, **v.values)) if isinstance(v, Phrase) else v
+            for k, v in error.values.items()
+        }
+        error = MessageError(error.template, **values)
+    return error_text(error).translate(MARKDOWN)
+
+
+def show_error(error: Exception) -> None:
+    """An error of the expression box or the tensor factory, in the learner's language."""
+    st.error(message_text(error))
 
 
 def attributes_table(t: torch.Tensor) -> None:
+    """The tensor's attributes; the "attribute" column holds the English names, shown translated."""
     st.dataframe(
-        pd.DataFrame([{"attribute": k, "value": str(v)} for k, v in describe(t).items()]),
+        pd.DataFrame([{"attribute": _(k), "value": str(v)} for k, v in describe(t).items()]),
         hide_index=True,
         width="stretch",
+        column_config={"attribute": _("attribute"), "value": _("value")},
     )
 
 
 def show_tensor(t: torch.Tensor, key: str) -> None:
     """Values of a tensor (or of the 2-D plane the user slices out of it)."""
     if t.numel() == 0:
-        st.caption(f"{key} is empty: shape {tuple(t.shape)}, no values to show.")
+        st.caption(
+            _("{name} is empty: shape {shape}, no values to show.").format(name=key, shape=tuple(t.shape))
+        )
         return
     if t.is_complex():
         st.code(repr(t))
@@ -40,15 +59,19 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
     if t.dim() > 2:
         cols = st.columns(t.dim() - 2)
         index = tuple(
-            col.slider(f"index in dim {d}", 0, t.shape[d] - 1, 0, key=f"{key}_dim{d}")
+            col.slider(_("index in dim {dim}").format(dim=d), 0, t.shape[d] - 1, 0, key=f"{key}_dim{d}")
             if t.shape[d] > 1
             else 0
             for d, col in enumerate(cols)
         )
-        st.caption(f"Showing {key}[{', '.join(map(str, index))}] — a {t.shape[-2]}×{t.shape[-1]} plane.")
+        st.caption(
+            _("Showing {name}[{index}] — a {rows}×{cols} plane.").format(
+                name=key, index=", ".join(map(str, index)), rows=t.shape[-2], cols=t.shape[-1]
+            )
+        )
     values = plane(t, index)
     if values.dim() == 0:
-        st.metric("value", f"{values.item():.6g}" if values.is_floating_point() else str(values.item()))
+        st.metric(_("value"), f"{values.item():.6g}" if values.is_floating_point() else str(values.item()))
         return
     grid = values.reshape(1, -1) if values.dim() == 1 else values
     table, heat = st.columns([1, 1])
@@ -59,8 +82,16 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
     table.dataframe(frame, width="stretch", height=min(38 + 35 * len(frame), 400))
     if shown.numel() < grid.numel():
         table.caption(
-            f"The first {shown.shape[0]:,}×{shown.shape[1]:,} of {grid.shape[0]:,}×{grid.shape[1]:,} values "
-            f"(at most {PREVIEW_ELEMENTS:,} are listed)."
+            _(
+                "The first {rows:,}×{cols:,} of {all_rows:,}×{all_cols:,} values "
+                "(at most {limit:,} are listed)."
+            ).format(
+                rows=shown.shape[0],
+                cols=shown.shape[1],
+                all_rows=grid.shape[0],
+                all_cols=grid.shape[1],
+                limit=PREVIEW_ELEMENTS,
+            )
         )
     z, rows, cols = downsample(grid)
     # non-finite values (nan, ±inf) as gaps: JSON has no NaN
@@ -69,8 +100,12 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
         plot(heatmap_figure(cells, rows, cols), key=f"{key}_heat")
         if len(rows) * len(cols) < grid.numel():
             st.caption(
-                f"Each cell is the mean of a block of values (at most {HEATMAP_SIDE}×{HEATMAP_SIDE} cells)."
+                _("Each cell is the mean of a block of values (at most {side}×{side} cells).").format(
+                    side=HEATMAP_SIDE
+                )
             )
     image = as_image(t)
     if image is not None:
-        st.image(image, caption=f"{key} as an image (3×H×W, scaled to its min..max)", width=240)
+        st.image(
+            image, caption=_("{name} as an image (3×H×W, scaled to its min..max)").format(name=key), width=240
+        )
