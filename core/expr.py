@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .devices import DeviceError, resolve_device
-from .messages import N_, MessageError
+from .messages import N_, MessageError, Phrase
 
 MAX_ELEMENTS = 10_000_000  # in any one result
 MAX_BYTES = 400_000_000  # new tensors of one evaluation together (views and in-place results are free)
@@ -320,19 +320,6 @@ class ExprError(MessageError):
 
 class Refused(ExprError):
     """Something the box does not allow; the message is one sentence: what, and why."""
-
-
-class Phrase(str):
-    """Words that fill a message's placeholder (what a value is: "a numpy array"). A str, so the English
-    sentence reads as before, that keeps its `N_` template and values so the app translates it too."""
-
-    template: str
-    values: dict[str, object]
-
-    def __new__(cls, template: str, /, **values: object) -> Phrase:
-        phrase = super().__new__(cls, template.format(**values) if values else template)
-        phrase.template, phrase.values = template, values
-        return phrase
 
 
 WHY = Phrase(

@@ -22,3 +22,17 @@ class MessageError(ValueError):
         self.template = template
         self.values = values
         super().__init__(template.format(**values) if values else template)
+
+
+class Phrase(str):
+    """Words that fill a message's placeholder (what a value is: "a numpy array"). A str, so the English
+    sentence reads as before, that keeps its `N_` template and values so the app translates it too
+    (`ui.i18n.error_text` translates the phrases inside a message)."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, /, **values: object) -> Phrase:
+        phrase = super().__new__(cls, template.format(**values) if values else template)
+        phrase.template, phrase.values = template, values
+        return phrase

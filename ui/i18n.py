@@ -20,7 +20,7 @@ from pathlib import Path
 import streamlit as st
 from babel.messages.pofile import read_po
 
-from core.messages import N_, MessageError
+from core.messages import N_, MessageError, Phrase
 
 __all__ = ["LANGUAGES", "N_", "_", "error_text", "language", "language_switch", "ngettext", "setup"]
 
@@ -144,14 +144,16 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _active().ngettext(singular, plural, n)
 
 
-def error_text(error: Exception) -> str:
+def error_text(error: Exception | Phrase) -> str:
     """An error's message in the learner's language: a core `MessageError`'s template is translated, then
-    filled in; any other error's text is looked up as it is (English when it has no translation)."""
-    if not isinstance(error, MessageError):
+    filled in (words among its values, `Phrase`s, translated too); any other error's text is looked up as it
+    is (English when it has no translation)."""
+    if not isinstance(error, (MessageError, Phrase)):
         return _(str(error))
     translated = _(error.template)
+    values = {k: error_text(v) if isinstance(v, Phrase) else v for k, v in error.values.items()}
     try:
-        return translated.format(**error.values) if error.values else translated
+        return translated.format(**values) if values else translated
     except (KeyError, IndexError, ValueError):
         # a translation whose placeholders do not match: the English sentence rather than none
         return str(error)

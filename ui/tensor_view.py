@@ -9,24 +9,17 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from core.expr import Phrase
-from core.messages import MessageError
 from core.tensors import HEATMAP_SIDE, PREVIEW_ELEMENTS, as_image, describe, downsample, plane, preview
 from ui.charts import heatmap_figure, plot
 from ui.i18n import _, error_text
 
+# markdown's own characters, escaped so that names like `__class__` stay text (numbers and commas stay as
+# they are, so the message reads the same in the page's markdown source)
 MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>~$|"})
 
 
 def message_text(error: Exception) -> str:
-    """`error_text(error)` with the words that fill its placeholders (core.expr's `Phrase`s, such as
-    "a numpy array") translated too, as plain text: names like `__class__` must not turn into markdown."""
-    if isinstance(error, MessageError):
-        values = {
-            k: message_text(MessageError(v.template, **v.values)) if isinstance(v, Phrase) else v
-            for k, v in error.values.items()
-        }
-        error = MessageError(error.template, **values)
+    """`error_text(error)` as plain text: names like `__class__` in it must not turn into markdown."""
     return error_text(error).translate(MARKDOWN)
 
 
