@@ -299,10 +299,15 @@ class Run:
         if not self.path.is_dir():
             return [MessageError(N_("{name} is a file, not a run folder."), name=self.id)]
         found = [p for name in ("config.json", "summary.json") if (p := self._json(name)[1]) is not None]
+        if not found or found[0].values.get("file") != "config.json":
+            if (p := self.config_problem()) is not None:
+                found.insert(0, p)
         summary = self._json("summary.json")[0]
         if "status" in summary and summary["status"] not in STATUSES:
             found.append(MessageError(N_("summary.json has an unknown status.")))
-        if bad := (log.bad if log is not None else EventLog(self.metrics_path).bad_lines()):
+        if self.metrics_path.exists() and not self.metrics_path.is_file():
+            found.append(MessageError(N_("{file} cannot be read."), file=self.metrics_path.name))
+        elif bad := (log.bad if log is not None else EventLog(self.metrics_path).bad_lines()):
             found.append(MessageError(N_("metrics.jsonl has {n} unreadable line(s)."), n=bad))
         for path, kind in (
             (self.checkpoint_path, "checkpoint"), (self.model_path, "model"), (self.samples_path, "samples"),
@@ -310,6 +315,22 @@ class Run:
             if (p := _torch_problem(path, kind)) is not None:
                 found.append(p)
         return found
+
+    def config_problem(self) -> MessageError | None:
+        """Why config.json does not describe a run the app can train or load (unreadable, unknown keys,
+        values out of range), or None."""
+        values, problem = self._json("config.json")
+        if problem is not None:
+            return problem
+        from .config import from_dict  # config imports the models and data code: only when needed
+
+        try:
+            bad = list(from_dict(values).field_problems())
+        except TypeError:  # keys that are not config fields
+            bad = sorted(set(values) - set(from_dict({}).__dataclass_fields__))
+        if bad:
+            return MessageError(N_("config.json holds invalid settings: {fields}."), fields=", ".join(bad))
+        return None
 
     def file_usable(self, path: Path) -> bool:
         """Whether one of the run's .pt files exists and holds what the run saves (checked, cached)."""
@@ -417,7 +438,10 @@ class RunStore:
         if problem := self.problem():
             raise RunError(problem.template, **problem.values)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        label = re.sub(r"[^A-Za-z0-9_.-]+", "-", name or config.get("model", "run")).strip("-.")[:40] or "run"
+        label = (
+            re.sub(r"[^A-Za-z0-9_.-]+", "-", name or str(config.get("model", "run"))).strip("-.")[:40]
+            or "run"
+        )
         path = self._path(f"{stamp}-{label}-{secrets.token_hex(2)}")
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".new-"))

@@ -6,7 +6,6 @@ import streamlit as st
 
 from core import jobs
 from core.config import make_config
-from core.models import MODELS
 from core.runs import Run, RunStore
 from ui.i18n import error_text
 from ui.safe import md
@@ -20,7 +19,7 @@ def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> R
     """A selectbox of runs that saved a model, the latest completed one first; without any, a pointer to
     the training page (and the page stops there). Runs whose config or saved model cannot be read are left
     out; the Train page lists them as damaged."""
-    runs = [r for r in store.list() if r.config().get("model") in MODELS and r.file_usable(r.model_path)]
+    runs = [r for r in store.list() if r.config_problem() is None and r.file_usable(r.model_path)]
     if not runs:
         st.info("No trained runs yet. Train one on the Train page: the demo shapes take seconds" + hint + ".")
         c = st.columns(2)
