@@ -1,5 +1,6 @@
-"""Autograd: the tutorial's second chapter. See the graph an expression builds, backward through it, check the
-gradients against finite differences, and watch gradient descent."""
+"""Autograd: the tutorial's second chapter. See the graph an expression builds, with every intermediate
+value, backward through it, check the gradients against finite differences, see what `torch.no_grad()`
+and `.detach()` give, and watch gradient descent."""
 
 import pandas as pd
 import streamlit as st
@@ -11,110 +12,165 @@ from core.autograd import (
     backward,
     build_graph,
     descend,
-    finite_difference,
     forward,
+    grad_modes,
+    gradient_check,
+    gradient_needed,
     make_leaf,
     surface,
 )
 from core.expr import ExprError
-from core.walkthrough import lenet_walkthrough, resnet18_demo
 from ui import through_navigation
+from ui.chapter import chapter_heading, next_link
 from ui.charts import descent_loss_figure, descent_paths_figure, path_span, plot
+from ui.i18n import _, error_text
 
 through_navigation()
+chapter_heading(__file__)
 
-st.title("🔁 Autograd")
+st.title(_("Autograd"))
 st.caption(
-    "The tutorial's *A Gentle Introduction to torch.autograd*: every operation on a tensor with "
-    "`requires_grad=True` adds a node to a graph; `backward()` walks it back and fills each leaf's `.grad`."
+    _(
+        "The tutorial's *A Gentle Introduction to torch.autograd*: every operation on a tensor with "
+        "`requires_grad=True` adds a node to the computational graph; `backward()` walks it back and fills "
+        "each leaf tensor's `.grad`."
+    )
 )
 
-# --- expression graph --------------------------------------------------------------------------------
+CUSTOM = "custom"  # the function selectbox's "type your own" option
+
+
+def leaves_and_expression() -> tuple[dict[str, torch.Tensor], str, list[dict]]:
+    """The leaf editor and the expression box: the leaves (made afresh), the text, the editor's rows."""
+    left, right = st.columns([3, 2])
+    with left:
+        leaf_rows = st.data_editor(
+            pd.DataFrame(
+                [
+                    {"name": "x", "value": "2.0", "requires_grad": True},
+                    {"name": "w", "value": "[1.0, -1.0, 0.5]", "requires_grad": True},
+                    {"name": "b", "value": "0.5", "requires_grad": False},
+                ]
+            ),
+            num_rows="dynamic",
+            hide_index=True,
+            key="ag_leaves",
+            width="stretch",
+            column_config={
+                "name": st.column_config.TextColumn(_("name")),
+                "value": st.column_config.TextColumn(_("value"), help=_("A number or a (nested) list")),
+                "requires_grad": st.column_config.CheckboxColumn("requires_grad", default=True),
+            },
+        ).to_dict("records")
+    with right:
+        text = st.text_input(_("Expression"), "(w * x ** 2 + b).sum()", key="ag_expr")
+    rows = [r for r in leaf_rows if str(r.get("name") or "").strip()]
+    leaves = {
+        str(r["name"]).strip(): make_leaf(str(r["name"]), str(r["value"] or ""), bool(r["requires_grad"]))
+        for r in rows
+    }
+    return leaves, text, rows
 
 
 def expression_section() -> None:
-    """Leaves, an expression, its graph, backward, and the finite-difference check."""
-    st.subheader("1 · An expression and its graph")
+    """Leaves, an expression, its graph with every value, backward, and the finite-difference check."""
+    st.subheader(_("1 · An expression and its graph"))
     st.caption(
-        "The leaves are made afresh on every change, with empty `.grad`, as after `optimizer.zero_grad()`."
+        _(
+            "The leaves are made afresh on every change, with empty `.grad`, as after "
+            "`optimizer.zero_grad()`. Leaves without `requires_grad` take part in the computation but get "
+            "no gradient."
+        )
     )
-    leaf_rows = st.data_editor(
-        pd.DataFrame(
-            [
-                {"name": "x", "value": "2.0", "requires_grad": True},
-                {"name": "w", "value": "[1.0, -1.0, 0.5]", "requires_grad": True},
-                {"name": "b", "value": "0.5", "requires_grad": False},
-            ]
-        ),
-        num_rows="dynamic",
-        hide_index=True,
-        key="ag_leaves",
-        width="stretch",
-    )
-    text = st.text_input("Expression", "(w * x ** 2 + b).sum()", key="ag_expr")
     try:
-        leaves = {
-            str(r["name"]).strip(): make_leaf(str(r["name"]), str(r["value"]), bool(r["requires_grad"]))
-            for r in leaf_rows.to_dict("records")
-            if str(r.get("name") or "").strip()
-        }
-        out = forward(text, leaves)
+        leaves, text, rows = leaves_and_expression()
+        traced = forward(text, leaves)
     except ExprError as e:
-        st.error(str(e))
+        st.error(error_text(e))
         return
 
-    code = (
-        "\n".join(
-            f"{n} = torch.tensor({r['value']}, requires_grad={bool(r['requires_grad'])})"
-            for n, r in zip(leaves, leaf_rows.to_dict("records"))
-        )
-        + f"\nout = {text}"
+    gradient, needed = None, gradient_needed(traced.out)
+    if needed is not None:
+        st.info(error_text(needed))
+        if st.toggle(_("Use gradient = torch.randn(out.shape)"), key="ag_use_grad"):
+            gradient = torch.randn(
+                traced.out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+            )
+    c = st.columns([3, 1])
+    times = c[0].number_input(
+        _("Call backward this many times without zeroing (gradients add up)"), 1, 5, 1, key="ag_times"
     )
-    gradient = None
-    if out.numel() != 1:
-        st.info(
-            f"`out` has {out.numel()} elements. `backward()` needs a `gradient` of the same shape: torch "
-            "computes the vector-Jacobian product vᵀ·J, so you choose v. The tutorial uses "
-            "`out.backward(torch.randn(1, 10))`."
-        )
-        if st.toggle("Use gradient = torch.randn(out.shape)", key="ag_use_grad"):
-            gradient = torch.randn(out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    times = st.number_input(
-        "Call backward this many times without zeroing (gradients add up)", 1, 5, 1, key="ag_times"
+    # a non-scalar output without a gradient: the message above says why, the button waits for the toggle
+    clicked = c[1].button(
+        "backward()", type="primary", key="ag_backward", disabled=needed is not None and gradient is None
     )
-    if st.button("backward()", type="primary", key="ag_backward"):
+    if clicked:
         try:
             for i in range(times):
-                out = forward(text, leaves) if i else out
-                backward(out, gradient)
+                backward((forward(text, leaves) if i else traced).out, gradient)
         except ExprError as e:
-            st.error(str(e))
-    code += "\n" + "\n".join(
-        ["out.backward(" + ("torch.randn(out.shape)" if gradient is not None else "") + ")"] * times
+            st.error(error_text(e))
+
+    st.graphviz_chart(build_graph(traced, leaves).dot(_), width="content")
+    st.caption(
+        _(
+            "Read top to bottom, as the expression is computed: blue boxes are leaf tensors, grey boxes the "
+            "`grad_fn` nodes with the sub-expression each computed and its value, the orange box the "
+            "result. A dashed box is a leaf with `requires_grad=False`: used, but outside the graph."
+        )
     )
-    left, right = st.columns([3, 2])
-    with left:
-        st.graphviz_chart(build_graph(out, leaves).dot(), width="stretch")
-    with right:
-        st.code(code, language="python")
-        with_grad = {n: t for n, t in leaves.items() if t.grad is not None}
-        if with_grad:
-            rows = []
-            for n, t in with_grad.items():
-                fd = finite_difference(text, leaves, n, gradient) * times
-                rows.append(
-                    {
-                        "leaf": n,
-                        ".grad": t.grad.flatten().tolist(),
-                        "finite difference": fd.flatten().tolist(),
-                        "max |difference|": float((t.grad - fd).abs().max()),
-                    }
-                )
-            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-            st.caption(
-                "Finite difference: (f(x+ε) − f(x−ε)) / 2ε per element, ε = 1e-6, times the number of "
-                "backward calls. Before each new backward pass, training loops call `optimizer.zero_grad()`."
+    declare = "\n".join(
+        f"{n} = torch.tensor({r['value']}, requires_grad={bool(r['requires_grad'])})"
+        for n, r in zip(leaves, rows)
+    )
+    call = "out.backward(" + ("torch.randn(out.shape)" if gradient is not None else "") + ")"
+    code, table = st.columns([2, 3])
+    code.code("\n".join([declare, f"out = {text}", *[call] * times]), language="python", wrap_lines=True)
+    checked = gradient_check(text, leaves, gradient, times)
+    with table:
+        if checked:
+            st.dataframe(
+                pd.DataFrame(checked).drop(columns="leaf"),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "element": _("element"),
+                    "finite difference": _("finite difference"),
+                    "difference": st.column_config.NumberColumn(_("|difference|"), format="%.1e"),
+                },
             )
+            st.caption(
+                _(
+                    "Finite difference: (f(x+ε) − f(x−ε)) / 2ε per element, ε = 1e-6, times the number of "
+                    "backward calls. Training loops call `optimizer.zero_grad()` before each backward pass."
+                )
+            )
+        else:
+            st.caption(_("Click backward() to fill each leaf's `.grad` and check it here."))
+    no_grad_section(text, leaves)
+
+
+def no_grad_section(text: str, leaves: dict[str, torch.Tensor]) -> None:
+    """The same expression recorded, under torch.no_grad() and detached: what requires_grad each gets."""
+    st.subheader(_("2 · Switching autograd off: torch.no_grad() and .detach()"))
+    rows = grad_modes(text, leaves)
+    st.code("\n".join(r["code"] for r in rows), language="python", wrap_lines=True)
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={"code": st.column_config.TextColumn(_("code"), width="large"), "value": _("value")},
+        key="ag_modes",
+    )
+    st.caption(
+        _(
+            "Inside `torch.no_grad()` no graph is recorded: the result has `requires_grad=False` and no "
+            "`grad_fn`. `.detach()` returns a tensor with the same values (and memory) cut off from the "
+            "graph. Evaluating a model needs no gradients, so it runs under `torch.no_grad()`: faster, and "
+            "without keeping every intermediate result for a backward pass that never comes. `.detach()` is "
+            "how you take a value out of the graph, e.g. to plot it or turn it into NumPy."
+        )
+    )
 
 
 expression_section()
@@ -124,19 +180,27 @@ expression_section()
 
 def descent_section() -> None:
     """One function, three torch.optim optimizers, their paths on its contour plot."""
-    st.subheader("2 · Gradient descent")
+    st.subheader(_("3 · Gradient descent"))
     c = st.columns([2, 1, 1, 1])
-    choice = c[0].selectbox("Function f(x, y)", [*FUNCTIONS_2D, "type your own"], key="gd_fn")
+    choice = c[0].selectbox(
+        _("Function f(x, y)"),
+        [*FUNCTIONS_2D, CUSTOM],
+        format_func=lambda name: _("type your own") if name == CUSTOM else _(name),
+        key="gd_fn",
+    )
     f_text = (
         c[0].text_input("f(x, y)", "x ** 2 + y ** 2 + x * y", key="gd_custom")
-        if choice == "type your own"
+        if choice == CUSTOM
         else FUNCTIONS_2D[choice]
     )
-    x0 = c[1].number_input("start x", value=-1.5, key="gd_x0")
-    y0 = c[2].number_input("start y", value=1.5, key="gd_y0")
-    steps = c[3].number_input("steps", 1, 500, 60, key="gd_steps")
+    x0 = c[1].number_input(_("start x"), value=-1.5, key="gd_x0")
+    y0 = c[2].number_input(_("start y"), value=1.5, key="gd_y0")
+    steps = c[3].number_input(_("steps"), 1, 500, 60, key="gd_steps")
     lr = st.select_slider(
-        "learning rate", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0], 0.01, key="gd_lr"
+        _("learning rate"),
+        [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0],
+        0.01,
+        key="gd_lr",
     )
     st.code(
         f"xy = torch.tensor([{x0:g}, {y0:g}], requires_grad=True)\n"
@@ -144,13 +208,14 @@ def descent_section() -> None:
         f"for step in range({steps}):\n    optimizer.zero_grad()\n"
         f"    x, y = xy\n    f = {f_text}\n    f.backward()\n    optimizer.step()",
         language="python",
+        wrap_lines=True,
     )
     try:
-        runs = {name: descend(f_text, (x0, y0), name, lr, int(steps)) for name in OPTIMIZERS_2D}
+        runs = {_(name): descend(f_text, (x0, y0), name, lr, int(steps)) for name in OPTIMIZERS_2D}
         span = path_span([r["path"] for r in runs.values() if not r["diverged"]])
         grid = surface(f_text, (-span, span), (-span, span))
     except ExprError as e:
-        st.error(str(e))
+        st.error(error_text(e))
         return
     left, right = st.columns(2)
     with left:
@@ -160,50 +225,12 @@ def descent_section() -> None:
     for name, r in runs.items():
         if r["diverged"]:
             st.warning(
-                f"{name} diverged after {len(r['loss'])} steps: the learning rate {lr:g} is too large for "
-                "this function — each step overshoots the minimum by more than the last. Lower it."
+                _(
+                    "{name} diverged after {steps} steps: the learning rate {lr} is too large for this "
+                    "function, each step overshoots the minimum by more than the last. Lower it."
+                ).format(name=name, steps=len(r["loss"]), lr=f"{lr:g}")
             )
 
 
 descent_section()
-
-
-@st.cache_data(show_spinner=False)
-def _lenet_steps() -> list:
-    return lenet_walkthrough()
-
-
-def network_section() -> None:
-    """The tutorial's LeNet, one step at a time, with what each step prints."""
-    st.subheader("3 · A neural network, step by step")
-    st.caption(
-        "The tutorial's *Neural Networks* section on its LeNet: forward, backward, a loss, and updating "
-        "the weights — by hand, then with torch.optim."
-    )
-    for i, step in enumerate(_lenet_steps()):
-        with st.expander(f"{i + 1} · {step.title}", expanded=i == 0):
-            st.code(step.code, language="python")
-            st.code(step.output, language="text")
-
-
-def resnet_section() -> None:
-    """The tutorial's resnet18 example, timed and summarised by module (the full graph is too big to draw)."""
-    st.subheader("4 · A big model: resnet18")
-    pretrained = st.checkbox("Try the pretrained weights (downloads ~45 MB once)", key="rn_pretrained")
-    if st.button("Run forward, backward and one SGD step", key="rn_run"):
-        with st.spinner("resnet18 on a random 1×3×64×64 batch…"):
-            st.session_state["rn_result"] = resnet18_demo(pretrained=pretrained)
-    result = st.session_state.get("rn_result")
-    if not result:
-        return
-    (st.info if result["note"].startswith(("random", "pretrained ImageNet")) else st.warning)(result["note"])
-    st.code(result["code"], language="python")
-    m = st.columns(4)
-    m[0].metric("autograd graph nodes", f"{result['graph_nodes']:,}")
-    for col, (phase, seconds) in zip(m[1:], result["seconds"].items()):
-        col.metric(phase, f"{1000 * seconds:.0f} ms")
-    st.dataframe(pd.DataFrame(result["modules"]), hide_index=True, width="stretch")
-
-
-network_section()
-resnet_section()
+next_link(__file__)

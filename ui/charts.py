@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from ui.i18n import _
+
 PALETTE = ["#EE4C2C", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
 
@@ -55,15 +57,15 @@ def loss_figure(curves: dict[str, pd.DataFrame], show_raw: bool = True) -> dict:
                 _line(
                     c["global_step"],
                     c["loss"],
-                    "raw" if single else f"{name} raw",
+                    _("raw") if single else _("{name} raw").format(name=name),
                     color,
                     1,
                     opacity=0.3,
                     showlegend=single,
                 )
             )
-        traces.append(_line(c["global_step"], c["smoothed"], "smoothed" if single else name, color))
-    return _figure(traces, "Training loss", "step", "loss")
+        traces.append(_line(c["global_step"], c["smoothed"], _("smoothed") if single else name, color))
+    return _figure(traces, _("Training loss"), _("step"), _("loss"))
 
 
 def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = None) -> dict:
@@ -92,7 +94,7 @@ def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = N
                     "xref": "paper",
                     "x": 1,
                     "y": 100 * reference,
-                    "text": "chance",
+                    "text": _("chance"),
                     "showarrow": False,
                     "yanchor": "bottom",
                     "xanchor": "right",
@@ -103,8 +105,8 @@ def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = N
     )
     return _figure(
         traces,
-        "Test accuracy",
-        "epoch",
+        _("Test accuracy"),
+        _("epoch"),
         "%",
         yaxis={"rangemode": "tozero"},
         xaxis={"dtick": 1},
@@ -116,10 +118,10 @@ def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = N
 def lr_figure(curve: pd.DataFrame) -> dict:
     """The learning rate per step, from the training loss curve's frame."""
     return _figure(
-        [_line(curve["global_step"], curve["lr"], "lr", PALETTE[1])],
-        "Learning rate",
-        "step",
-        "lr",
+        [_line(curve["global_step"], curve["lr"], _("learning rate"), PALETTE[1])],
+        _("Learning rate"),
+        _("step"),
+        _("learning rate"),
         height=220,
         yaxis={"rangemode": "tozero", "tickformat": ".2~g"},
     )
@@ -161,7 +163,7 @@ def descent_paths_figure(grid: dict, paths: dict[str, list[tuple[float, float]]]
         "data": traces,
         "layout": {
             "height": 420,
-            "title": {"text": "Paths"},
+            "title": {"text": _("Paths")},
             "margin": {"t": 40},
             "xaxis": {"range": [-span, span]},
             "yaxis": {"range": [-span, span]},
@@ -185,17 +187,18 @@ def descent_loss_figure(losses: dict[str, list[float]]) -> dict:
         "data": traces,
         "layout": {
             "height": 420,
-            "title": {"text": "f per step"},
+            "title": {"text": _("f per step")},
             "margin": {"t": 40},
             "yaxis": {"type": "log"},
-            "xaxis": {"title": {"text": "step"}},
+            "xaxis": {"title": {"text": _("step")}},
         },
     }
 
 
-def per_class_figure(accuracy: dict[str, dict[str, float]]) -> dict:
+def per_class_figure(accuracy: dict[str, dict[str, float]], chance: float | None = None) -> dict:
     """Accuracy per class in percent, one bar group per class and one colour per run; classes sorted by the
-    first run's accuracy, best first. `accuracy` maps run names to {class: accuracy in 0..1}."""
+    first run's accuracy, best first. `accuracy` maps run names to {class: accuracy in 0..1}; `chance` (0..1)
+    draws a dotted line where guessing at random would be."""
     first = next(iter(accuracy.values()))
     bars = [
         {
@@ -210,18 +213,54 @@ def per_class_figure(accuracy: dict[str, dict[str, float]]) -> dict:
     return {
         "data": bars,
         "layout": {
-            "title": {"text": "Accuracy per class (%)"},
+            "title": {"text": _("Accuracy per class (%)")},
             "barmode": "group",
-            "xaxis": {"categoryorder": "array", "categoryarray": sorted(first, key=lambda c: -first[c])},
+            "xaxis": {
+                "type": "category",
+                "categoryorder": "array",
+                "categoryarray": sorted(first, key=lambda c: -first[c]),
+            },
             "yaxis": {"range": [0, 100]},
             "height": 420,
             "margin": {"t": 40},
+            "shapes": []
+            if chance is None
+            else [
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "y0": 100 * chance,
+                    "y1": 100 * chance,
+                    "line": {"dash": "dot", "color": "gray"},
+                }
+            ],
+            "annotations": []
+            if chance is None
+            else [
+                {
+                    "xref": "paper",
+                    "x": 1,
+                    "y": 100 * chance,
+                    "text": _("chance ({percent} %)").format(percent=f"{100 * chance:.0f}"),
+                    "showarrow": False,
+                    "yanchor": "bottom",
+                    "xanchor": "right",
+                    "font": {"color": "gray"},
+                }
+            ],
         },
     }
 
 
 def confusion_figure(matrix: list[list[float]], classes: list[str], normalized: bool) -> dict:
-    """The confusion matrix as a heatmap, true classes down, predicted across; `normalized`: row shares."""
+    """The confusion matrix as a heatmap, true classes down, predicted across; `normalized`: row shares.
+
+    Its cells can be clicked (st.plotly_chart's on_select): plotly selects no heatmap cells, so a marker
+    sits on each, invisible until selected, with customdata [true index, predicted index] for
+    core.evaluate.confusion_cell; the selected cell gets an outline."""
+    cells = [(t, p) for t in range(len(classes)) for p in range(len(classes))]
     return {
         "data": [
             {
@@ -231,14 +270,31 @@ def confusion_figure(matrix: list[list[float]], classes: list[str], normalized: 
                 "y": classes,
                 "colorscale": "Blues",
                 "texttemplate": "%{z:.2f}" if normalized else "%{z}",
-            }
+                "hoverinfo": "skip",
+            },
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [classes[p] for _t, p in cells],
+                "y": [classes[t] for t, _p in cells],
+                "customdata": [[t, p] for t, p in cells],
+                "text": [f"{matrix[t][p]:.2f}" if normalized else f"{matrix[t][p]:.0f}" for t, p in cells],
+                "hovertemplate": _("true {true} → predicted {predicted}: {value}").format(
+                    true="%{y}", predicted="%{x}", value="%{text}"
+                )
+                + "<extra></extra>",
+                "marker": {"symbol": "square-open", "size": 26, "color": PALETTE[0], "opacity": 0},
+                "selected": {"marker": {"opacity": 1}},
+                "unselected": {"marker": {"opacity": 0}},
+                "showlegend": False,
+            },
         ],
         "layout": {
-            "title": {"text": "Confusion matrix"},
+            "title": {"text": _("Confusion matrix")},
             "height": 420,
             "margin": {"t": 40},
-            "xaxis": {"title": {"text": "predicted"}},
-            "yaxis": {"title": {"text": "true"}, "autorange": "reversed"},
+            "xaxis": {"title": {"text": _("predicted")}, "type": "category"},
+            "yaxis": {"title": {"text": _("true")}, "type": "category", "autorange": "reversed"},
         },
     }
 
@@ -250,8 +306,8 @@ def topk_figure(top: list[tuple[str, float]]) -> dict:
             {
                 "type": "bar",
                 "orientation": "h",
-                "y": [c for c, _ in top][::-1],
-                "x": [100 * p for _, p in top][::-1],
+                "y": [c for c, _p in top][::-1],
+                "x": [100 * p for _c, p in top][::-1],
                 "marker": {"color": PALETTE[0]},
                 "texttemplate": "%{x:.1f} %",
                 "textposition": "outside",
@@ -260,7 +316,7 @@ def topk_figure(top: list[tuple[str, float]]) -> dict:
         "layout": {
             "height": 60 + 28 * len(top),
             "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
-            "xaxis": {"range": [0, 110], "title": {"text": "probability (%)"}},
+            "xaxis": {"range": [0, 110], "title": {"text": _("probability (%)")}},
         },
     }
 
@@ -289,6 +345,10 @@ def heatmap_figure(z: Sequence[Sequence[float | None]], rows: Sequence[int], col
                 "colorscale": "RdBu",
                 "reversescale": True,
                 "texttemplate": "%{z:.3g}" if few else None,
+                "hovertemplate": _("row {row}, column {column}: {value}").format(
+                    row="%{y}", column="%{x}", value="%{z:.4g}"
+                )
+                + "<extra></extra>",
             }
         ],
         "layout": {
