@@ -1,6 +1,8 @@
 """The safe tensor-expression evaluator: what it computes, what it refuses, and how it says so."""
 
 import re
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -9,6 +11,7 @@ import torch
 
 import core.expr
 from core.expr import MAX_ELEMENTS, ExprError, Refused, evaluate, printed
+from tests.appserver import ROOT
 from tests.memory import peak_mib
 
 
@@ -358,3 +361,11 @@ def test_numpy_arrays_go_only_into_from_numpy(names):
     assert evaluate("torch.from_numpy(n)", names).dtype == torch.float64
     with pytest.raises(Refused, match="torch.from_numpy"):
         evaluate("torch.add(n, 1)", names)
+
+
+def test_the_first_evaluation_in_a_fresh_process_is_not_refused_as_slow():
+    """torch loads its meta kernels on first use (about a second): not charged to the learner's expression."""
+    expression = "(torch.ones(2, 3) @ torch.ones(3, 2)).sum()"
+    code = f"from core.expr import evaluate; print(evaluate({expression!r}, {{}}))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "tensor(12.)" in out.stdout, out.stderr[-2000:]
