@@ -195,7 +195,7 @@ PRESETS: dict[str, Preset] = {
         dict(model="airbench-mini", epochs=10, batch_size=256, **AIRBENCH | dict(lr=0.5)),
     ),
     "fast-gpu": Preset(
-        "airbench94 on CUDA: the full-width network, bf16, batch 1024, 10 epochs (94 % in seconds).",
+        "airbench94 on CUDA: the full-width network, bf16, batch 1024, 10 epochs (on a GPU: unmeasured here).",
         dict(model="airbench", epochs=10, batch_size=1024, **AIRBENCH),
     ),
 }
