@@ -23,9 +23,11 @@ import torchvision
 from PIL import Image, ImageOps
 from torchvision.datasets.utils import check_integrity
 
+from .cifar import ARCHIVE, FOLDER, cifar_url, manual_fix
 from .files import atomic_torch_save
+from .messages import N_, MessageError, Phrase
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
+Progress = Callable[[str, int, int], None]  # (stage, done, total); a stage is an N_ word
 
 IMAGE_SIZE = 32
 TUTORIAL_MEAN = (0.5, 0.5, 0.5)  # the tutorial's transforms.Normalize((0.5,0.5,0.5), (0.5,0.5,0.5))
@@ -48,7 +50,7 @@ SYNTHETIC_TRAIN = 5000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 
 
-class DataError(ValueError):
+class DataError(MessageError):
     """Data that cannot be loaded; the message says what is wrong and what was expected."""
 
 
@@ -101,15 +103,6 @@ def load_dataset(source: str, data_dir: str | Path = "data", progress: Progress 
 # --- CIFAR-10 ----------------------------------------------------------------------------------------
 
 
-def _manual_fix(data_dir: Path) -> str:
-    return (
-        f"To install it by hand, download {torchvision.datasets.CIFAR10.url} on a machine with internet "
-        f"and place the file (about 163 MB) at {data_dir / torchvision.datasets.CIFAR10.filename}; "
-        "it is checked and extracted on the next start. Or use the generated demo data (--data synthetic) "
-        "or an image folder."
-    )
-
-
 class _UnverifiedCIFAR10(torchvision.datasets.CIFAR10):
     """Reads the batch files with torchvision's own code but without the md5 check (md5 None = skip),
     for copies whose bytes differ from the official release, e.g. generated test fixtures."""
@@ -129,7 +122,7 @@ def download_file(url: str, dest: Path, progress: Progress, timeout: float = 30.
             while chunk := response.read(1 << 20):
                 out.write(chunk)
                 done += len(chunk)
-                progress("download", done, total)
+                progress(N_("download"), done, total)
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
@@ -154,26 +147,36 @@ def load_cifar10(
     archive = data_dir / cls.filename
     if not batches.is_dir() and not archive.exists():
         try:
-            download_file(url or cls.url, archive, progress)
+            download_file(url or cifar_url(), archive, progress)
         except (urllib.error.URLError, OSError, TimeoutError) as e:
-            reason = getattr(e, "reason", e)
-            raise DataError(f"Could not download CIFAR-10 ({reason}). {_manual_fix(data_dir)}") from e
+            raise DataError(
+                N_("Could not download CIFAR-10 ({reason}). {how}"),
+                reason=str(getattr(e, "reason", e)),
+                how=manual_fix(data_dir),
+            ) from e
     extract = not batches.is_dir() and check_integrity(str(archive), cls.tgz_md5)
     if not batches.is_dir() and not extract:
         raise DataError(
-            f"{archive} is not the official cifar-10-python.tar.gz (its md5 differs); delete it. "
-            + _manual_fix(data_dir)
+            N_("{archive} is not the official {name} (its md5 differs); delete it. {how}"),
+            archive=str(archive),
+            name=ARCHIVE,
+            how=manual_fix(data_dir),
         )
     try:
-        progress("extract", 0, 1)
+        progress(N_("extract"), 0, 1)
         train = cls(str(data_dir), train=True, download=extract)
         test = cls(str(data_dir), train=False, download=False)
     except RuntimeError as e:  # torchvision: "Dataset not found or corrupted" (missing file or md5 mismatch)
         raise DataError(
-            f"CIFAR-10 in {batches} is incomplete or does not match the official checksums ({e}). "
-            f"Delete that folder to unpack it again. {_manual_fix(data_dir)}"
+            N_(
+                "CIFAR-10 in {folder} is incomplete or does not match the official checksums ({reason}). "
+                "Delete that folder to unpack it again. {how}"
+            ),
+            folder=str(batches),
+            reason=str(e),
+            how=manual_fix(data_dir),
         ) from e
-    progress("extract", 1, 1)
+    progress(N_("extract"), 1, 1)
 
     def tensors(ds: torchvision.datasets.CIFAR10) -> tuple[torch.Tensor, torch.Tensor]:
         return (
@@ -232,8 +235,10 @@ def _read_split(
         folder = torchvision.datasets.ImageFolder(str(split_dir), loader=lambda p: p)
     except FileNotFoundError as e:
         raise DataError(
-            f"{split_dir}: {e}. Expected one sub-folder per class, each holding images "
-            f"({', '.join(IMAGE_EXTENSIONS)})."
+            N_("{folder}: {reason}. Expected one sub-folder per class, each holding images ({extensions})."),
+            folder=str(split_dir),
+            reason=str(e),
+            extensions=", ".join(IMAGE_EXTENSIONS),
         ) from e
     images, labels, skipped = [], [], []
     total = len(folder.samples)
@@ -247,40 +252,61 @@ def _read_split(
         if i % 500 == 0 or i == total - 1:
             progress(stage, i + 1, total)
     if not images:
-        raise DataError(f"{split_dir}: none of its {total} files could be read as an image.")
+        raise DataError(
+            N_("{folder}: none of its {total} files could be read as an image."),
+            folder=str(split_dir),
+            total=total,
+        )
     return torch.stack(images), torch.tensor(labels, dtype=torch.int64), folder.classes, skipped
 
 
 def inspect_image_folder(root: str | Path) -> dict[str, dict[str, int]]:
     """Image counts per split and class, without decoding; DataError naming whatever breaks the layout."""
     root = Path(root).expanduser()
-    expected = f"Expected {root}/train/<class>/*.jpg and {root}/test/<class>/*.jpg."
+    expected = Phrase(
+        N_("Expected {root}/train/<class>/*.jpg and {root}/test/<class>/*.jpg."), root=str(root)
+    )
     if not root.is_dir():
-        raise DataError(f"Data folder {root} does not exist. {expected} Or use cifar10 / synthetic.")
+        raise DataError(
+            N_("Data folder {root} does not exist. {expected} Or use cifar10 / synthetic."),
+            root=str(root),
+            expected=expected,
+        )
     missing = [name for name in ("train", "test") if not (root / name).is_dir()]
     if missing:
         found = sorted(p.name for p in root.iterdir() if p.is_dir())[:10]
         raise DataError(
-            f"{root} is not in ImageFolder layout: no {' or '.join(missing)} folder "
-            f"(found: {', '.join(found) or 'no folders'}). {expected}"
+            N_("{root} is not in ImageFolder layout: no {missing} folder (found: {found}). {expected}"),
+            root=str(root),
+            missing=missing[0] if len(missing) == 1 else Phrase(N_("train or test")),
+            found=", ".join(found) or Phrase(N_("no folders")),
+            expected=expected,
         )
     counts: dict[str, dict[str, int]] = {}
     for split in ("train", "test"):
         classes = sorted(p for p in (root / split).iterdir() if p.is_dir() and not p.name.startswith("."))
         if not classes:
-            raise DataError(f"{root / split} has no class folders. {expected}")
+            raise DataError(
+                N_("{folder} has no class folders. {expected}"), folder=str(root / split), expected=expected
+            )
         counts[split] = {
             c.name: sum(1 for f in c.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS) for c in classes
         }
         if empty := [c for c, n in counts[split].items() if n == 0]:
             raise DataError(
-                f"Class folder(s) {', '.join(empty)} in {root / split} hold no images "
-                f"({', '.join(IMAGE_EXTENSIONS)})."
+                N_("Class folder(s) {classes} in {folder} hold no images ({extensions})."),
+                classes=", ".join(empty),
+                folder=str(root / split),
+                extensions=", ".join(IMAGE_EXTENSIONS),
             )
     if list(counts["train"]) != list(counts["test"]):
         raise DataError(
-            f"{root}: train and test must hold the same class folders; train has "
-            f"{list(counts['train'])}, test has {list(counts['test'])}."
+            N_(
+                "{root}: train and test must hold the same class folders; train has {train}, test has {test}."
+            ),
+            root=str(root),
+            train=list(counts["train"]),
+            test=list(counts["test"]),
         )
     return counts
 
@@ -319,8 +345,8 @@ def load_image_folder(
                 return Dataset(root.name, d["classes"], d["train_x"], d["train_y"], d["test_x"], d["test_y"])
             except Exception:  # an unreadable cache is rebuilt, never trusted
                 cache.unlink(missing_ok=True)
-    train_x, train_y, classes, skipped = _read_split(splits[0], progress, "decode train")
-    test_x, test_y, _, skipped_test = _read_split(splits[1], progress, "decode test")
+    train_x, train_y, classes, skipped = _read_split(splits[0], progress, N_("decode train"))
+    test_x, test_y, _, skipped_test = _read_split(splits[1], progress, N_("decode test"))
     ds = Dataset(root.name, classes, train_x, train_y, test_x, test_y, skipped + skipped_test)
     if cache is not None and not ds.skipped:
         atomic_torch_save(
@@ -439,23 +465,20 @@ def augment(x: torch.Tensor, flip: bool, crop_pad: int, g: torch.Generator | Non
 
 
 def available_datasets(data_dir: str | Path = "data") -> list[dict[str, str]]:
-    """What can be trained on right now without a download, for a status panel."""
+    """What can be trained on right now without a download, for a status panel: `status` is an `N_` word
+    and `detail` a path or a `Phrase` (the app translates both)."""
     data_dir = Path(data_dir)
-    cifar = data_dir / torchvision.datasets.CIFAR10.base_folder
-    archive = data_dir / torchvision.datasets.CIFAR10.filename
-    rows = [{"dataset": "synthetic", "status": "ready", "detail": "generated shapes, no files needed"}]
+    cifar, archive = data_dir / FOLDER, data_dir / ARCHIVE
+    ready = N_("ready")
+    rows = [
+        {"dataset": "synthetic", "status": ready, "detail": Phrase(N_("generated shapes, no files needed"))}
+    ]
     if cifar.is_dir():
-        rows.append({"dataset": "cifar10", "status": "ready", "detail": str(cifar)})
+        rows.append({"dataset": "cifar10", "status": ready, "detail": str(cifar)})
     elif archive.exists():
-        rows.append(
-            {"dataset": "cifar10", "status": "ready", "detail": f"{archive} (extracted on first use)"}
-        )
+        detail = Phrase(N_("{archive} (extracted on first use)"), archive=str(archive))
+        rows.append({"dataset": "cifar10", "status": ready, "detail": detail})
     else:
-        rows.append(
-            {
-                "dataset": "cifar10",
-                "status": "not downloaded",
-                "detail": f"downloads about 163 MB into {data_dir} on first use",
-            }
-        )
+        detail = Phrase(N_("downloads about 163 MB into {folder} on first use"), folder=str(data_dir))
+        rows.append({"dataset": "cifar10", "status": N_("not downloaded"), "detail": detail})
     return rows

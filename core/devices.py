@@ -7,26 +7,28 @@ from dataclasses import dataclass
 
 import torch
 
+from .messages import N_, MessageError, Phrase
 
-class DeviceError(ValueError):
+
+class DeviceError(MessageError):
     """A requested device that does not exist here; the message lists the ones that do."""
 
 
 @dataclass(frozen=True)
 class DeviceInfo:
     name: str  # what torch.device() takes: "cpu", "cuda:0", "mps"
-    label: str  # what a UI shows
+    label: Phrase  # what a UI shows (English; the app translates it with error_text)
     total_memory: int | None = None  # bytes, CUDA only
     free_memory: int | None = None  # bytes, CUDA only
 
 
 def _gib(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**30:.1f}"
 
 
 def list_devices() -> list[DeviceInfo]:
     """Every device torch can use here, CPU first. Nothing unusable is listed."""
-    devices = [DeviceInfo("cpu", f"cpu ({torch.get_num_threads()} threads)")]
+    devices = [DeviceInfo("cpu", Phrase(N_("cpu ({threads} threads)"), threads=torch.get_num_threads()))]
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             name = torch.cuda.get_device_name(i)
@@ -34,13 +36,16 @@ def list_devices() -> list[DeviceInfo]:
                 free, total = torch.cuda.mem_get_info(i)
             except RuntimeError:  # a device that cannot even report memory is not usable
                 continue
-            devices.append(
-                DeviceInfo(
-                    f"cuda:{i}", f"cuda:{i} · {name} · {_gib(free)} free of {_gib(total)}", total, free
-                )
+            label = Phrase(
+                N_("{device} · {name} · {free} GiB free of {total} GiB"),
+                device=f"cuda:{i}",
+                name=name,
+                free=_gib(free),
+                total=_gib(total),
             )
+            devices.append(DeviceInfo(f"cuda:{i}", label, total, free))
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append(DeviceInfo("mps", "mps · Apple GPU"))
+        devices.append(DeviceInfo("mps", Phrase(N_("mps · Apple GPU"))))
     return devices
 
 
@@ -62,7 +67,11 @@ def resolve_device(requested: str | None) -> torch.device:
         requested = "cuda:0"
     names = [d.name for d in list_devices()]
     if requested not in names:
-        raise DeviceError(f"Device '{requested}' is not available here. Available: {', '.join(names)}.")
+        raise DeviceError(
+            N_("Device '{device}' is not available here. Available: {devices}."),
+            device=requested,
+            devices=", ".join(names),
+        )
     return torch.device(requested)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .cifar import CifarError, cifar_problem
 from .config import TrainConfig, from_dict
 from .data import IMAGE_EXTENSIONS, DataError, inspect_image_folder, train_size
 from .devices import DeviceError, resolve_device
@@ -43,9 +44,12 @@ def _first_image(split: Path) -> int | None:
     return tried
 
 
-def data_size(source: str) -> int:
-    """The training set's size, after checking that the source can load: a folder must exist, have the
-    ImageFolder layout and hold files that open as images. DataError says what is wrong."""
+def data_size(source: str, data_dir: str | Path) -> int:
+    """The training set's size, after checking that the source can load: CIFAR-10 must be in `data_dir` (the
+    official copy) or downloadable from here; a folder must exist, have the ImageFolder layout and hold
+    files that open as images. DataError or CifarError says what is wrong."""
+    if source == "cifar10" and (problem := cifar_problem(data_dir)) is not None:
+        raise problem
     if source in ("synthetic", "cifar10"):
         return train_size(source)
     try:
@@ -54,12 +58,16 @@ def data_size(source: str) -> int:
         for split in ("train", "test"):
             if tried := _first_image(root / split):
                 raise DataError(
-                    f"{root / split}: none of the {tried} image files tried opens as an image "
-                    "(renamed or damaged files?)."
+                    N_(
+                        "{folder}: none of the {tried} image files tried opens as an image (renamed or "
+                        "damaged files?)."
+                    ),
+                    folder=str(root / split),
+                    tried=tried,
                 )
         return train_size(source)
     except OSError as e:  # a folder that cannot be read (permissions, a file vanishing while listed)
-        raise DataError(f"{source} cannot be read: {e.strerror or e}.") from None
+        raise DataError(N_("{path} cannot be read: {reason}."), path=source, reason=e.strerror or e) from None
 
 
 def run_problems(
@@ -71,8 +79,8 @@ def run_problems(
     problems: dict[str, ValueError] = dict(cfg.field_problems())
     if check_data and "data" not in problems:
         try:
-            size = data_size(cfg.data) if size is None else size
-        except DataError as e:
+            size = data_size(cfg.data, cfg.data_dir) if size is None else size
+        except (DataError, CifarError) as e:
             problems["data"] = e
     if size is not None and "batch_size" not in problems and cfg.batch_size > size:
         problems["batch_size"] = MessageError(

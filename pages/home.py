@@ -9,33 +9,29 @@ import torchvision
 from core.data import available_datasets
 from core.devices import list_devices
 from core.paths import data_dir, runs_dir
-from core.runs import RunStore, run_row
+from core.runs import RunStore
 from ui import through_navigation
 from ui.chapter import CHAPTERS, chapter_heading, next_link
-from ui.i18n import _
+from ui.i18n import _, error_text
+from ui.runs_panel import run_columns, runs_frame
+from ui.safe import md
 
 through_navigation()
 chapter_heading(__file__)
 
-# Column labels for core's tables (the columns keep their names; only the header shown is translated).
+# Column labels for core's tables (the columns keep their names; only the header shown is translated); the
+# runs table's, "problems" included, are the Train page's.
 COLUMNS = {
     "device": _("device"),
     "details": _("details"),
     "dataset": _("dataset"),
     "status": _("status"),
     "detail": _("details"),
-    "run": _("run"),
-    "model": _("model"),
-    "preset": _("preset"),
-    "data": _("data"),
-    "epochs": _("epochs"),
-    "best accuracy": _("best accuracy (%)"),
-    "train s": _("training time (s)"),
-    "created": _("created"),
+    **run_columns(),
 }
 
 
-def table(rows: list[dict]) -> None:
+def table(rows: list[dict] | pd.DataFrame) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config=COLUMNS)
 
 
@@ -56,11 +52,6 @@ for i, chapter in enumerate(CHAPTERS):
         st.markdown(_(chapter.summary))
         for page in chapter.pages:
             st.page_link(page.path, label=_(page.title), icon=page.icon)
-        if not chapter.pages:
-            st.caption(
-                _("This chapter's page is on its way; meanwhile, the Train page lets you pick the device.")
-            )
-            st.page_link("pages/train.py", label=_("Train"), icon="🏋️")
 
 st.markdown(_("The same engine runs from a terminal:"))
 st.code(
@@ -74,7 +65,7 @@ left, right = st.columns(2)
 with left:
     st.subheader(_("This machine"))
     st.markdown(f"torch **{torch.__version__}** · torchvision **{torchvision.__version__}**")
-    table([{"device": d.name, "details": _(d.label)} for d in list_devices()])
+    table([{"device": d.name, "details": error_text(d.label)} for d in list_devices()])
     st.caption(
         _("The tutorial picks its device with: {code}").format(
             code="`device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')`"
@@ -84,7 +75,7 @@ with right:
     st.subheader(_("Datasets"))
     table(
         [
-            {**row, "status": _(row["status"]), "detail": _(row["detail"])}
+            {**row, "status": _(row["status"]), "detail": error_text(row["detail"])}
             for row in available_datasets(data_dir())
         ]
     )
@@ -92,11 +83,11 @@ with right:
 st.subheader(_("Recent runs"))
 runs = RunStore(runs_dir()).list()[:10]
 if runs:
-    table([run_row(r) for r in runs])
+    table(runs_frame(runs))
 else:
     st.info(
         _("No runs yet in {folder}. Start one on the Train page, or from a terminal: {command}").format(
-            folder=f"`{runs_dir()}`", command="`python -m core.train --data synthetic --epochs 1`"
+            folder=md(runs_dir()), command="`python -m core.train --data synthetic --epochs 1`"
         )
     )
 next_link(__file__)

@@ -6,6 +6,7 @@ from core import jobs
 from core.paths import runs_dir
 from core.runs import RunError, RunStore
 from ui import through_navigation
+from ui.chapter import chapter_heading, next_link
 from ui.i18n import _, error_text
 from ui.live import live_view
 from ui.runs_panel import runs_panel
@@ -13,12 +14,15 @@ from ui.safe import md
 from ui.train_form import new_run_form
 
 through_navigation()
+chapter_heading(__file__)
 
-st.title("🏋️ Train a classifier")
+st.title(_("🏋️ Train a classifier"))
 st.caption(
-    "The tutorial's *Training a classifier* and *Training on GPU*: pick data, a network and a recipe, "
-    "then watch the loss fall and the test accuracy rise. Training runs in its own process: switch "
-    "pages, refresh or open a second tab — it keeps going."
+    _(
+        "The tutorial's *Training a classifier* and *Training on GPU*: pick data, a network and a recipe, "
+        "then watch the loss fall and the test accuracy rise. Training runs in its own process: switch "
+        "pages, refresh or open a second tab — it keeps going."
+    )
 )
 
 store = RunStore(runs_dir())
@@ -36,20 +40,25 @@ except RunError:
 if shown is not None:
     live_view(shown.id, store)
 
-with st.expander("▶ New run", expanded=not active):
+with st.expander(_("▶ New run"), expanded=not active):
     cfg, problems = new_run_form(store)
     for problem in problems:
         st.error(md(problem))
-    if st.button("Start training", type="primary", disabled=bool(problems), key="start"):
+    if st.button(_("Start training"), type="primary", disabled=bool(problems), key="start"):
         try:
             run = jobs.start(cfg, store)
             st.query_params["run"] = run.id
             st.rerun()
         except jobs.DeviceBusy as e:
             st.error(md(error_text(e)))
-            st.page_link("pages/train.py", label=f"Open run {e.run.id}", query_params={"run": e.run.id})
+            st.page_link(
+                "pages/train.py",
+                label=_("Open run {run}").format(run=md(e.run.id)),
+                query_params={"run": e.run.id},
+            )
         except (ValueError, OSError) as e:  # a check that failed since the form drew, or a runs folder gone
             st.error(md(error_text(e)))
 
-st.subheader("Runs")
+st.subheader(_("Runs"))
 runs_panel(store)
+next_link(__file__)

@@ -1,6 +1,7 @@
 """The app's pages through Streamlit's own test harness (real streamlit, real core)."""
 
 import inspect
+import re
 
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
@@ -29,6 +30,28 @@ def test_home_lists_recent_runs(runs_dir, small_data):
     tables = [df.value for df in at.dataframe]
     runs_table = next(t for t in tables if "run" in t.columns)
     assert runs_table["run"].tolist() == [run.id] and runs_table["status"].tolist() == ["completed"]
+
+
+def test_home_shows_the_runs_folder_as_text(runs_dir):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    info = next(i.value for i in at.info if "No runs yet" in i.value)
+    assert str(runs_dir) in re.sub(r"\\(.)", r"\1", info) and f"`{runs_dir}`" not in info
+
+
+def test_home_in_chinese_lists_runs_with_their_status_and_problems(runs_dir, small_data):
+    run = RunStore(runs_dir).create({"model": "tutorial", "epochs": 1, "data": "synthetic"}, name="shown")
+    train(make_config(model="tutorial", epochs=1, batch_size=64, device="cpu"), run, dataset=small_data)
+    with open(run.metrics_path, "a") as f:
+        f.write("not json\n")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    runs_table = next(df.value for df in at.dataframe if "run" in df.value.columns)
+    assert runs_table["status"].tolist() == ["已损坏"]
+    assert runs_table["problems"].tolist() == ["metrics.jsonl 有 1 行无法读取。"]
+    datasets = next(df.value for df in at.dataframe if "dataset" in df.value.columns)
+    assert datasets["status"].tolist() == ["就绪", "未下载"]
 
 
 FLAG_CHANGED = (

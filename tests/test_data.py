@@ -1,13 +1,9 @@
 import hashlib
 import http.server
-import pickle
 import threading
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from core.data import (
     SYNTHETIC_CLASSES,
@@ -21,6 +17,7 @@ from core.data import (
     make_synthetic,
     to_model_input,
 )
+from tests.generated import fake_cifar, write_images
 
 
 def test_synthetic_is_uint8_balanced_and_reproducible():
@@ -67,20 +64,11 @@ def test_augment_flips_whole_batches_and_crops_within_the_padding():
         assert found
 
 
-def _write_images(folder: Path, classes: list[str], n: int, size=(40, 30), mode="RGB", ext="png"):
-    for k, c in enumerate(classes):
-        (folder / c).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            Image.new(mode, size, color=(k * 40, i * 10, 100) if mode == "RGB" else k * 40).save(
-                folder / c / f"{i}.{ext}"
-            )
-
-
 @pytest.fixture
 def image_folder(tmp_path):
     root = tmp_path / "pets"
-    _write_images(root / "train", ["cat", "dog"], 4)
-    _write_images(root / "test", ["cat", "dog"], 2, size=(32, 32), mode="L", ext="jpg")
+    write_images(root / "train", ["cat", "dog"], 4)
+    write_images(root / "test", ["cat", "dog"], 2, size=(32, 32), mode="L", ext="jpg")
     return root
 
 
@@ -94,7 +82,7 @@ def test_image_folder_loads_any_size_and_mode_as_32x32_rgb(image_folder, tmp_pat
     again = load_image_folder(image_folder, cache_dir=tmp_path / "cache")
     assert torch.equal(again.train_x, ds.train_x)
     # a changed folder is not served from the stale cache
-    _write_images(image_folder / "train", ["cat"], 5)
+    write_images(image_folder / "train", ["cat"], 5)
     assert len(load_image_folder(image_folder, cache_dir=tmp_path / "cache").train_y) == 9
 
 
@@ -110,7 +98,7 @@ def test_missing_folder_says_what_is_expected(tmp_path):
 
 
 def test_folder_without_test_split_is_named(tmp_path):
-    _write_images(tmp_path / "x" / "train", ["a"], 1)
+    write_images(tmp_path / "x" / "train", ["a"], 1)
     with pytest.raises(DataError, match="not in ImageFolder layout: no test folder"):
         load_image_folder(tmp_path / "x")
 
@@ -122,50 +110,13 @@ def test_empty_class_folder_is_named(image_folder):
 
 
 def test_train_and_test_classes_must_match(image_folder):
-    _write_images(image_folder / "test", ["emu"], 1)
+    write_images(image_folder / "test", ["emu"], 1)
     with pytest.raises(DataError, match="same class folders"):
         load_image_folder(image_folder)
 
 
-def _fake_cifar(root: Path, per_batch: int = 20) -> None:
-    """A tiny CIFAR-10 in the real `cifar-10-batches-py` pickle format
-    (its md5s are not the official ones)."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
-    for name in names:
-        batch = {
-            "batch_label": name,
-            "labels": [i % 10 for i in range(per_batch)],
-            "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-            "filenames": [f"{i}.png" for i in range(per_batch)],
-        }
-        with open(folder / name, "wb") as f:
-            pickle.dump(batch, f)
-    with open(folder / "batches.meta", "wb") as f:
-        pickle.dump(
-            {
-                "label_names": [
-                    "airplane",
-                    "automobile",
-                    "bird",
-                    "cat",
-                    "deer",
-                    "dog",
-                    "frog",
-                    "horse",
-                    "ship",
-                    "truck",
-                ],
-                "num_cases_per_batch": per_batch,
-            },
-            f,
-        )
-
-
 def test_cifar10_batches_are_read_through_torchvision_when_unverified(tmp_path):
-    _fake_cifar(tmp_path)
+    fake_cifar(tmp_path)
     ds = load_cifar10(tmp_path, verify=False)
     assert ds.train_x.shape == (100, 3, 32, 32) and ds.test_x.shape == (20, 3, 32, 32)
     assert ds.classes[0] == "airplane" and ds.train_y[:3].tolist() == [0, 1, 2]
@@ -177,7 +128,7 @@ def test_cifar10_batches_are_read_through_torchvision_when_unverified(tmp_path):
 
 
 def test_cifar10_checksum_mismatch_is_reported_honestly(tmp_path):
-    _fake_cifar(tmp_path)
+    fake_cifar(tmp_path)
     with pytest.raises(DataError, match="official checksums"):
         load_cifar10(tmp_path)
 
@@ -214,3 +165,16 @@ def test_download_reports_progress_from_a_local_server(tmp_path):
         server.shutdown()
     assert hashlib.md5((tmp_path / "out.bin").read_bytes()).digest() == hashlib.md5(payload).digest()
     assert seen[-1] == ("download", len(payload), len(payload)) and len(seen) >= 2
+
+
+def test_data_messages_keep_their_english_and_carry_a_template_to_translate(tmp_path):
+    (tmp_path / "pics" / "train").mkdir(parents=True)
+    with pytest.raises(DataError) as e:
+        load_image_folder(tmp_path / "pics")
+    assert str(e.value).startswith(
+        f"{tmp_path / 'pics'} is not in ImageFolder layout: no test folder (found: train)"
+    )
+    assert e.value.template.startswith("{root} is not in ImageFolder layout")
+    rows = {row["dataset"]: row for row in available_datasets(tmp_path / "empty")}
+    assert rows["cifar10"]["status"] == "not downloaded"
+    assert rows["cifar10"]["detail"].template == "downloads about 163 MB into {folder} on first use"

@@ -24,3 +24,15 @@ def test_unknown_device_lists_the_available_ones(bad):
     with pytest.raises(DeviceError) as e:
         resolve_device(bad)
     assert bad in str(e.value) and "cpu" in str(e.value)
+
+
+def test_labels_and_refusals_keep_their_english_and_a_template_the_app_translates():
+    cpu = list_devices()[0]
+    assert (
+        cpu.label == f"cpu ({torch.get_num_threads()} threads)"
+        and cpu.label.template == "cpu ({threads} threads)"
+    )
+    with pytest.raises(DeviceError) as e:
+        resolve_device("tpu")
+    assert e.value.template == "Device '{device}' is not available here. Available: {devices}."
+    assert e.value.values["device"] == "tpu"

@@ -1,13 +1,20 @@
 """The training page through Streamlit's AppTest, with real jobs on generated data."""
 
+import http.server
 import re
+import threading
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import cifar
+from core.cifar import ARCHIVE, ARCHIVE_MD5, FOLDER
 from core.runs import RunStore
 from tests.apptest import APP, open_page
+from tests.generated import fake_cifar, write_images
 from tests.wait import wait_for
+
+DEAD = "http://127.0.0.1:9/cifar-10-python.tar.gz"  # the discard port: a download host that never answers
 
 
 def plain(markdown: str) -> str:
@@ -17,6 +24,17 @@ def plain(markdown: str) -> str:
 
 def errors(at: AppTest) -> str:
     return " | ".join(plain(e.value) for e in at.error)
+
+
+def texts(elements) -> str:
+    return " | ".join(plain(e.value) for e in elements)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """A machine that cannot reach CIFAR-10's download host, whatever this one can."""
+    monkeypatch.setenv(cifar.URL_ENV, DEAD)
+    cifar._probes.clear()
 
 
 def test_the_form_starts_from_the_tutorial_recipe_and_shows_the_cli(runs_dir):
@@ -117,3 +135,94 @@ def test_the_form_keeps_its_values_across_pages(runs_dir):
     at.switch_page("pages/home.py").run()
     at.switch_page("pages/train.py").run()
     assert at.number_input(key="f_epochs").value == 40
+
+
+def test_offline_cifar10_keeps_start_disabled_and_says_how_to_get_it(runs_dir, offline):
+    at = open_page("pages/train.py")
+    # nothing on disk: the demo shapes are the default, and the page says why
+    assert at.radio(key="f_data").value == "synthetic"
+    assert "CIFAR-10, the tutorial's data, is not in the data folder" in texts(at.caption)
+    at.radio(key="f_data").set_value("cifar10").run()
+    assert at.button(key="start").disabled
+    text = errors(at)
+    assert "cannot be downloaded from here (127.0.0.1 does not answer)" in text
+    assert str(runs_dir.parent / "data" / ARCHIVE) in text  # where to place the official archive
+    assert f"{FOLDER} folder or a {ARCHIVE} file" in texts(at.info).replace("`", "")
+    at.button(key="f_use_demo").click().run()
+    assert at.radio(key="f_data").value == "synthetic" and not at.button(key="start").disabled
+
+
+def _typed_copies(tmp_path):
+    (tmp_path / "junk" / ARCHIVE).parent.mkdir()
+    (tmp_path / "junk" / ARCHIVE).write_bytes(b"not the archive")
+    (tmp_path / "photos" / "holiday").mkdir(parents=True)
+    return {
+        "missing": (tmp_path / "nowhere", "does not exist"),
+        "wrong md5": (tmp_path / "junk" / ARCHIVE, f"the official one is {ARCHIVE_MD5}"),
+        "wrong layout": (tmp_path / "photos", f"holds neither CIFAR-10 ({FOLDER} or {ARCHIVE})"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong md5", "wrong layout"])
+def test_a_typed_cifar10_path_is_checked(runs_dir, offline, tmp_path, case):
+    path, message = _typed_copies(tmp_path)[case]
+    at = open_page("pages/train.py")
+    at.radio(key="f_data").set_value("cifar10").run()
+    at.text_input(key="f_cifar_path").input(str(path)).run()
+    assert message in errors(at) and at.button(key="start").disabled
+    assert "cannot be downloaded" not in errors(at)  # the copy's problem, not the download's
+
+
+def test_a_typed_image_folder_of_cifar10_trains_from_that_folder(runs_dir, offline, tmp_path):
+    write_images(tmp_path / "cifar-jpeg" / "train", ["cat", "dog"], 4)
+    write_images(tmp_path / "cifar-jpeg" / "test", ["cat", "dog"], 2)
+    at = open_page("pages/train.py")
+    at.radio(key="f_data").set_value("cifar10").run()
+    at.text_input(key="f_cifar_path").input(str(tmp_path / "cifar-jpeg")).run()
+    at.number_input(key="f_batch_size").set_value(4).run()
+    assert not errors(at) and not at.button(key="start").disabled
+    assert "8 training images." in texts(at.caption)
+    assert any(f"--data {tmp_path / 'cifar-jpeg'}" in c.value for c in at.code)
+
+
+def test_cifar10_on_disk_is_the_default_and_a_copy_that_is_not_official_is_refused(runs_dir, offline):
+    fake_cifar(runs_dir.parent / "data")
+    at = open_page("pages/train.py")
+    assert at.radio(key="f_data").value == "cifar10"
+    assert "is not the official one" in errors(at) and at.button(key="start").disabled
+
+
+def test_a_reachable_download_host_lets_cifar10_start(runs_dir, monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(cifar.URL_ENV, f"http://127.0.0.1:{server.server_port}/{ARCHIVE}")
+    cifar._probes.clear()
+    try:
+        at = open_page("pages/train.py")
+        at.radio(key="f_data").set_value("cifar10").run()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not errors(at) and not at.button(key="start").disabled
+    assert "the first run downloads it (163 MB, once)" in texts(at.caption)
+
+
+def test_in_chinese_the_form_and_its_refusals_are_chinese(runs_dir, offline):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.title[0].value == "🏋️ 训练分类器"
+    assert at.caption[0].value == "第 4 章 · 训练分类器"
+    assert at.button(key="start").label == "开始训练"
+    assert at.number_input(key="f_lr").label == "学习率" and at.selectbox(key="f_optimizer").label == "优化器"
+    assert any(i.value == "还没有训练记录：在上面开始一次吧。" for i in at.info)
+    at.radio(key="f_data").set_value("cifar10").run()
+    assert "本机也无法下载（127.0.0.1 没有响应）" in errors(at) and "手动安装" in errors(at)
+    assert at.get("page_link")[-1].proto.label == "下一步：4 · 训练分类器 · 报告"
+
+
+def test_the_page_names_its_chapter_and_links_to_the_report(runs_dir):
+    at = open_page("pages/train.py")
+    assert at.caption[0].value == "Chapter 4 · Training a classifier"
+    assert at.get("page_link")[-1].proto.label == "Next: 4 · Training a classifier · Report"

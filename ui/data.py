@@ -10,16 +10,21 @@ import torch
 from PIL import Image
 
 from core.data import Dataset, load_dataset
+from ui.i18n import _
+from ui.safe import md
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def cached_dataset(source: str, data_dir: str) -> Dataset:
-    bar = st.progress(0.0, text=f"Loading {source}…")
+    """The dataset, loaded once per source and folder, with a progress bar while it loads (the bar's text is
+    in the language of whoever loads it first; the dataset itself holds no translated text)."""
+    bar = st.progress(0.0, text=_("Loading {source}…").format(source=md(source)))
     ds = load_dataset(
         source,
         data_dir,
         lambda stage, done, total: bar.progress(
-            done / total if total else 0.0, text=f"{stage}: {done:,} / {total:,}"
+            done / total if total else 0.0,
+            text=_("{stage}: {done:,} / {total:,}").format(stage=_(stage), done=done, total=total),
         ),
     )
     bar.empty()

@@ -7,7 +7,7 @@ import streamlit as st
 from core import jobs
 from core.config import make_config
 from core.runs import Run, RunStore
-from ui.i18n import error_text
+from ui.i18n import _, error_text
 from ui.safe import md
 
 DEMO = make_config(
@@ -17,14 +17,19 @@ DEMO = make_config(
 
 def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> Run:
     """A selectbox of runs that saved a model, the latest completed one first; without any, a pointer to
-    the training page (and the page stops there). Runs whose config or saved model cannot be read are left
+    the training page (and the page stops there). `hint` (translated by the caller) ends that pointer's
+    sentence, e.g. ", then draw a disc here". Runs whose config or saved model cannot be read are left
     out; the Train page lists them as damaged."""
     runs = [r for r in store.list() if r.config_problem() is None and r.file_usable(r.model_path)]
     if not runs:
-        st.info("No trained runs yet. Train one on the Train page: the demo shapes take seconds" + hint + ".")
+        st.info(
+            _("No trained runs yet. Train one on the Train page: the demo shapes take seconds{hint}.").format(
+                hint=hint
+            )
+        )
         c = st.columns(2)
-        c[0].page_link("pages/train.py", label="Train a classifier →", icon="🏋️")
-        if c[1].button("Train a 3-epoch demo on the shapes now (seconds)", key=f"{key}_demo"):
+        c[0].page_link("pages/train.py", label=_("Train a classifier →"), icon="🏋️")
+        if c[1].button(_("Train a 3-epoch demo on the shapes now (seconds)"), key=f"{key}_demo"):
             try:
                 run = jobs.start(DEMO, store, name="demo")
                 st.switch_page("pages/train.py", query_params={"run": run.id})
@@ -33,7 +38,7 @@ def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> R
         st.stop()
     statuses = {r.id: r.status for r in runs}
     completed = [r for r in runs if statuses[r.id] == "completed"]
-    labels = {r.id: f"{r.id} · {r.config()['model']} · {statuses[r.id]}" for r in runs}
+    labels = {r.id: f"{r.id} · {r.config()['model']} · {_(statuses[r.id])}" for r in runs}
     chosen = st.selectbox(
         label,
         list(labels),

@@ -12,13 +12,59 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs
-from core.curves import epochs_frame, loss_curve, metrics_csv
+from core.curves import epochs_frame, loss_curve
 from core.runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, run_row
 from ui.charts import accuracy_figure, loss_figure
-from ui.i18n import _, error_text
+from ui.downloads import run_downloads
+from ui.i18n import N_, _, error_text
 from ui.safe import md
 
 MESSAGE = "runs_message"  # session_state: what the last action said, shown on the next run
+# core.runs.STATUSES, marked here for the catalogs: a status is shown as _(status)
+STATUS_NAMES = (
+    N_("running"),
+    N_("paused"),
+    N_("stalled"),
+    N_("completed"),
+    N_("stopped"),
+    N_("failed"),
+    N_("interrupted"),
+    N_("damaged"),
+)
+
+
+def run_columns() -> dict[str, object]:
+    """The runs table's headers in the learner's language, for st.dataframe's column_config (the columns
+    keep core.runs.run_row's names, which tests read)."""
+    return {
+        "run": _("run"),
+        "status": _("status"),
+        "model": _("model"),
+        "preset": _("preset"),
+        "data": _("data"),
+        "device": _("device"),
+        "epochs": _("epochs"),
+        "best accuracy": st.column_config.NumberColumn(_("best accuracy (%)"), format="%.2f"),
+        "train s": st.column_config.NumberColumn(_("training time (s)"), format="%.1f"),
+        "created": _("created"),
+        "problems": _("problems"),
+    }
+
+
+def runs_frame(runs: list[Run]) -> pd.DataFrame:
+    """One row per run (core.runs.run_row), its status and problems in the learner's language."""
+    rows = []
+    for run in runs:
+        row = run_row(run)
+        rows.append(
+            {
+                **row,
+                "status": _(row["status"]),
+                "preset": _(row["preset"]) if row["preset"] == "custom" else row["preset"],
+                "problems": "; ".join(error_text(p) for p in run.problems()) if row["problems"] else "",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _current(store: RunStore, run_id: str, seen: str) -> Run | None:
@@ -32,7 +78,7 @@ def _current(store: RunStore, run_id: str, seen: str) -> Run | None:
         st.session_state[MESSAGE] = _(
             "Run {run} is now {status} (it was {seen} when the page showed it); nothing was done. "
             "Look again, then retry."
-        ).format(run=run_id, status=status, seen=seen)
+        ).format(run=run_id, status=_(status), seen=_(seen))
         return None
     return run
 
@@ -65,35 +111,26 @@ def _show(run_id: str) -> None:
 
 
 def _actions(run: Run, store: RunStore, status: str) -> None:
-    cols = st.columns(5)
+    cols = st.columns([1, 2, 1, 1])
     cols[0].button(
-        "📈 Show live",
+        _("📈 Show live"),
         key="runs_show",
-        help="show this run in the live view above",
+        help=_("Show this run in the live view above."),
         on_click=_show,
         args=(run.id,),
     )
-    cols[1].download_button(
-        "⬇ metrics.csv",
-        metrics_csv(run.events()),
-        file_name=f"{run.id}-metrics.csv",
-        mime="text/csv",
-        key="runs_csv",
-    )
-    if run.file_usable(run.model_path):
-        cols[2].download_button(
-            "⬇ model.pth",
-            run.model_path.read_bytes(),
-            file_name=f"{run.id}.pth",
-            key="runs_pth",
-            help="net.load_state_dict(torch.load(PATH, weights_only=True))",
-        )
+    with cols[1]:
+        run_downloads(run, "runs")
     if status in RESUMABLE:
-        cols[3].button("▶ Resume", key="runs_resume", on_click=_resume, args=(store, run.id, status))
-    with cols[4].popover("🗑 Delete", disabled=status in ACTIVE):
-        st.markdown(_("Delete {run} and its checkpoints for good?").format(run=f"`{run.id}`"))
+        cols[2].button(_("▶ Resume"), key="runs_resume", on_click=_resume, args=(store, run.id, status))
+    with cols[3].popover(_("🗑 Delete"), disabled=status in ACTIVE):
+        st.markdown(_("Delete {run} and its checkpoints for good?").format(run=md(run.id)))
         st.button(
-            "Yes, delete", key="runs_delete", type="primary", on_click=_delete, args=(store, run.id, status)
+            _("Yes, delete"),
+            key="runs_delete",
+            type="primary",
+            on_click=_delete,
+            args=(store, run.id, status),
         )
 
 
@@ -102,31 +139,27 @@ def runs_panel(store: RunStore) -> None:
         st.warning(md(message))
     runs = store.list()
     if not runs:
-        st.info("No runs yet: start one above.")
+        st.info(_("No runs yet: start one above."))
         return
     ids = [r.id for r in runs]
     # the selection belongs to this exact list of runs: a different list is a new table with no selection
     key = "runs_table:" + hashlib.sha1("\n".join(ids).encode()).hexdigest()[:12]
     picked = st.dataframe(
-        pd.DataFrame([run_row(r) for r in runs]),
+        runs_frame(runs),
         hide_index=True,
         width="stretch",
         on_select="rerun",
         selection_mode="multi-row",
         key=key,
-        column_config={
-            "best accuracy": st.column_config.NumberColumn(format="%.2f %%"),
-            "train s": st.column_config.NumberColumn(format="%.1f"),
-            "problems": _("problems"),
-        },
+        column_config=run_columns(),
     )
     chosen = [runs[i] for i in picked.selection.rows if i < len(runs)]
     if not chosen:
         st.caption(
-            "Select rows to compare their curves, download their metrics or weights, resume or delete."
+            _("Select rows to compare their curves, download their metrics or weights, resume or delete.")
         )
         return
-    weight = st.slider("Smoothing", 0.0, 0.99, 0.8, 0.01, key="runs_smoothing")
+    weight = st.slider(_("Smoothing"), 0.0, 0.99, 0.8, 0.01, key="runs_smoothing")
     events = {r.id: r.events() for r in chosen}
     left, right = st.columns(2)
     left.plotly_chart(

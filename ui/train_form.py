@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import jobs
+from core.cifar import ARCHIVE, FOLDER, CifarError, Source, can_download, on_disk, resolve_copy
 from core.config import AMP, PRESETS, TrainConfig, cli_command, make_config
 from core.data import DataError, preview_grid
 from core.devices import default_device, list_devices
@@ -19,13 +20,13 @@ from core.paths import data_dir
 from core.runs import RunStore
 from core.validate import data_size, run_problems
 from ui.data import cached_dataset
-from ui.i18n import _, error_text
+from ui.i18n import N_, _, error_text
 from ui.safe import md
 
 DATA_LABELS = {
-    "synthetic": "Demo shapes (generated, no download)",
-    "cifar10": "CIFAR-10 (downloads 163 MB once)",
-    "folder": "My image folder (train/<class>/…, test/<class>/…)",
+    "synthetic": N_("Demo shapes (generated, no download)"),
+    "cifar10": N_("CIFAR-10 (the tutorial's data, 163 MB)"),
+    "folder": N_("My image folder (train/<class>/…, test/<class>/…)"),
 }
 KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page
 RECIPE_FIELDS = (
@@ -63,151 +64,226 @@ def _init() -> None:
     if "f_preset" in st.session_state:
         return
     st.session_state["f_preset"] = "tutorial"
-    st.session_state["f_data"] = "synthetic"
+    # the tutorial's data when it is here; else the shapes, which need no download (the page says why)
+    st.session_state["f_data"] = "cifar10" if on_disk(data_dir()) else "synthetic"
     st.session_state["f_folder"] = ""
+    st.session_state["f_cifar_path"] = ""
     st.session_state["f_seed"] = 0
     st.session_state["f_device"] = default_device()
     _apply_preset()
 
 
+# Checks that read the disk or the network are cached for a few seconds, so the form's reruns don't repeat
+# them, while a folder fixed meanwhile is seen again soon. They return core's English messages (the cache is
+# shared by both languages); the form translates them.
 @st.cache_resource(ttl=5, max_entries=16, show_spinner=False)
-def _data_check(source: str) -> int | DataError:
-    """The training set's size or why the source cannot load (scanning a folder takes a while: cached for
-    a few seconds, so the form's reruns don't repeat it, while a fixed folder is seen again soon)."""
+def _data_check(source: str, folder: str) -> int | DataError | CifarError:
+    """The training set's size or why the source cannot load."""
     try:
-        return data_size(source)
-    except DataError as e:
+        return data_size(source, folder)
+    except (DataError, CifarError) as e:
         return e
 
 
-def _data_section() -> tuple[str, int | None, list[str]]:
+@st.cache_resource(ttl=5, max_entries=16, show_spinner=False)
+def _copy_check(path: str) -> Source | CifarError:
+    """Where a typed CIFAR-10 path leads, or what is wrong with it."""
+    try:
+        return resolve_copy(path)
+    except CifarError as e:
+        return e
+
+
+def _cifar_copy(folder: str) -> tuple[str, str, list[str]]:
+    """CIFAR-10 is not in the data folder: a copy the learner already has, typed here; without one, the
+    download on Start (when the host answers) or how to get it. Returns the data, its folder and problems."""
+    path = st.text_input(
+        _("Path of a CIFAR-10 copy you already have (optional)"),
+        key="f_cifar_path",
+        **KEEP,
+        placeholder=f"/home/me/Downloads/{ARCHIVE}",
+    ).strip()
+    if path:
+        found = _copy_check(path)
+        if isinstance(found, CifarError):
+            return "cifar10", folder, [error_text(found)]
+        return found.data, found.data_dir or folder, []
+    if can_download():
+        st.caption(
+            _("Not in the data folder {folder} yet: the first run downloads it (163 MB, once).").format(
+                folder=md(folder)
+            )
+        )
+    else:
+        st.info(
+            _(
+                "Already have CIFAR-10? Type its path above: a {folder} folder or a {archive} file (both "
+                "checked against the official md5s), a folder holding either, or CIFAR-10 saved as an image "
+                "folder (train/<class>/…, test/<class>/…)."
+            ).format(folder=f"`{FOLDER}`", archive=f"`{ARCHIVE}`")
+        )
+        st.button(_("Use the demo data instead"), on_click=use_demo_data, key="f_use_demo")
+    return "cifar10", folder, []
+
+
+def _data_section() -> tuple[str, str, int | None, list[str]]:
+    """The data source, the folder it lives in (CIFAR-10's), its training-set size and its problems."""
+    # every format_func here looks labels up in a dict made during this run: Streamlit (and AppTest) may call
+    # it outside the run, where the language is unknown
+    labels = {name: _(label) for name, label in DATA_LABELS.items()}
     source = st.radio(
-        "Data", list(DATA_LABELS), format_func=DATA_LABELS.get, key="f_data", **KEEP, horizontal=True
+        _("Data"),
+        list(labels),
+        format_func=labels.get,
+        key="f_data",
+        **KEEP,
+        horizontal=True,
     )
-    problems = []
+    folder = str(data_dir())
+    problems: list[str] = []
+    if source == "synthetic" and not on_disk(folder):
+        st.caption(
+            _(
+                "CIFAR-10, the tutorial's data, is not in the data folder {folder}: the demo shapes are the "
+                "default, since they need no download."
+            ).format(folder=md(folder))
+        )
     if source == "folder":
-        path = st.text_input("Folder path", key="f_folder", **KEEP, placeholder="/home/me/pets")
-        source = path.strip()
+        source = st.text_input(_("Folder path"), key="f_folder", **KEEP, placeholder="/home/me/pets").strip()
         if not source:
-            problems.append("Enter the path of your image folder.")
+            problems.append(_("Enter the path of your image folder."))
+    elif source == "cifar10" and not on_disk(folder):
+        source, folder, problems = _cifar_copy(folder)
     size = None
-    if source:
-        checked = _data_check(source)
-        if isinstance(checked, DataError):
+    if not problems:
+        checked = _data_check(source, folder)
+        if isinstance(checked, (DataError, CifarError)):
             problems.append(error_text(checked))
         else:
             size = checked
-            st.caption(f"{size:,} training images.")
-    if source and not problems and st.toggle("Preview training images", key="f_preview", **KEEP):
+            st.caption(_("{count:,} training images.").format(count=size))
+    if not problems and st.toggle(_("Preview training images"), key="f_preview", **KEEP):
         try:
-            grid, labels = preview_grid(cached_dataset(source, str(data_dir())))
-            st.image(grid.numpy(), caption=" · ".join(labels), width=520)
+            grid, classes = preview_grid(cached_dataset(source, folder))
+            st.image(grid.numpy(), caption=md(" · ".join(classes)), width=520)
         except DataError as e:
             st.error(md(error_text(e)))
             if source == "cifar10":
-                st.button("Use the demo data instead", on_click=use_demo_data)
-    return source, size, problems
+                st.button(_("Use the demo data instead"), on_click=use_demo_data, key="f_use_demo")
+    return source, folder, size, problems
 
 
 def _model_section() -> None:
-    name = st.selectbox(
-        "Model",
-        list(MODELS),
-        key="f_model",
-        **KEEP,
-        format_func=lambda n: f"{n} · {get_model_spec(n).parameter_count():,} parameters",
-    )
+    labels = {
+        n: _("{name} · {count:,} parameters").format(name=n, count=get_model_spec(n).parameter_count())
+        for n in MODELS
+    }
+    name = st.selectbox(_("Model"), list(labels), key="f_model", **KEEP, format_func=labels.get)
     spec = get_model_spec(name)
-    st.caption(f"{spec.description} Input {spec.input_shape[0]}×32×32.")
+    st.caption(
+        _("{description} Input {channels}×32×32.").format(
+            description=_(spec.description), channels=spec.input_shape[0]
+        )
+    )
     with st.expander("print(net)"):
         st.code(str(build_model(name)), language="text")
 
 
 def _recipe_section() -> None:
+    labels = {**{name: name for name in PRESETS}, "custom": _("custom")}
     st.selectbox(
-        "Preset",
-        [*PRESETS, "custom"],
+        _("Preset"),
+        list(labels),
         key="f_preset",
         **KEEP,
         on_change=_apply_preset,
-        help="Fills the values below; edit any of them.",
+        format_func=labels.get,
+        help=_("Fills the values below; edit any of them."),
     )
     if st.session_state["f_preset"] in PRESETS:
-        st.caption(PRESETS[st.session_state["f_preset"]].description)
+        st.caption(_(PRESETS[st.session_state["f_preset"]].description))
     c = st.columns(3)
-    c[0].number_input("Epochs", step=1, key="f_epochs", **KEEP)
-    c[1].number_input("Batch size", step=1, key="f_batch_size", **KEEP)
-    c[2].number_input("Seed", step=1, key="f_seed", **KEEP)
+    c[0].number_input(_("Epochs"), step=1, key="f_epochs", **KEEP)
+    c[1].number_input(_("Batch size"), step=1, key="f_batch_size", **KEEP)
+    c[2].number_input(_("Seed"), step=1, key="f_seed", **KEEP)
     c = st.columns(3)
     c[0].selectbox(
-        "Optimizer",
+        _("Optimizer"),
         OPTIMIZERS,
         key="f_optimizer",
         **KEEP,
-        help="sgd with momentum > 0 is SGD+momentum, as in the tutorial",
+        help=_("sgd with momentum > 0 is SGD with momentum, as in the tutorial."),
     )
-    c[1].number_input("Learning rate", format="%g", step=0.001, key="f_lr", **KEEP)
-    c[2].number_input("Momentum", format="%g", step=0.05, key="f_momentum", **KEEP)
+    c[1].number_input(_("Learning rate"), format="%g", step=0.001, key="f_lr", **KEEP)
+    c[2].number_input(_("Momentum"), format="%g", step=0.05, key="f_momentum", **KEEP)
     c = st.columns(4)
     c[0].selectbox(
-        "Schedule",
+        _("Learning-rate schedule"),
         SCHEDULES,
         key="f_schedule",
         **KEEP,
-        help="linear: warm up from 20 % over the first fifth, then straight down to 0 (airbench)",
+        help=_("linear: warm up from 20 % over the first fifth, then straight down to 0 (airbench)."),
     )
-    c[1].number_input("Weight decay", format="%g", step=1e-4, key="f_weight_decay", **KEEP)
-    c[2].number_input("Label smoothing", format="%g", step=0.05, key="f_label_smoothing", **KEEP)
+    c[1].number_input(_("Weight decay"), format="%g", step=1e-4, key="f_weight_decay", **KEEP)
+    c[2].number_input(_("Label smoothing"), format="%g", step=0.05, key="f_label_smoothing", **KEEP)
     c[3].number_input(
-        "Norm-shift lr ×",
+        _("Norm-shift lr ×"),
         format="%g",
         step=1.0,
         key="f_norm_bias_lr_scale",
         **KEEP,
-        help="batch-norm shifts learn this many times faster (airbench uses 64)",
+        help=_("Batch-norm shifts learn this many times faster (airbench uses 64)."),
     )
     c = st.columns(4)
-    c[0].checkbox("Random flip", key="f_flip", **KEEP)
-    c[1].slider("Random crop padding", 0, 8, key="f_crop_pad", **KEEP)
-    c[2].checkbox("Flip at test time", key="f_tta", **KEEP)
+    c[0].checkbox(_("Random flip"), key="f_flip", **KEEP)
+    c[1].slider(_("Random crop padding"), 0, 8, key="f_crop_pad", **KEEP)
+    c[2].checkbox(_("Flip at test time"), key="f_tta", **KEEP)
     c[3].checkbox("channels_last", key="f_channels_last", **KEEP)
 
 
 def _device_section(store: RunStore) -> list[str]:
-    names = {d.name: d.label for d in list_devices()}
+    names = {d.name: error_text(d.label) for d in list_devices()}
     if (gpus := jobs.ddp_processes()) > 1:  # DistributedDataParallel over every GPU, through torchrun
-        names[DDP_DEVICE] = f"all {gpus} GPUs (DDP, one torchrun process each)"
+        names[DDP_DEVICE] = _("all {count} GPUs (DDP, one torchrun process each)").format(count=gpus)
     busy = {name: jobs.busy_run(store, name) for name in names}
     labels = {
-        name: label + (f" — busy with {busy[name].id}" if busy[name] else "") for name, label in names.items()
+        name: _("{device} — busy with {run}").format(device=label, run=busy[name].id) if busy[name] else label
+        for name, label in names.items()
     }
     if st.session_state.get("f_device") not in labels:
         st.session_state["f_device"] = "cpu"
-    device = st.selectbox("Device", list(labels), format_func=labels.get, key="f_device", **KEEP)
+    device = st.selectbox(_("Device"), list(labels), format_func=labels.get, key="f_device", **KEEP)
+    here = _("here: {device}").format(device=device)
     st.code(
         "device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
-        f"# here: {device}\nnet.to(device)\ninputs, labels = data[0].to(device), data[1].to(device)",
+        f"# {here}\nnet.to(device)\ninputs, labels = data[0].to(device), data[1].to(device)",
         language="python",
     )
     st.caption(
-        "The tutorial's GPU section: the model's parameters and every batch must live on the same "
-        "device. Here the whole dataset is moved there once, so each step only indexes it."
+        _(
+            "The tutorial's GPU section: the model's parameters and every batch must live on the same "
+            "device. Here the whole dataset is moved there once, so each step only indexes it."
+        )
     )
     if device == DDP_DEVICE:
         st.caption(
-            f"torchrun --standalone --nproc_per_node={gpus} -m core.train …: each GPU trains on its share "
-            "of every batch; gradients are averaged by DDP; the batch size below is the global one."
+            _(
+                "{command}: each GPU trains on its share of every batch; DDP averages the gradients; the "
+                "batch size below is the global one."
+            ).format(command=f"`torchrun --standalone --nproc_per_node={gpus} -m core.train …`")
         )
     choices = AMP if device.startswith("cuda") or device == DDP_DEVICE else ("off", "bf16")
     if st.session_state.get("f_amp") not in choices:
         st.session_state["f_amp"] = "off"
     st.selectbox(
-        "Mixed precision",
+        _("Mixed precision"),
         choices,
         key="f_amp",
         **KEEP,
-        help="bf16 autocast: about 1.8× faster convolutions on CUDA and on CPUs with AVX-512-BF16; "
-        "fp16 is for CUDA only.",
+        help=_(
+            "bf16 autocast: about 1.8× faster convolutions on CUDA and on CPUs with AVX-512-BF16; fp16 is "
+            "for CUDA only."
+        ),
     )
     if busy.get(device):
         return [_("Device {device} is busy with run {run}.").format(device=device, run=busy[device].id)]
@@ -217,13 +293,13 @@ def _device_section(store: RunStore) -> list[str]:
 def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
     """Draw the form; return the config it describes and every reason it cannot start yet."""
     _init()
-    st.markdown("##### 1 · Data")
-    source, size, problems = _data_section()
-    st.markdown("##### 2 · Model")
+    st.markdown("##### " + _("1 · Data"))
+    source, folder, size, problems = _data_section()
+    st.markdown("##### " + _("2 · Model"))
     _model_section()
-    st.markdown("##### 3 · Recipe")
+    st.markdown("##### " + _("3 · Recipe"))
     _recipe_section()
-    st.markdown("##### 4 · Device")
+    st.markdown("##### " + _("4 · Device"))
     busy = _device_section(store)
     s = st.session_state
     preset = s["f_preset"] if s["f_preset"] in PRESETS else ""
@@ -232,11 +308,11 @@ def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
         preset or None,
         **values,
         data=source or "synthetic",
-        data_dir=str(data_dir()),
+        data_dir=folder,
         device=s["f_device"],
         seed=int(s["f_seed"]),
     )  # the preset's values the form does not show
-    st.markdown("##### Same run from a terminal")
+    st.markdown("##### " + _("Same run from a terminal"))
     st.code(cli_command(cfg), language="bash")
     # the data's own problem is already listed (with a folder-specific hint): not twice
     checks = run_problems(cfg, check_data=False, size=size)
