@@ -166,7 +166,7 @@ AIRBENCH = dict(
 
 PRESETS: dict[str, Preset] = {
     "tutorial": Preset(
-        "The tutorial's recipe exactly: Net, batch 4, SGD lr 0.001 momentum 0.9, 2 epochs.",
+        N_("The tutorial's recipe exactly: Net, batch 4, SGD lr 0.001 momentum 0.9, 2 epochs."),
         dict(
             model="tutorial",
             epochs=2,
@@ -188,14 +188,19 @@ PRESETS: dict[str, Preset] = {
         ),
     ),
     "fast-cpu": Preset(
-        "airbench94's recipe on a small network (airbench-mini): whitened input, nesterov SGD with "
-        "fast batch-norm shifts, label smoothing, flip + translate, bf16, batch 256, 10 epochs, "
-        "flip at test time: about 85 % in 3-4 minutes on 2 CPU cores. For a budget under a "
-        "minute, batch 128 learns more per second (56 % in 4 s, 71 % in 15 s).",
+        N_(
+            "airbench94's recipe on a small network (airbench-mini): whitened input, nesterov SGD with "
+            "fast batch-norm shifts, label smoothing, flip + translate, bf16, batch 256, 10 epochs, "
+            "flip at test time: about 85 % in 3-4 minutes on 2 CPU cores. For a budget under a "
+            "minute, batch 128 learns more per second (56 % in 4 s, 71 % in 15 s)."
+        ),
         dict(model="airbench-mini", epochs=10, batch_size=256, **AIRBENCH | dict(lr=0.5)),
     ),
     "fast-gpu": Preset(
-        "airbench94 on CUDA: the full-width network, bf16, batch 1024, 10 epochs (on a GPU: unmeasured here).",
+        N_(
+            "airbench94 on CUDA: the full-width network, bf16, batch 1024, 10 epochs (its GPU speed: "
+            "unmeasured here)."
+        ),
         dict(model="airbench", epochs=10, batch_size=1024, **AIRBENCH),
     ),
 }

@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .messages import N_
+
 
 class Net(nn.Module):
     """The seed's CIFAR-10 classifier ("Training a classifier"), line for line."""
@@ -174,38 +176,40 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     "tutorial": ModelSpec(
         "tutorial",
-        "The tutorial's CIFAR-10 Net: 2 conv + 3 linear layers, ReLU, max-pool.",
+        N_("The tutorial's CIFAR-10 Net: 2 conv + 3 linear layers, ReLU, max-pool."),
         3,
         lambda k: Net(k),
     ),
     "lenet": ModelSpec(
         "lenet",
-        "The tutorial's LeNet from 'Neural networks': same layers, 1-channel (grayscale) input.",
+        N_("The tutorial's LeNet from 'Neural networks': same layers, 1-channel (grayscale) input."),
         1,
         lambda k: LeNet(k),
     ),
     "resnet9-mini": ModelSpec(
         "resnet9-mini",
-        "ResNet-9 at width 16: batch-norm residual CNN sized for a CPU.",
+        N_("ResNet-9 at width 16: batch-norm residual CNN sized for a CPU."),
         3,
         lambda k: ResNet9(k, width=16),
     ),
     "resnet9": ModelSpec(
         "resnet9",
-        "ResNet-9 at width 64 (the DAWNBench recipe): for a GPU.",
+        N_("ResNet-9 at width 64 (the DAWNBench recipe): for a GPU."),
         3,
         lambda k: ResNet9(k, width=64),
     ),
     "airbench-mini": ModelSpec(
         "airbench-mini",
-        "airbench94's network at widths 32/64/64: whitened 2×2 patches, "
-        "3 conv groups; the fastest route to 85 % on a CPU.",
+        N_(
+            "airbench94's network at widths 32/64/64: whitened 2×2 patches, 3 conv groups; the fastest "
+            "route to 85 % on a CPU."
+        ),
         3,
         lambda k: Airbench(k, (32, 64, 64)),
     ),
     "airbench": ModelSpec(
         "airbench",
-        "airbench94's network (widths 64/256/256); its GPU speed is unmeasured in this project.",
+        N_("airbench94's network (widths 64/256/256); its GPU speed is unmeasured in this project."),
         3,
         lambda k: Airbench(k, (64, 256, 256)),
     ),
