@@ -1,4 +1,5 @@
-"""`python -m core.train`: train from a terminal, with a progress line; also how the app starts its jobs.
+"""`python -m core.train`: train from a terminal, with a progress line (or the tutorial's console lines,
+`--progress`); also how the app starts its jobs.
 
     python -m core.train --data cifar10 --preset tutorial
     torchrun --standalone --nproc_per_node=2 -m core.train --data cifar10 --preset fast-gpu --device ddp
@@ -21,6 +22,7 @@ import torch
 
 from . import jobs
 from .config import TrainConfig, config_from_args, from_dict, parser
+from .console import Console
 from .control import Control
 from .curves import eta_seconds
 from .devices import DeviceError
@@ -75,6 +77,37 @@ class ProgressLine:
             self.stream.write(f"\r{ev['stage']}: {ev['done']:,}/{ev['total']:,}   ")
         elif kind == "paused":
             self.stream.write("\npaused\n")
+
+
+class ConsolePrinter:
+    """The tutorial's console (core/console.py) on stdout as the run makes it: loss lines, then
+    `Finished Training` and the test accuracy; loading progress and pauses as the progress line shows them."""
+
+    def __init__(self, batch_size: int, stream: TextIO | None = None, bar: ProgressLine | None = None):
+        self.console, self.bar = Console(batch_size), bar or ProgressLine()
+        self.stream = stream or sys.stdout  # the stdout of now, not of import time (tests capture it)
+        self.bar_open = False  # the progress line was written without a newline
+
+    def __call__(self, ev: Event) -> None:
+        if ev["type"] in ("data", "paused"):
+            self.bar(ev)
+            self.bar_open = ev["type"] == "data"
+        lines = self.console.add(ev)
+        if lines and self.bar_open:
+            self.bar.stream.write("\n")
+            self.bar_open = False
+        for line in lines:
+            print(line, file=self.stream, flush=True)
+
+
+PROGRESS = ("auto", "bar", "console")
+
+
+def progress_printer(choice: str, cfg: TrainConfig) -> ProgressLine | ConsolePrinter:
+    """`--progress`: auto is the tutorial's console for the tutorial preset, the progress line otherwise."""
+    if choice == "console" or (choice == "auto" and cfg.preset == "tutorial"):
+        return ConsolePrinter(cfg.batch_size)
+    return ProgressLine()
 
 
 class UsageError(Exception):
@@ -157,6 +190,15 @@ def main(argv: list[str] | None = None) -> int:
         True
     )  # before any parallel op, so every OpenMP thread starts with it (see train)
     p = parser()
+    p.add_argument(
+        "--progress",
+        choices=PROGRESS,
+        default="auto",
+        help="what the terminal shows while training: bar (one self-rewriting line: epoch, loss, images/s, "
+        "ETA), console (the tutorial's lines: the loss every 2,000 mini-batches of 4 or ~8,000 images, "
+        "then the test accuracy overall and per class), auto (default: console for --preset tutorial, bar "
+        "otherwise)",
+    )
     args = p.parse_args(argv)
     store = RunStore(args.runs_dir)
     rank = from_env()
@@ -173,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     control = Control(run.control_path if rank.main else None)
     stop_once = lambda *_: (control.stop(), signal.signal(signal.SIGINT, signal.default_int_handler))
     signal.signal(signal.SIGINT, stop_once)  # first Ctrl-C: stop cleanly with a checkpoint
-    progress = ProgressLine() if rank.main and not args.quiet else None
+    progress = progress_printer(args.progress, cfg) if rank.main and not args.quiet else None
     try:
         summary = train(cfg, run, on_event=progress, control=control, rank=rank, device=device)
     except Exception:  # a bug: train() wrote its traceback to train.log and the run says failed

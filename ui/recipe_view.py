@@ -1,0 +1,81 @@
+"""A run's recipe as PyTorch code and the tutorial's console, for the Train page (chapters 4 and 5).
+
+    recipe_panel(run.config(), run_id=run.id)             # the code (copy button) + the script download
+    console_panel(run.events(), cfg["batch_size"])        # the lines the tutorial's loop would print
+
+The code comes from core/recipe_code.py, the script from core/export.py and the console from
+core/console.py: what is shown is generated from the run's own config and events.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import streamlit as st
+
+from core.config import TrainConfig, from_dict
+from core.console import console_lines, print_every
+from core.export import export_script
+from core.messages import MessageError
+from core.recipe_code import recipe_code
+from ui.i18n import _, error_text
+
+
+def _config(cfg: TrainConfig | dict[str, Any]) -> TrainConfig | None:
+    """The run's config as a TrainConfig; None (and a message) when config.json cannot be one."""
+    if isinstance(cfg, TrainConfig):
+        return cfg
+    try:
+        return from_dict(cfg)
+    except (TypeError, ValueError):  # a damaged or hand-edited config.json
+        st.info(_("This run's settings cannot be read, so its code cannot be shown."))
+        return None
+
+
+def recipe_panel(cfg: TrainConfig | dict[str, Any], run_id: str = "") -> None:
+    """The PyTorch code of the recipe (st.code has a copy button) and a download of it as a standalone
+    script. `cfg`: a TrainConfig, or a run's config.json as read (`Run.config()`)."""
+    config = _config(cfg)
+    if config is None:
+        return
+    try:
+        code, script = recipe_code(config), export_script(config, run_id)
+    except MessageError as e:  # a config.json with a value no run accepts
+        st.info(_("This recipe cannot be written as code: {problem}").format(problem=error_text(e)))
+        return
+    st.caption(
+        _(
+            "The PyTorch code of this recipe, in the tutorial's order: data, network, loss function and "
+            "optimizer, training loop, saving, testing. Each line a faster recipe adds has a comment."
+        )
+    )
+    st.code(code, language="python")
+    name = "train_" + re.sub(r"[^A-Za-z0-9_]+", "_", config.preset or config.model) + ".py"
+    st.download_button(
+        _("Download as a script"),
+        script,
+        file_name=name,
+        mime="text/x-python",
+        key=f"recipe-script-{run_id}",
+        help=_(
+            "One .py file that needs only torch and torchvision: it trains this recipe, prints the "
+            "tutorial's lines and saves model.pth. `python {file} --help` lists its options."
+        ).format(file=name),
+    )
+
+
+def console_panel(events: list[dict[str, Any]], batch_size: int) -> None:
+    """The lines the tutorial's training loop would print for this run so far."""
+    n = print_every(batch_size)
+    st.caption(
+        _(
+            "What the tutorial's training loop would print for this run: the mean loss of every {n} "
+            "mini-batches (or of a shorter epoch), then the test accuracy overall and per class."
+        ).format(n=f"{n:,}")
+    )
+    lines = console_lines(events, batch_size)
+    if lines:
+        st.code("\n".join(lines), language="text")
+    else:
+        st.caption(_("No line yet: the first comes after {n} mini-batches.").format(n=f"{n:,}"))
