@@ -66,7 +66,10 @@ def recipe_panel(cfg: TrainConfig | dict[str, Any], run_id: str = "") -> None:
 
 
 def console_panel(events: list[dict[str, Any]], batch_size: int) -> None:
-    """The lines the tutorial's training loop would print for this run so far."""
+    """The lines the tutorial's training loop would print for this run so far (nothing for a batch size
+    that is not a positive whole number, as a hand-edited config.json may hold)."""
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        return
     n = print_every(batch_size)
     st.caption(
         _(
