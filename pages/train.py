@@ -9,6 +9,7 @@ from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.i18n import _, error_text
 from ui.live import live_view
+from ui.recipe_view import recipe_panel
 from ui.runs_panel import runs_panel
 from ui.safe import md
 from ui.train_form import new_run_form
@@ -44,6 +45,8 @@ with st.expander(_("▶ New run"), expanded=not active):
     cfg, problems = new_run_form(store)
     for problem in problems:
         st.error(md(problem))
+    if st.toggle(_("Show this recipe as PyTorch code"), key="show_recipe"):
+        recipe_panel(cfg)
     if st.button(_("Start training"), type="primary", disabled=bool(problems), key="start"):
         try:
             run = jobs.start(cfg, store)
