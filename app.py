@@ -4,6 +4,9 @@ Every run settles the learner's language first (ui.i18n), then builds the chapte
 `streamlit run app.py` also imports this file to find `app`, the server with ui.safe.LocalOnly in front:
 only this machine's browser may talk to it (docs/RELIABILITY.md)."""
 
+import importlib
+import threading
+
 import streamlit as st
 from starlette.middleware import Middleware
 
@@ -17,4 +20,8 @@ if __name__ == "__main__":  # a script run (every page view)
     language_switch()
     st.navigation(navigation()).run()
 else:  # imported by `streamlit run` to serve the app
+    PRELOAD = ("pandas", "core.data", "core.runs")  # torch, torchvision, pandas: ~2.5 s of imports in all
     app = st.App(__file__, middleware=[Middleware(LocalOnly)])
+    # torch and torchvision take ~2 s to import: start now, while the browser loads the page, rather than
+    # in the first page view (a page importing them meanwhile waits on Python's import lock, no longer)
+    threading.Thread(target=lambda: [importlib.import_module(m) for m in PRELOAD], daemon=True).start()
