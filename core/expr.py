@@ -24,6 +24,7 @@ import builtins
 import functools
 import math
 import operator
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,6 +164,9 @@ COMPARE = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
 }
+# torch's texts for the tutorial's common mistakes, which get a sentence of their own (_explain)
+SHAPE_MISMATCH = re.compile(r"shape '\[(?P<shape>[-\d, ]*)\]' is invalid for input of size (?P<count>\d+)")
+NOT_SCALAR = re.compile(r"a Tensor with (?P<count>\d+) elements cannot be converted to Scalar")
 # what torch raises for arguments it does not accept (AssertionError: e.g. a CUDA call in a CPU build)
 TORCH_ERRORS = (
     RuntimeError,
@@ -335,8 +339,75 @@ def _explain(fn_name: str, args: list[Any], names: list[str], error: Exception) 
                 b=nb,
                 b_shape=_shape_text(b),
             )
+    if fn_name in ("view", "reshape") and tensors and (bad := SHAPE_MISMATCH.search(text)):
+        n = tensors[0][0]
+        shape = [int(s) for s in bad["shape"].split(",") if s.strip()]
+        count, known = int(bad["count"]), math.prod(s for s in shape if s != -1)
+        if -1 not in shape:
+            return ExprError(
+                N_(
+                    "{name} has {count} elements, which cannot be arranged as ({shape}): that shape holds "
+                    "{total}."
+                ),
+                name=n,
+                count=count,
+                shape=bad["shape"],
+                total=known,
+            )
+        if known:
+            return ExprError(
+                N_(
+                    "{name} has {count} elements, which cannot be arranged as ({shape}): {count} is not a "
+                    "multiple of {known}."
+                ),
+                name=n,
+                count=count,
+                shape=bad["shape"],
+                known=known,
+            )
+    if fn_name == "item" and tensors and (many := NOT_SCALAR.search(text)):
+        return ExprError(
+            N_("item() needs a tensor of one element, and {name} has {count}."),
+            name=tensors[0][0],
+            count=int(many["count"]),
+        )
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return ExprError(N_("{fn} failed: {reason}"), fn=fn_name, reason=first)
+
+
+def _syntax_error(error: SyntaxError, text: str) -> ExprError:
+    """Python's complaint as a sentence of ours for the common ones; Python's own words for the rest."""
+    column = error.offset or len(text.strip())  # 0 or None: the text ended too early
+    bracket = re.match(r"'(.)' was never closed|unmatched '(.)'", error.msg or "")
+    if error.msg == "invalid syntax":
+        return ExprError(
+            N_("That is not a valid expression: Python cannot read it at column {column}."), column=column
+        )
+    if bracket and bracket[1]:
+        return ExprError(
+            N_("That is not a valid expression: the {bracket} at column {column} is never closed."),
+            bracket=bracket[1],
+            column=column,
+        )
+    if bracket:
+        return ExprError(
+            N_("That is not a valid expression: the {bracket} at column {column} closes nothing."),
+            bracket=bracket[2],
+            column=column,
+        )
+    return ExprError(
+        N_("That is not a valid expression ({reason}, at column {column})."), reason=error.msg, column=column
+    )
+
+
+def names_in(text: str) -> set[str]:
+    """The names an expression reads (tensors, arrays, torch), none when it cannot be parsed: what its
+    result depends on besides the text itself."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def _device_arg(value: Any) -> None:
@@ -383,11 +454,7 @@ class Evaluator:
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as e:
-            raise ExprError(
-                N_("That is not a valid expression ({reason}, at column {column})."),
-                reason=e.msg,
-                column=e.offset,
-            ) from None
+            raise _syntax_error(e, text) from None
         except ValueError:  # a null byte
             raise ExprError(
                 N_("That is not a valid expression (it holds a character Python cannot read).")
@@ -470,7 +537,9 @@ class Evaluator:
                 N_("'{name}' is not allowed: Python's built-in functions cannot run in this box."),
                 name=node.id,
             )
-        known = ", ".join(sorted(self.names)) or Phrase(N_("none yet"))
+        # the numpy bridge's arrays can be read too, but they are not tensors
+        tensors = sorted(n for n, v in self.names.items() if isinstance(v, torch.Tensor))
+        known = ", ".join(tensors) or Phrase(N_("none yet"))
         raise ExprError(N_("There is no tensor named '{name}'. Tensors: {known}."), name=node.id, known=known)
 
     def _node_Tuple(self, node: ast.Tuple) -> tuple:

@@ -17,9 +17,9 @@ import torch
 
 from .devices import DeviceError, resolve_device
 from .expr import MAX_ELEMENTS, ExprError, as_expr_error
-from .messages import N_
+from .messages import N_, Phrase
 
-FACTORIES = ("rand", "randn", "ones", "zeros", "arange", "linspace", "eye", "full")
+FACTORIES = ("rand", "randn", "ones", "zeros", "empty", "arange", "linspace", "eye", "full")
 DTYPES = {
     "float32": torch.float32,
     "float64": torch.float64,
@@ -52,6 +52,7 @@ class Created:
     tensor: torch.Tensor
     code: str
     array: np.ndarray | None = None  # the numpy array it shares memory with, for the bridge demo
+    comment: Phrase | None = None  # what the code's last line does, shown translated as its `# …` comment
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -134,9 +135,9 @@ def from_numpy(name: str, text: str) -> Created:
     t = torch.from_numpy(array)
     return Created(
         t,
-        f"import numpy as np\n{name}_np = np.array({text.strip()})\n{name} = torch.from_numpy({name}_np)"
-        f"  # shares memory with {name}_np",
+        f"import numpy as np\n{name}_np = np.array({text.strip()})\n{name} = torch.from_numpy({name}_np)",
         array,
+        Phrase(N_("shares memory with {array}"), array=f"{name}_np"),
     )
 
 
@@ -152,7 +153,8 @@ def factory(
     steps: int = 5,
     fill: float = 0.0,
 ) -> Created:
-    """torch.rand / randn / ones / zeros / full (by shape), arange / linspace (by range), eye (by size)."""
+    """torch.rand / randn / ones / zeros / empty / full (by shape), arange / linspace (by range), eye (by
+    size)."""
     if kind not in FACTORIES:
         raise ExprError(
             N_("Unknown creation function '{kind}'. Choose one of {known}."),
@@ -172,7 +174,7 @@ def factory(
     try:
         if kind in ("rand", "randn") and not dt.is_floating_point:
             raise ExprError(N_("torch.{kind} makes floating-point numbers; pick a float dtype."), kind=kind)
-        if kind in ("rand", "randn", "ones", "zeros"):
+        if kind in ("rand", "randn", "ones", "zeros", "empty"):
             size = parse_shape(shape)
             t = getattr(torch, kind)(size, **opts)
             code = f"{name} = torch.{kind}({', '.join(map(str, size))}{extra})"

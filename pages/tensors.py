@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from core.devices import list_devices
-from core.expr import ExprError, evaluate, printed
+from core.expr import ExprError, evaluate, names_in, printed
 from core.tensors import (
     DTYPES,
     FACTORIES,
@@ -19,8 +19,8 @@ from core.tensors import (
 )
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
-from ui.i18n import N_, _
-from ui.tensor_view import attributes_table, message_text, show_error, show_tensor
+from ui.i18n import N_, _, error_text
+from ui.tensor_view import attributes_table, commented, message_text, show_error, show_tensor
 
 through_navigation()
 chapter_heading(__file__)
@@ -88,7 +88,19 @@ def remember(name: str, created) -> None:
     tensors[name] = created.tensor
     if created.array is not None:
         arrays[name] = created.array
-    st.session_state["t_code"] = created.code
+    # the comment as its template: shown in the language of the run that shows it
+    st.session_state["t_code"] = (created.code, created.comment)
+
+
+def names_key() -> str:
+    """The tensors' names, for the key of a widget whose default is a free name: a new set of names (one
+    created, saved or forgotten) offers a new default."""
+    return ",".join(tensors)
+
+
+def shapes_key() -> str:
+    """The tensors' names, shapes and dtypes, for the key of a widget whose default depends on them."""
+    return ",".join(f"{n}{tuple(t.shape)}{t.dtype}" for n, t in tensors.items())
 
 
 def create() -> None:
@@ -100,22 +112,19 @@ def create() -> None:
         labels = {v: _(v) for v in (FUNCTION, LIST, NUMPY)}
         source = st.radio(_("From"), list(labels), format_func=labels.get, horizontal=True, key="t_source")
         c = st.columns(3)
-        name = c[0].text_input(_("Name"), value=next_name(set(tensors)), key=f"t_name_{len(tensors)}")
+        name = c[0].text_input(_("Name"), value=next_name(set(tensors)), key=f"t_name_{names_key()}")
         devices = [d.name for d in list_devices()]
         device = c[2].selectbox(_("device"), devices, key="t_device") if source != NUMPY else "cpu"
         try:
             if source == FUNCTION:
                 kind = c[1].selectbox(_("Function"), FACTORIES, key="t_kind")
-                k = st.columns(4)
+                if kind == "empty":
+                    st.caption(_("Uninitialized: its values are whatever was left in memory."))
+                k = st.columns(3)
                 dtype = k[0].selectbox(_("dtype"), list(DTYPES), key="t_dtype")
-                grad = k[1].checkbox(
-                    "requires_grad",
-                    key="t_grad",
-                    help=_("Record operations on it so that backward() can compute its gradient."),
-                )
                 if kind in ("arange", "linspace"):
-                    start = k[2].number_input(_("start"), value=0.0, key="t_start")
-                    end = k[3].number_input(_("end"), value=5.0, key="t_end")
+                    start = k[1].number_input(_("start"), value=0.0, key="t_start")
+                    end = k[2].number_input(_("end"), value=5.0, key="t_end")
                     steps = (
                         st.number_input(_("steps"), 1, 10_000_000, 5, key="t_steps")
                         if kind == "linspace"
@@ -123,15 +132,21 @@ def create() -> None:
                     )
                     args = dict(start=start, end=end, steps=steps)
                 else:
-                    shape = k[2].text_input(
+                    shape = k[1].text_input(
                         _("shape") if kind != "eye" else _("size"),
                         "2, 3" if kind != "eye" else "3",
                         key=f"t_shape_{kind}",
                     )
                     fill = (
-                        k[3].number_input(_("fill value"), value=7.0, key="t_fill") if kind == "full" else 0.0
+                        k[2].number_input(_("fill value"), value=7.0, key="t_fill") if kind == "full" else 0.0
                     )
                     args = dict(shape=shape, fill=fill)
+                # a line of its own: in a column of the row above, its label was cut to "requires_gr…"
+                grad = st.checkbox(
+                    "requires_grad",
+                    key="t_grad",
+                    help=_("Record operations on it so that backward() can compute its gradient."),
+                )
                 make = lambda: factory(name, kind, dtype=dtype, device=device, requires_grad=grad, **args)
             else:
                 text = st.text_input(
@@ -149,7 +164,8 @@ def create() -> None:
         except ExprError as e:
             show_error(e)
         if st.session_state.get("t_code"):
-            st.code(st.session_state["t_code"], language="python")
+            code, comment = st.session_state["t_code"]
+            st.code(commented(code, error_text(comment)) if comment else code, language="python")
     with right:
         if tensors:
             st.markdown(_("**Your tensors**"))
@@ -202,25 +218,68 @@ def expression() -> None:
     )
     if not text:
         return
+    result = evaluated(text)
+    if isinstance(result, ExprError):
+        show_error(result)
+        return
+    st.code(f"result = {text}", language="python")
+    shown = printed(result)
+    st.code(shown.text, language=None)  # what Python prints for `result`
+    if shown.shape is not None:
+        st.caption(_("shape {shape} · dtype {dtype}").format(shape=shown.shape, dtype=shown.dtype))
+    # a tensor it read and returned: an in-place method (a result saved under a name is not one)
+    if same := [n for n in sorted(names_in(text)) if tensors.get(n) is result]:
+        st.caption(_("This is {name} itself: the expression changed it in place.").format(name=same[0]))
+    if isinstance(result, torch.Tensor):
+        show_tensor(result, "result")
+        save_as(result)
+
+
+def reads(text: str, names: dict) -> tuple[str, list[tuple[str, object, int | None]]]:
+    """What an expression's result depends on: its text, and each name it reads with the object that name
+    holds and that tensor's count of in-place changes (`_version`)."""
+    return text, [(n, names.get(n), getattr(names.get(n), "_version", None)) for n in sorted(names_in(text))]
+
+
+def evaluated(text: str) -> object:
+    """The expression's result, or its ExprError, evaluated once for this text and these tensors: a rerun
+    (a click on Save, or anywhere else) shows and saves the same result instead of drawing torch.rand again
+    or repeating an in-place add_."""
+    # the numpy bridge's arrays too, by the names its code uses: torch.from_numpy(a_np)
+    names = {**{f"{n}_np": v for n, v in arrays.items()}, **tensors}
+    cached = st.session_state.get("t_result")
+    if cached is not None:
+        (old_text, old_reads), result = cached
+        new_text, new_reads = reads(text, names)
+        if old_text == new_text and len(old_reads) == len(new_reads):
+            if all(a[0] == b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(old_reads, new_reads)):
+                return result
     try:
-        # the numpy bridge's arrays too, by the names its code uses: torch.from_numpy(a_np)
-        result = evaluate(text, {**{f"{n}_np": v for n, v in arrays.items()}, **tensors})
-        st.code(f"result = {text}", language="python")
-        shown = printed(result)
-        st.code(shown.text, language=None)  # what Python prints for `result`
-        if shown.shape is not None:
-            st.caption(_("shape {shape} · dtype {dtype}").format(shape=shown.shape, dtype=shown.dtype))
-        if same := [n for n, v in tensors.items() if v is result]:
-            st.caption(_("This is {name} itself: the expression changed it in place.").format(name=same[0]))
-        if isinstance(result, torch.Tensor):
-            show_tensor(result, "result")
-            save = st.columns([1, 1, 3])
-            as_name = save[0].text_input(_("Save as"), value=next_name(set(tensors)), key="t_save_name")
-            if save[1].button(_("Save"), key="t_save"):
-                tensors[valid_name(as_name)] = result
-                st.rerun()
+        result = evaluate(text, names)
     except ExprError as e:
-        show_error(e)
+        result = e
+    # what it read as it is now: an in-place expression has changed it, and must not run again
+    st.session_state["t_result"] = (reads(text, names), result)
+    return result
+
+
+def save_as(result: torch.Tensor) -> None:
+    """Save the shown result under a free name by default; a name in use is replaced only by a button that
+    says so."""
+    save = st.columns([1, 1, 3])
+    as_name = save[0].text_input(
+        _("Save as"), value=next_name(set(tensors)), key=f"t_save_name_{names_key()}"
+    )
+    taken = as_name.strip() in tensors
+    label = _("Replace {name}").format(name=as_name.strip()) if taken else _("Save")
+    if save[1].button(label, key="t_save"):
+        try:
+            tensors[valid_name(as_name)] = result
+            st.rerun()
+        except ExprError as e:
+            show_error(e)
+    if taken:
+        st.warning(_("`{name}` already exists: saving replaces it.").format(name=as_name.strip()))
 
 
 def mul_versus_matmul() -> None:
@@ -239,17 +298,16 @@ def mul_versus_matmul() -> None:
                 _("Right"),
                 names,
                 index=names.index(ranked[0]) if ranked else min(1, len(names) - 1),
-                key=f"t_mul_right_{fn}_{x_name}_{len(tensors)}",
-            )  # a new tensor or another left side starts again from a choice that works
+                key=f"t_mul_right_{fn}_{x_name}_{shapes_key()}",
+            )  # a new or replaced tensor, or another left side, starts again from a choice that works
             y = choices[y_name]
             st.markdown(
                 _("`{left}` is **{left_shape}**, `{right}` is **{right_shape}**.").format(
                     left=x_name, left_shape=tuple(x.shape), right=y_name, right_shape=tuple(y.shape)
                 )
             )
-            st.code(
-                f"{x_name} {symbol} {y_name}   # same as torch.{fn}({x_name}, {y_name})", language="python"
-            )
+            same_as = _("same as {code}").format(code=f"torch.{fn}({x_name}, {y_name})")
+            st.code(commented(f"{x_name} {symbol} {y_name}", same_as), language="python")
             try:
                 show_tensor(evaluate(f"{x_name} {symbol} {y_name}", tensors), fn)
             except ExprError as e:
@@ -326,15 +384,19 @@ def numpy_bridge() -> None:
         st.rerun()
     if c[1].button(_("{code}  (numpy, in place)").format(code=f"{n}_np += 1"), key="t_np_numpy"):
         array += 1
+        # torch does not see numpy's writes: counted as an in-place change of the tensor, so that the
+        # expression box evaluates again what reads it
+        torch.autograd.graph.increment_version(t)
         st.rerun()
     if c[2].button(f"{n}_copy = torch.tensor({n}_np)", key="t_np_copy"):
         tensors[f"{n}_copy"] = torch.tensor(array)
         st.rerun()
-    st.code(
-        f"{n}_np = {n}.numpy()   # shares memory: {shared}\n{n}.add_(1)   # {n}_np changes too\n"
-        f"{n}_np += 1   # and so does {n}",
-        language="python",
-    )
+    lines = [
+        commented(f"{n}_np = {n}.numpy()", _("shares memory: {shared}").format(shared=shared)),
+        commented(f"{n}.add_(1)", _("{array} changes too").format(array=f"{n}_np")),
+        commented(f"{n}_np += 1", _("and so does {tensor}").format(tensor=n)),
+    ]
+    st.code("\n".join(lines), language="python")
     c = st.columns(2)
     c[0].markdown(f"**{n}** (torch)")
     c[0].code(str(t))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import core.expr
-from core.expr import MAX_ELEMENTS, ExprError, Refused, evaluate, printed
+from core.expr import MAX_ELEMENTS, ExprError, Refused, evaluate, names_in, printed
 from tests.appserver import ROOT
 from tests.memory import peak_mib
 
@@ -369,3 +369,35 @@ def test_the_first_evaluation_in_a_fresh_process_is_not_refused_as_slow():
     code = f"from core.expr import evaluate; print(evaluate({expression!r}, {{}}))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "tensor(12.)" in out.stdout, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "g.view(-1, 3)",
+            "g has 16 elements, which cannot be arranged as (-1, 3): 16 is not a multiple of 3.",
+        ),
+        ("g.reshape(3, 5)", "g has 16 elements, which cannot be arranged as (3, 5): that shape holds 15."),
+        ("g.item()", "item() needs a tensor of one element, and g has 16."),
+        ("g g", "That is not a valid expression: Python cannot read it at column 3."),
+        ("g.view(-1, 8", "That is not a valid expression: the ( at column 7 is never closed."),
+        ("g)", "That is not a valid expression: the ) at column 2 closes nothing."),
+        ("g.view(-1, 0)", "view failed: shape '[-1, 0]' is invalid for input of size 16"),  # torch's words
+    ],
+)
+def test_the_tutorials_common_mistakes_get_a_sentence_of_their_own(text, message):
+    names = {"g": torch.arange(16.0)}
+    with pytest.raises(ExprError) as e:
+        evaluate(text, names)
+    assert str(e.value) == message
+
+
+def test_an_unknown_name_lists_only_tensors(names):
+    with pytest.raises(ExprError) as e:
+        evaluate("c * 2", {**names, "a_np": np.ones(3)})
+    assert str(e.value) == "There is no tensor named 'c'. Tensors: a, b, x."
+
+
+def test_names_in_lists_what_an_expression_reads():
+    assert names_in("torch.cat([a, b_np]) @ a.T") == {"torch", "a", "b_np"} and names_in("a +") == set()

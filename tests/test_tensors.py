@@ -110,3 +110,14 @@ def test_the_numpy_bridge_takes_only_what_shares_memory():
     assert not bridgeable(torch.ones(2, dtype=torch.bfloat16)) and not bridgeable(
         torch.ones(2, requires_grad=True)
     )
+
+
+def test_empty_is_uninitialized_memory_of_the_shape_asked_for():
+    c = factory("x", "empty", "5, 3")
+    assert c.tensor.shape == (5, 3) and c.code == "x = torch.empty(5, 3, dtype=torch.float32)"
+
+
+def test_the_bridges_comment_is_a_translatable_phrase():
+    c = from_numpy("n", "[1, 2]")
+    assert "#" not in c.code and c.comment == "shares memory with n_np"
+    assert c.comment.template == "shares memory with {array}"

@@ -1,7 +1,9 @@
 """The tensor playground through AppTest: create → operate → inspect."""
 
+import json
 import time
 
+import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -141,4 +143,118 @@ def test_in_chinese_the_page_and_its_refusals_are_chinese(runs_dir):
     assert not at.exception
     assert [e.value for e in at.error] == ["+ 不能用于 str 类型的值：它只作用于张量和数字。"]
     at.text_input(key="t_expr").input("a.__class__").run()
-    assert [e.value for e in at.error] == ["不允许使用 '\\_\\_class\\_\\_'：以 \\_ 开头的名字是私有的。"]
+    assert [e.value for e in at.error] == ["不允许使用“\\_\\_class\\_\\_”：以 \\_ 开头的名字是私有的。"]
+
+
+def zh_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.switch_page("pages/tensors.py").run()
+    assert not at.exception
+    return at
+
+
+def test_save_keeps_the_result_that_is_shown(runs_dir):
+    at = open_page("pages/tensors.py")
+    at.button(key="t_create").click().run()  # a
+    at.text_input(key="t_expr").input("torch.rand(2, 3)").run()
+    printed = lambda: next(c.value for c in at.code if c.value.startswith("tensor("))  # noqa: E731
+    shown = printed()  # what Python prints for the result
+    at.selectbox(key="t_inspect").set_value("a").run()  # an unrelated rerun draws nothing new
+    assert printed() == shown
+    at.button(key="t_save").click().run()
+    saved = at.session_state["tensors"]["b"].clone()
+    assert not at.exception and repr(saved) == shown
+    # an in-place expression runs once, not once per rerun
+    at.text_input(key="t_expr").input("b.add_(1)").run()
+    at.run()
+    assert torch.equal(at.session_state["tensors"]["b"], saved + 1)
+
+
+def test_tiny_values_are_listed_in_a_general_format(runs_dir):
+    at = open_page("pages/tensors.py")
+    at.button(key="t_create").click().run()
+    at.text_input(key="t_expr").input("torch.full((2, 2), 4.2e-45)").run()
+    table = next(df for df in at.dataframe if df.value.shape == (2, 2))  # the result's values
+    assert {c["type_config"]["format"] for c in json.loads(table.proto.columns).values()} == {"%.4g"}
+    at.text_input(key="t_expr").input("torch.arange(4)").run()  # whole numbers stay as they are
+    table = next(df for df in at.dataframe if df.value.shape == (1, 4))
+    assert not json.loads(table.proto.columns)
+
+
+def test_a_replaced_tensor_gets_a_right_hand_side_that_fits(runs_dir):
+    at = open_page("pages/tensors.py")
+    at.button(key="t_create").click().run()  # a 2×3
+    at.button(key="t_create").click().run()  # b 2×3
+    assert not any("Not possible" in i.value for i in at.info)
+    at.button(key="t_del_b").click().run()
+    create_list(at, "[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]")  # b again, now 3×2: as many tensors as before
+    assert set(at.session_state["tensors"]) == {"a", "b"}
+    assert not at.exception and not at.error
+    assert not any("Not possible" in i.value for i in at.info)
+    codes = [c.value for c in at.code]
+    assert (
+        "a * b.T   # same as torch.mul(a, b.T)" in codes and "a @ b   # same as torch.matmul(a, b)" in codes
+    )
+
+
+def test_save_as_offers_a_free_name_and_asks_before_replacing(runs_dir):
+    at = open_page("pages/tensors.py")
+    at.button(key="t_create").click().run()  # a
+    at.text_input(key="t_expr").input("a * 2").run()
+    at.button(key="t_save").click().run()  # b
+    name = next(t for t in at.text_input if t.key.startswith("t_save_name"))
+    assert name.value == "c" and at.button(key="t_save").label == "Save" and not at.warning
+    name.input("a").run()
+    assert [w.value for w in at.warning] == ["`a` already exists: saving replaces it."]
+    assert at.button(key="t_save").label == "Replace a"
+    before = at.session_state["tensors"]["a"].clone()
+    at.button(key="t_save").click().run()
+    assert torch.equal(at.session_state["tensors"]["a"], before * 2)
+
+
+def test_empty_is_a_creation_function_with_a_caption(runs_dir):
+    at = zh_page()
+    at.selectbox(key="t_kind").set_value("empty").run()
+    assert any(c.value == "未初始化：值是内存里残留的任意数。" for c in at.caption)
+    at.button(key="t_create").click().run()
+    assert any(c.value == "a = torch.empty(2, 3, dtype=torch.float32)" for c in at.code)
+    assert at.session_state["tensors"]["a"].shape == (2, 3)
+
+
+def test_requires_grad_has_a_line_of_its_own(runs_dir):
+    at = open_page("pages/tensors.py")
+    # the innermost column holding the checkbox is the whole form's, not a quarter of a row that cut its
+    # label to "requires_gr…"
+    holding = [c for c in at.columns if any(b.key == "t_grad" for b in c.checkbox)]
+    assert holding and all(any(b.key == "t_create" for b in c.button) for c in holding)
+
+
+def test_in_chinese_errors_and_code_comments_are_chinese(runs_dir):
+    at = zh_page()
+    at.button(key="t_create").click().run()  # a = torch.rand(2, 3)
+    for text, message in [
+        ("a.view(-1, 4)", "a 有 6 个元素，无法排成 (-1, 4)：6 不是 4 的倍数。"),
+        ("a.reshape(4, 2)", "a 有 6 个元素，无法排成 (4, 2)：这个形状要 8 个元素。"),
+        ("a.item()", "item() 只能用于只有一个元素的张量，而 a 有 6 个元素。"),
+        ("a b", "这不是合法的表达式：Python 在第 3 列读不下去。"),
+    ]:
+        at.text_input(key="t_expr").input(text).run()
+        assert [e.value for e in at.error] == [message], text
+    codes = [c.value for c in at.code]
+    assert "a * a   # 等同于 torch.mul(a, a)" in codes
+    assert "a_np = a.numpy()   # 共享内存：True\na.add_(1)   # a_np 也跟着变\na_np += 1   # a 也一样" in codes
+    at.radio(key="t_source").set_value("a numpy array").run()
+    at.button(key="t_create").click().run()
+    assert any(c.value.endswith("b = torch.from_numpy(b_np)   # 与 b_np 共享内存") for c in at.code)
+
+
+def test_the_heatmap_labels_whole_numbers_and_plain_ticks(runs_dir):
+    at = open_page("pages/tensors.py")
+    create_list(at)  # int64
+    heat = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]  # Inspect's a
+    assert heat["texttemplate"] == "%{z:d}" and heat["colorbar"]["exponentformat"] == "e"
+    at.text_input(key="t_expr").input("a * 1e-12").run()
+    heats = [json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")]
+    heat = next(h for h in heats if h["z"][0][0] == pytest.approx(1e-12))
+    assert heat["texttemplate"] == "%{z:.3~g}" and heat["colorbar"]["exponentformat"] == "e"

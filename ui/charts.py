@@ -331,9 +331,13 @@ def plot(fig: dict, key: str, **kw) -> None:
 # --- tensors ---
 
 
-def heatmap_figure(z: Sequence[Sequence[float | None]], rows: Sequence[int], cols: Sequence[int]) -> dict:
+def heatmap_figure(
+    z: Sequence[Sequence[float | None]], rows: Sequence[int], cols: Sequence[int], integer: bool = False
+) -> dict:
     """A tensor's values as a heatmap; `rows` and `cols` are the indices the cells start at (a downsampled
-    tensor's cells stand for blocks). Up to 64 cells, each shows its value."""
+    tensor's cells stand for blocks). Up to 64 cells, each shows its value: whole numbers for an `integer`
+    tensor, else 3 significant digits without trailing zeros. The colour bar's ticks read 5e-13, never
+    SI prefixes (0.5p) that look like units."""
     few = len(rows) * len(cols) <= 64
     return {
         "data": [
@@ -344,11 +348,12 @@ def heatmap_figure(z: Sequence[Sequence[float | None]], rows: Sequence[int], col
                 "y": list(rows),
                 "colorscale": "RdBu",
                 "reversescale": True,
-                "texttemplate": "%{z:.3g}" if few else None,
+                "texttemplate": ("%{z:d}" if integer else "%{z:.3~g}") if few else None,
                 "hovertemplate": _("row {row}, column {column}: {value}").format(
-                    row="%{y}", column="%{x}", value="%{z:.4g}"
+                    row="%{y}", column="%{x}", value="%{z:.4~g}"
                 )
                 + "<extra></extra>",
+                "colorbar": {"exponentformat": "e"},
             }
         ],
         "layout": {

@@ -28,6 +28,12 @@ def show_error(error: Exception) -> None:
     st.error(message_text(error))
 
 
+def commented(code: str, comment: str) -> str:
+    """A line of code with its `# …` comment: the code stays code, the comment is in the learner's language
+    (translate it before)."""
+    return f"{code}   # {comment}"
+
+
 def attributes_table(t: torch.Tensor) -> None:
     """The tensor's attributes; the "attribute" column holds the English names, shown translated."""
     st.dataframe(
@@ -71,8 +77,16 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
     shown = preview(grid)
     frame = pd.DataFrame(
         shown.float().numpy() if shown.dtype in (torch.bfloat16, torch.float16) else shown.numpy()
+    ).rename(columns=str)
+    # 4 significant digits, in exponent notation when tiny or huge: torch.empty's 4.2e-45 must not read
+    # as a clipped 0.000000…
+    general = st.column_config.NumberColumn(format="%.4g")
+    table.dataframe(
+        frame,
+        width="stretch",
+        height=min(38 + 35 * len(frame), 400),
+        column_config={c: general for c in frame.columns} if shown.is_floating_point() else None,
     )
-    table.dataframe(frame, width="stretch", height=min(38 + 35 * len(frame), 400))
     if shown.numel() < grid.numel():
         table.caption(
             _(
@@ -90,7 +104,7 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
     # non-finite values (nan, ±inf) as gaps: JSON has no NaN
     cells = [[float(v) if abs(v) < float("inf") else None for v in row] for row in z.tolist()]
     with heat:
-        plot(heatmap_figure(cells, rows, cols), key=f"{key}_heat")
+        plot(heatmap_figure(cells, rows, cols, integer=not grid.is_floating_point()), key=f"{key}_heat")
         if len(rows) * len(cols) < grid.numel():
             st.caption(
                 _("Each cell is the mean of a block of values (at most {side}×{side} cells).").format(
