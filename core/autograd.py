@@ -223,7 +223,7 @@ def gradient_needed(out: torch.Tensor) -> AutogradError | None:
         N_(
             "`out` has {n} elements, so `backward()` needs a `gradient` argument of its shape {shape}: the "
             "gradient of a vector is a matrix, and torch computes the vector-Jacobian product vᵀ·J for a v "
-            "you choose. The tutorial uses `out.backward(torch.randn(1, 10))`."
+            "you choose. The tutorial's autograd chapter passes it as `Q.backward(gradient=external_grad)`."
         ),
         n=out.numel(),
         shape=tuple(out.shape),

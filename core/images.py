@@ -140,7 +140,10 @@ def read_image(data: bytes, name: str = "image", fit: str = "crop") -> torch.Ten
     except Image.DecompressionBombError:
         raise ImageError(N_("{name} is too large to decode safely."), name=name) from None
     except (UnidentifiedImageError, *DECODE_ERRORS):
-        raise ImageError(N_("{name} is not an image PIL can read."), name=name) from None
+        raise ImageError(
+            N_("{name} cannot be read: it is not an image in a supported format (png, jpg, webp…)."),
+            name=name,
+        ) from None
     _check_header(image, name)
     try:
         return image_to_tensor(_decode_small(image, fit), fit=fit)

@@ -13,7 +13,7 @@ from .messages import N_
 
 
 class Net(nn.Module):
-    """The seed's CIFAR-10 classifier ("Training a classifier"), line for line."""
+    """The tutorial's CIFAR-10 classifier, from its "Training a classifier" chapter, line for line."""
 
     def __init__(self, num_classes: int = 10):
         super().__init__()

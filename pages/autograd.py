@@ -93,8 +93,15 @@ def expression_section() -> None:
     if needed is not None:
         st.info(error_text(needed))
         if st.toggle(_("Use gradient = torch.randn(out.shape)"), key="ag_use_grad"):
+            # rounded to two decimals, so that the learner can check the gradients by hand
             gradient = torch.randn(
                 traced.out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+            ).round(decimals=2)
+            st.caption(
+                _(
+                    "The gradient argument v (random, rounded to two decimals): {v}. Each leaf's `.grad` "
+                    "becomes vᵀ·J, the sum over the elements of `out` of v times that element's gradient."
+                ).format(v=f"`{gradient.tolist()}`")
             )
     c = st.columns([3, 1])
     times = c[0].number_input(
@@ -123,9 +130,15 @@ def expression_section() -> None:
         f"{n} = torch.tensor({r['value']}, requires_grad={bool(r['requires_grad'])})"
         for n, r in zip(leaves, rows)
     )
-    call = "out.backward(" + ("torch.randn(out.shape)" if gradient is not None else "") + ")"
+    if gradient is not None:
+        calls = [f"v = torch.tensor({gradient.tolist()})", *["out.backward(gradient=v)"] * times]
+    elif needed is not None:
+        # what would fail is not shown as code to copy
+        calls = ["# " + _("out is not a scalar: backward() needs a gradient argument (the switch above)")]
+    else:
+        calls = ["out.backward()"] * times
     code, table = st.columns([2, 3])
-    code.code("\n".join([declare, f"out = {text}", *[call] * times]), language="python", wrap_lines=True)
+    code.code("\n".join([declare, f"out = {text}", *calls]), language="python", wrap_lines=True)
     checked = gradient_check(text, leaves, gradient, times)
     with table:
         if checked:
@@ -202,9 +215,10 @@ def descent_section() -> None:
         0.01,
         key="gd_lr",
     )
+    alternatives = _("or momentum=0.9, or Adam")
     st.code(
         f"xy = torch.tensor([{x0:g}, {y0:g}], requires_grad=True)\n"
-        f"optimizer = torch.optim.SGD([xy], lr={lr:g})  # or momentum=0.9, or Adam\n"
+        f"optimizer = torch.optim.SGD([xy], lr={lr:g})  # {alternatives}\n"
         f"for step in range({steps}):\n    optimizer.zero_grad()\n"
         f"    x, y = xy\n    f = {f_text}\n    f.backward()\n    optimizer.step()",
         language="python",

@@ -29,17 +29,22 @@ chapter_heading(__file__)
 RACE, HISTORY = "gpu_race", "gpu_history"
 DEFAULT_STEPS = 30
 
-DEVICE_CODE = """\
-device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-print(device)  # cuda:0 on a machine with an NVIDIA GPU, else cpu
 
-net.to(device)  # every parameter and buffer of the network moves to the device
-
-for i, data in enumerate(trainloader, 0):
-    # the loader makes CPU tensors: send each batch to the network's device
-    inputs, labels = data[0].to(device), data[1].to(device)
-    ...
-"""
+def device_code() -> str:
+    """The tutorial's device lines; their comments in the learner's language (the code stays code)."""
+    return (
+        'device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")\n'
+        "print(device)  # {printed}\n\n"
+        "net.to(device)  # {moved}\n\n"
+        "for i, data in enumerate(trainloader, 0):\n"
+        "    # {batches}\n"
+        "    inputs, labels = data[0].to(device), data[1].to(device)\n"
+        "    ...\n"
+    ).format(
+        printed=_("cuda:0 on a machine with an NVIDIA GPU, else cpu"),
+        moved=_("every parameter and buffer of the network moves to the device"),
+        batches=_("the loader makes CPU tensors: send each batch to the network's device"),
+    )
 
 
 def device_lines() -> None:
@@ -50,7 +55,7 @@ def device_lines() -> None:
             "network there, and move every batch there:"
         )
     )
-    st.code(DEVICE_CODE, language="python")
+    st.code(device_code(), language="python")
     st.markdown(
         _(
             "- `torch.device` names where tensors live and where operations on them run. The line picks the "
@@ -71,7 +76,7 @@ def machine_devices() -> bool:
     """List this machine's devices; True when it has a GPU (CUDA or Apple's MPS)."""
     devices = list_devices()
     st.subheader(_("This machine's devices"))
-    st.markdown("\n".join(f"- `{d.label}`" for d in devices))
+    st.markdown("\n".join(f"- `{error_text(d.label)}`" for d in devices))
     has_gpu = len(devices) > 1
     if not has_gpu:
         st.info(
@@ -139,7 +144,7 @@ def show_race(race: Race) -> None:
         ).format(width=race.width, batch=race.batch_size, steps=race.steps, warmup=WARMUP_STEPS)
     )
     for column, lane in zip(st.columns(len(race.lanes)), race.lanes):
-        column.markdown(f"**{lane.label}**")
+        column.markdown(f"**{error_text(lane.label)}**")
         if lane.error is not None:
             column.error(error_text(lane.error))
             continue
@@ -173,7 +178,7 @@ def recorded_gpu_results() -> None:
         st.info(
             _(
                 "No GPU measurement recorded yet. On a machine with a GPU, `python bench/device_race.py` "
-                "races the same lanes without the app and prints a table for docs/BENCHMARKS.md."
+                "runs the same race without the app and prints each device's speed in a table."
             )
         )
         return

@@ -32,7 +32,8 @@ COLUMNS = {
 
 
 def table(rows: list[dict] | pd.DataFrame) -> None:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config=COLUMNS)
+    # a run in progress has no best accuracy or training time yet: a dash, not "None"
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config=COLUMNS, placeholder="–")
 
 
 st.title("🔥 Blitz Lab")
@@ -56,8 +57,10 @@ for i, chapter in enumerate(CHAPTERS):
 st.markdown(_("The same engine runs from a terminal:"))
 st.code(
     "python -m core.train --data synthetic --preset tutorial --epochs 1\n"
-    "python -m core.train --data cifar10 --preset tutorial      # the tutorial's exact recipe\n"
-    "python -m core.evaluate <run-id>                            # per-class report",
+    "python -m core.train --data cifar10 --preset tutorial      # {recipe}\n"
+    "python -m core.evaluate <run-id>                            # {report}".format(
+        recipe=_("the tutorial's exact recipe"), report=_("per-class report")
+    ),
     language="bash",
 )
 

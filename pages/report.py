@@ -177,20 +177,20 @@ count = int(rep.confusion[rep.classes.index(true_class), rep.classes.index(pred_
 if not hits and pred_class == true_class:
     info(_("No {true} test image was recognised.").format(true=true_class))
 elif not hits:
-    info(_("No {true} was taken for a {predicted}.").format(true=true_class, predicted=pred_class))
+    info(_("No {true} was mistaken for a {predicted}.").format(true=true_class, predicted=pred_class))
 else:
     if pred_class == true_class:
         text = _("{true} recognised: {count} test images; the first {shown} with the model's confidence.")
     else:
         text = _(
-            "{true} taken for {predicted}: {count} test images; the first {shown} with the model's "
+            "{true} mistaken for {predicted}: {count} test images; the first {shown} with the model's "
             "confidence."
         )
     st.caption(text.format(true=md(true_class), predicted=md(pred_class), count=count, shown=len(hits)))
     cols = st.columns(8)
     for n, (i, confidence) in enumerate(hits):
         cols[n % 8].image(
-            ds.test_x[i].permute(1, 2, 0).numpy(), width=64, caption=f"{100 * confidence:.0f} %"
+            ds.test_x[i].permute(1, 2, 0).numpy(), width=64, caption=f"{100 * confidence:.1f} %"
         )
 
 next_link(__file__)

@@ -2,6 +2,7 @@
 
 import inspect
 import re
+from dataclasses import asdict
 
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
@@ -11,6 +12,7 @@ from core.config import make_config
 from core.runs import RunStore
 from core.train import train
 from tests.apptest import APP
+from ui.runs_panel import changed_statuses
 
 
 def test_home_renders_status_without_runs(runs_dir):
@@ -89,3 +91,28 @@ def test_the_private_flag_the_first_request_workaround_needs_still_works(tmp_pat
     assert not at.exception and at.markdown[0].value == "only page"
     assert at.session_state["flag_before_navigation"] is True, FLAG_CHANGED
     assert PagesManager.uses_pages_directory is False, FLAG_CHANGED
+
+
+def test_a_paused_run_shows_its_status_and_a_dash_for_what_it_has_not_measured(runs_dir):
+    cfg = make_config(data="synthetic", model="tutorial", epochs=1, device="cpu")
+    run = RunStore(runs_dir).create(asdict(cfg))  # running, owned by this test's process
+    run.write_summary({**run.summary(), "status": "paused"})
+    for page in ("app.py", "pages/train.py"):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["lang"] = "zh"
+        at.switch_page(page).run()
+        assert not at.exception
+        table = next(df for df in at.dataframe if "run" in df.value.columns)
+        assert table.value["status"].tolist() == ["已暂停"]
+        assert table.value[["best accuracy", "train s"]].isna().all(axis=None)
+        assert table.proto.placeholder == "–"  # what the browser shows for them, instead of "None"
+
+
+def test_the_runs_table_sees_a_status_change_made_elsewhere(runs_dir):
+    store = RunStore(runs_dir)
+    run = store.create({"model": "tutorial", "device": "cpu", "epochs": 1})
+    assert not changed_statuses(store, {run.id: "running"})
+    run.write_summary({**run.summary(), "status": "paused"})  # as the live view's Pause leads to
+    assert changed_statuses(store, {run.id: "running"})
+    assert not changed_statuses(store, {run.id: "paused"})
+    assert changed_statuses(store, {"20000101-000000-gone-abcd": "running"})

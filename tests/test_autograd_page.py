@@ -1,5 +1,7 @@
 """The autograd page through AppTest, and its graph's legibility in Chromium."""
 
+import json
+
 import pytest
 
 from tests.apptest import open_page
@@ -42,11 +44,23 @@ def test_a_non_scalar_output_gets_one_message_and_waits_for_a_gradient(runs_dir)
     at.text_input(key="ag_expr").input("w * x").run()
     assert [i.value for i in at.info if "vector-Jacobian" in i.value] != [] and len(at.info) == 1
     assert at.button(key="ag_backward").disabled and not at.error
+    assert "Q.backward(gradient=external_grad)" in at.info[0].value  # the autograd chapter's own call
+    # no code that would fail: the call is a comment until a gradient is chosen
+    assert not any("\nout.backward(" in c.value for c in at.code)
     at.toggle(key="ag_use_grad").set_value(True).run()
     at.button(key="ag_backward").click().run()
     assert not at.error and not at.exception and len(at.info) == 1
-    assert any("out.backward(torch.randn(out.shape))" in c.value for c in at.code)
-    assert _table(at, "finite difference")["difference"].max() < 1e-6
+    # v is shown, in the caption and in the code, with the values used: the gradients can be checked by hand
+    (shown,) = [c.value for c in at.caption if "gradient argument v" in c.value]
+    v = json.loads(shown.split("`")[1])
+    (code,) = [c.value for c in at.code if "out.backward(gradient=v)" in c.value]
+    assert f"v = torch.tensor({v})" in code and len(v) == 3
+    table = _table(at, "finite difference")
+    assert table["difference"].max() < 1e-6
+    # out = w * x with x = 2: w's .grad is 2·v, x's is Σ v·w
+    grads = dict(zip(table["element"], table[".grad"]))
+    assert [grads[f"w[{i}]"] for i in range(3)] == pytest.approx([2 * e for e in v])
+    assert grads["x"] == pytest.approx(sum(e * w for e, w in zip(v, [1.0, -1.0, 0.5])))
 
 
 def test_bad_expressions_and_divergence_are_explained(runs_dir):

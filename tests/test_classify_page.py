@@ -1,6 +1,7 @@
 """The classify page through AppTest (the canvas itself is exercised in the browser test)."""
 
 import io
+import json
 
 import pytest
 from PIL import Image
@@ -52,5 +53,8 @@ def test_uploads_in_chinese_show_names_as_text_and_errors_translated(trained_run
     assert not at.exception
     names = [m.value for m in at.markdown if m.value.startswith("**")]
     assert names == [f"**{md('square.png')}**", f"**{md(link)}**"]
-    assert [e.value for e in at.error] == [md(f"{link} 不是 PIL 能读取的图像。")]
+    assert [e.value for e in at.error] == [md(f"无法读取 {link}：不是支持的图像格式（png、jpg、webp…）。")]
+    # the top-k bars leave room for "100.0 %" and are never cut at the plot's edge
+    topk = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert topk["data"][0]["cliponaxis"] is False and topk["layout"]["xaxis"]["range"][1] >= 120
     assert any(i.proto.imgs[0].caption == "模型看到的图像（32×32）" for i in at.get("image"))

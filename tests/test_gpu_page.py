@@ -73,3 +73,14 @@ def test_the_page_speaks_chinese(runs_dir):
     at = _race(at)
     assert "吞吐量（图像/秒）" in [m.label for m in at.metric]
     assert any(c.value.startswith("宽度 1，批大小 4，每个设备 6 步") for c in at.caption)
+
+
+def test_in_chinese_the_device_labels_and_code_comments_are_chinese(runs_dir):
+    at = open_page("pages/gpu.py")
+    at.query_params["lang"] = "zh"
+    at.run()
+    # the same label as Home's device table, in the machine's list and on the race's lane
+    assert any(m.value.startswith("- `cpu（") for m in at.markdown)
+    assert "# 数据加载器" in at.code[0].value and "inputs, labels = data[0].to(device)" in at.code[0].value
+    at = _race(at)
+    assert any(m.value.startswith("**cpu（") for m in at.markdown)

@@ -73,7 +73,7 @@ def test_crop_keeps_the_aspect_and_resize_squashes():
 @pytest.mark.parametrize(
     "data, message",
     [
-        (b"hello, not an image", "is not an image"),
+        (b"hello, not an image", "not an image in a supported format"),
         (
             encode(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)))[
                 :2000

@@ -61,6 +61,9 @@ def test_report_shows_accuracy_per_class_confusion_and_mistakes(trained_run):
     # the per-class bars draw chance; the confusion matrix's cells can be clicked, each naming its pair
     bars, confusion = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
     assert bars["layout"]["shapes"][0]["y0"] == pytest.approx(10)
+    # named in the legend above the plot, not written over the bars
+    assert "annotations" not in bars["layout"] and bars["layout"]["legend"]["y"] > 1
+    assert [t["name"] for t in bars["data"]][-1] == "chance (10 %)"
     assert at.get("plotly_chart")[1].proto.selection_mode and confusion["data"][1]["customdata"][12] == [1, 2]
     at.selectbox(key="rp_other").set_value(first.id).run()
     at.toggle(key="rp_norm").set_value(True).run()
@@ -73,18 +76,18 @@ def test_report_shows_accuracy_per_class_confusion_and_mistakes(trained_run):
     assert at.selectbox(key="rp_pred").value == taken
     if count:
         caption = (
-            f"{md(true)} taken for {md(taken)}: {count} test images; the first {min(count, 24)} with the "
+            f"{md(true)} mistaken for {md(taken)}: {count} test images; the first {min(count, 24)} with the "
             "model's confidence."
         )
         assert any(c.value == caption for c in at.caption)
     else:
-        assert any(i.value == md(f"No {true} was taken for a {taken}.") for i in at.info)
+        assert any(i.value == md(f"No {true} was mistaken for a {taken}.") for i in at.info)
 
     # what a click on a cell selects (ui: the pair in the two boxes): its images, correct ones included
     for t, p in [(report.classes[3], report.classes[7]), (report.classes[2], report.classes[2])]:
         at.selectbox(key="rp_true").set_value(t).run()
         at.selectbox(key="rp_pred").set_value(p).run()
-        expected = [f"{100 * confidence:.0f} %" for _i, confidence in report.mistakes(ds.test_y, t, p)]
+        expected = [f"{100 * confidence:.1f} %" for _i, confidence in report.mistakes(ds.test_y, t, p)]
         assert shown_mistakes(at) == expected
     assert any(c.value.startswith(f"{md(report.classes[2])} recognised: ") for c in at.caption)
 
@@ -135,7 +138,7 @@ def test_clicking_a_confusion_cell_shows_that_pairs_images(page, app_server):
         [t, p],
     )
     page.mouse.click(*cell)
-    expect(page.get_by_text(f"{true} taken for {predicted}: {count} test images")).to_be_visible(
+    expect(page.get_by_text(f"{true} mistaken for {predicted}: {count} test images")).to_be_visible(
         timeout=30_000
     )
     assert page.locator('[data-testid="stException"]').count() == 0

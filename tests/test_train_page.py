@@ -226,3 +226,29 @@ def test_the_page_names_its_chapter_and_links_to_the_report(runs_dir):
     at = open_page("pages/train.py")
     assert at.caption[0].value == "Chapter 4 · Training a classifier"
     assert at.get("page_link")[-1].proto.label == "Next: 4 · Training a classifier · Report"
+
+
+def _device_picker(at: AppTest):
+    """The device selectbox's proto: its options, and the label the browser is told to show."""
+    return at.selectbox(key="f_device").proto
+
+
+def test_the_device_picker_drops_busy_once_the_run_holding_it_ends(runs_dir):
+    store = RunStore(runs_dir)
+    run = store.create({"model": "tutorial", "device": "cpu", "epochs": 1})  # running, owned by this test
+    at = open_page("pages/train.py")
+    assert any("busy with" in o for o in _device_picker(at).options)
+    run.write_summary({**run.summary(), "status": "completed"})
+    at.run()
+    picker = _device_picker(at)
+    assert not any("busy" in o for o in picker.options)
+    # the browser shows raw_value when set_value is set, else the label it had: it must get the new one
+    assert picker.set_value and picker.raw_value == picker.options[0] and "busy" not in picker.raw_value
+
+
+def test_the_device_picker_label_follows_the_language(runs_dir):
+    at = open_page("pages/train.py")
+    at.query_params["lang"] = "zh"
+    at.run()
+    picker = _device_picker(at)
+    assert picker.set_value and picker.raw_value.startswith("cpu（")

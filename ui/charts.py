@@ -165,8 +165,9 @@ def descent_paths_figure(grid: dict, paths: dict[str, list[tuple[float, float]]]
             "height": 420,
             "title": {"text": _("Paths")},
             "margin": {"t": 40},
-            "xaxis": {"range": [-span, span]},
-            "yaxis": {"range": [-span, span]},
+            # powers of ten (10⁻⁶), not SI prefixes (1μ, 1M), which mean nothing next to a math function
+            "xaxis": {"range": [-span, span], "exponentformat": "power"},
+            "yaxis": {"range": [-span, span], "exponentformat": "power"},
         },
     }
 
@@ -189,7 +190,7 @@ def descent_loss_figure(losses: dict[str, list[float]]) -> dict:
             "height": 420,
             "title": {"text": _("f per step")},
             "margin": {"t": 40},
-            "yaxis": {"type": "log"},
+            "yaxis": {"type": "log", "exponentformat": "power"},  # 10⁻⁶ … 10⁶, not 1μ … 1M
             "xaxis": {"title": {"text": _("step")}},
         },
     }
@@ -210,10 +211,25 @@ def per_class_figure(accuracy: dict[str, dict[str, float]], chance: float | None
         }
         for i, (name, per_class) in enumerate(accuracy.items())
     ]
+    if chance is not None:
+        # named in the legend, above the plot: a label on the line itself would sit on the bars
+        bars.append(
+            {
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "lines",
+                "name": _("chance ({percent} %)").format(percent=f"{100 * chance:.3g}"),
+                "line": {"dash": "dot", "color": "gray"},
+                "hoverinfo": "skip",
+            }
+        )
     return {
         "data": bars,
         "layout": {
             "title": {"text": _("Accuracy per class (%)")},
+            "showlegend": True,
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
             "barmode": "group",
             "xaxis": {
                 "type": "category",
@@ -222,7 +238,7 @@ def per_class_figure(accuracy: dict[str, dict[str, float]], chance: float | None
             },
             "yaxis": {"range": [0, 100]},
             "height": 420,
-            "margin": {"t": 40},
+            "margin": {"t": 80},  # the title, then the legend above the plot
             "shapes": []
             if chance is None
             else [
@@ -234,20 +250,6 @@ def per_class_figure(accuracy: dict[str, dict[str, float]], chance: float | None
                     "y0": 100 * chance,
                     "y1": 100 * chance,
                     "line": {"dash": "dot", "color": "gray"},
-                }
-            ],
-            "annotations": []
-            if chance is None
-            else [
-                {
-                    "xref": "paper",
-                    "x": 1,
-                    "y": 100 * chance,
-                    "text": _("chance ({percent} %)").format(percent=f"{100 * chance:.0f}"),
-                    "showarrow": False,
-                    "yanchor": "bottom",
-                    "xanchor": "right",
-                    "font": {"color": "gray"},
                 }
             ],
         },
@@ -311,12 +313,15 @@ def topk_figure(top: list[tuple[str, float]]) -> dict:
                 "marker": {"color": PALETTE[0]},
                 "texttemplate": "%{x:.1f} %",
                 "textposition": "outside",
+                # room for "100.0 %" after the longest bar, and never cut at the plot's edge
+                "cliponaxis": False,
+                "constraintext": "none",
             }
         ],
         "layout": {
             "height": 60 + 28 * len(top),
-            "margin": {"l": 10, "r": 40, "t": 10, "b": 10},
-            "xaxis": {"range": [0, 110], "title": {"text": _("probability (%)")}},
+            "margin": {"l": 10, "r": 60, "t": 10, "b": 10},
+            "xaxis": {"range": [0, 125], "title": {"text": _("probability (%)")}},
         },
     }
 

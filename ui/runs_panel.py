@@ -20,6 +20,7 @@ from ui.i18n import N_, _, error_text
 from ui.safe import md
 
 MESSAGE = "runs_message"  # session_state: what the last action said, shown on the next run
+WATCH_EVERY = 2.0  # seconds between checks of the training runs' statuses
 # core.runs.STATUSES, marked here for the catalogs: a status is shown as _(status)
 STATUS_NAMES = (
     N_("running"),
@@ -134,6 +135,25 @@ def _actions(run: Run, store: RunStore, status: str) -> None:
         )
 
 
+def changed_statuses(store: RunStore, shown: dict[str, str]) -> bool:
+    """Whether any of the runs the table shows (run id → status shown) is now in another state, or gone."""
+    for run_id, seen in shown.items():
+        try:
+            if store.open(run_id).status != seen:
+                return True
+        except RunError:
+            return True
+    return False
+
+
+@st.fragment(run_every=WATCH_EVERY)
+def _watch(store: RunStore, shown: dict[str, str]) -> None:
+    """Draws nothing: while a run trains, a pause, resume or end decided in the live view (a fragment of
+    its own) or by the training process redraws the page, so the table never shows a stale status."""
+    if changed_statuses(store, shown):
+        st.rerun(scope="app")
+
+
 def runs_panel(store: RunStore) -> None:
     if message := st.session_state.pop(MESSAGE, None):
         st.warning(md(message))
@@ -152,7 +172,10 @@ def runs_panel(store: RunStore) -> None:
         selection_mode="multi-row",
         key=key,
         column_config=run_columns(),
+        placeholder="–",  # a run in progress has no best accuracy or training time yet
     )
+    if active := {r.id: r.status for r in runs if r.status in ACTIVE}:
+        _watch(store, active)
     chosen = [runs[i] for i in picked.selection.rows if i < len(runs)]
     if not chosen:
         st.caption(

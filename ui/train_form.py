@@ -29,6 +29,7 @@ DATA_LABELS = {
     "folder": N_("My image folder (train/<class>/…, test/<class>/…)"),
 }
 KEEP = {"persist_state": "session"}  # the form keeps its values when the user visits another page
+SENT_DEVICE_LABELS = "f_device_labels"  # session_state: the device picker's labels, as last sent
 RECIPE_FIELDS = (
     "model",
     "epochs",
@@ -252,6 +253,12 @@ def _device_section(store: RunStore) -> list[str]:
     }
     if st.session_state.get("f_device") not in labels:
         st.session_state["f_device"] = "cpu"
+    # The browser keeps the label it was last sent for the chosen device ("— busy with …" after that run
+    # ended, or the other language's): setting the value again sends the current label with it.
+    chosen = st.session_state["f_device"]
+    if st.session_state.get(SENT_DEVICE_LABELS, {}).get(chosen, labels[chosen]) != labels[chosen]:
+        st.session_state["f_device"] = chosen
+    st.session_state[SENT_DEVICE_LABELS] = labels
     device = st.selectbox(_("Device"), list(labels), format_func=labels.get, key="f_device", **KEEP)
     here = _("here: {device}").format(device=device)
     st.code(
