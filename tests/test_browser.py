@@ -179,7 +179,9 @@ def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path):
         [str(picture), str(tmp_path / "notes.png")]
     )
     expect(page.get_by_text("square.png")).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("notes.png is not an image PIL can read.")).to_be_visible(timeout=30_000)
+    expect(
+        page.get_by_text("notes.png cannot be read: it is not an image in a supported format")
+    ).to_be_visible(timeout=30_000)
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(p => p.data &&"
         " p.data[0].type === 'bar').length >= 2",
