@@ -34,11 +34,46 @@ def downsample(frame: pd.DataFrame, max_points: int = 2000) -> pd.DataFrame:
     return frame.groupby(frame.index // bucket).mean(numeric_only=True).reset_index(drop=True)
 
 
+def curve_from_steps(steps: pd.DataFrame, weight: float = 0.6, max_points: int = 2000) -> pd.DataFrame:
+    """global_step, raw loss, smoothed loss and lr from a frame of step events, smoothed before
+    downsampling."""
+    curve = steps[list(CURVE_COLUMNS)].copy()
+    curve.insert(2, "smoothed", smooth(curve["loss"], weight))
+    return downsample(curve, max_points)
+
+
 def loss_curve(events: list[dict[str, Any]], weight: float = 0.6, max_points: int = 2000) -> pd.DataFrame:
     """global_step, raw loss and smoothed loss, smoothed before downsampling."""
-    steps = steps_frame(events)
-    steps["smoothed"] = smooth(steps["loss"], weight)
-    return downsample(steps[["global_step", "loss", "smoothed", "lr"]], max_points)
+    return curve_from_steps(steps_frame(events), weight, max_points)
+
+
+CURVE_COLUMNS = ("global_step", "loss", "lr")
+
+
+class StepTable:
+    """A growing run's step events as columns, read incrementally: each update takes only the events added
+    since the last, so a view that redraws every few seconds does not rebuild a frame from every event.
+
+    Fed an `EventLog`'s list: the log extends that list in place, and replaces it when a `resume` cuts
+    steps away, in which case the table starts over."""
+
+    def __init__(self) -> None:
+        self._start(None)
+
+    def _start(self, events: list[dict[str, Any]] | None) -> None:
+        self._events, self._seen = events, 0
+        self._columns: dict[str, list[float]] = {c: [] for c in CURVE_COLUMNS}
+
+    def update(self, events: list[dict[str, Any]]) -> pd.DataFrame:
+        """The steps so far as a frame with CURVE_COLUMNS."""
+        if events is not self._events or len(events) < self._seen:
+            self._start(events)
+        for e in events[self._seen :]:
+            if e.get("type") == "step":
+                for c, values in self._columns.items():
+                    values.append(e[c])
+        self._seen = len(events)
+        return pd.DataFrame(self._columns, columns=list(CURVE_COLUMNS))
 
 
 def eta_seconds(done: int, total: int, rate: float) -> float | None:

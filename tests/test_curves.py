@@ -1,7 +1,18 @@
+import json
+
 import pandas as pd
 import pytest
 
-from core.curves import downsample, epochs_frame, loss_curve, metrics_csv, progress, smooth
+from core.curves import (
+    StepTable,
+    curve_from_steps,
+    downsample,
+    epochs_frame,
+    loss_curve,
+    metrics_csv,
+    progress,
+    smooth,
+)
 from core.runs import EventLog
 from ui.charts import (
     PALETTE,
@@ -90,11 +101,28 @@ def test_event_log_reads_only_new_complete_lines(tmp_path):
     path = tmp_path / "metrics.jsonl"
     log = EventLog(path)
     assert log.refresh() == []
-    path.write_text('{"type": "step", "global_step": 0}\n{"type": "st')
+    first, second = (json.dumps(e) for e in steps(2))
+    path.write_text(first + "\n" + second[:10])
     assert [e["global_step"] for e in log.refresh()] == [0]
     with open(path, "a") as f:
-        f.write('ep", "global_step": 1}\n')
+        f.write(second[10:] + "\n")
     assert [e["global_step"] for e in log.refresh()] == [0, 1]
+
+
+def test_the_step_table_reads_only_new_events_and_starts_over_after_a_resume(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    log, table = EventLog(path), StepTable()
+    path.write_text("".join(json.dumps(e) + "\n" for e in steps(6)))
+    events = log.refresh()
+    # the live view's curve from the table is the one loss_curve builds from every event
+    pd.testing.assert_frame_equal(curve_from_steps(table.update(events), 0.6), loss_curve(events, 0.6))
+    # what the table has read is not read again (an event changed afterwards stays as it was read)
+    events[0]["loss"] = 99.0
+    assert table.update(events)["loss"].iloc[0] == 1.0
+    # a resume from step 3 drops the later steps: the log's new list, and the table follows it
+    with open(path, "a") as f:
+        f.write('{"type": "resume", "global_step": 3, "epoch": 0, "step": 3, "time": 200.0}\n')
+    assert table.update(log.refresh())["global_step"].tolist() == [0, 1, 2]
 
 
 def test_per_class_bars_are_sorted_by_the_first_runs_accuracy_one_colour_per_run():

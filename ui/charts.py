@@ -68,41 +68,43 @@ def loss_figure(curves: dict[str, pd.DataFrame], show_raw: bool = True) -> dict:
     return _figure(traces, _("Training loss"), _("step"), _("loss"))
 
 
-def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = None) -> dict:
-    """Test accuracy after each epoch, in percent; an optional dotted reference line (e.g. chance)."""
+def _hline(y: float, text: str) -> tuple[dict, dict]:
+    """A dotted grey line across the plot at `y`, with `text` at its right end."""
+    line = {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "y0": y,
+        "y1": y,
+        "line": {"dash": "dot", "color": "gray"},
+    }
+    note = {
+        "xref": "paper",
+        "x": 1,
+        "y": y,
+        "text": text,
+        "showarrow": False,
+        "yanchor": "bottom",
+        "xanchor": "right",
+        "font": {"color": "gray"},
+    }
+    return line, note
+
+
+def accuracy_figure(
+    epochs: dict[str, pd.DataFrame],
+    reference: float | None = None,
+    references: dict[str, float] | None = None,
+) -> dict:
+    """Test accuracy after each epoch, in percent, with dotted reference lines: `reference` is chance,
+    `references` maps more labels (already translated) to accuracies in 0..1."""
     traces = [
         _line(e["epoch"], 100 * e["test_accuracy"], name, PALETTE[i % len(PALETTE)], mode="lines+markers")
         for i, (name, e) in enumerate(epochs.items())
     ]
-    marks = (
-        {}
-        if reference is None
-        else {
-            "shapes": [
-                {
-                    "type": "line",
-                    "xref": "paper",
-                    "x0": 0,
-                    "x1": 1,
-                    "y0": 100 * reference,
-                    "y1": 100 * reference,
-                    "line": {"dash": "dot", "color": "gray"},
-                }
-            ],
-            "annotations": [
-                {
-                    "xref": "paper",
-                    "x": 1,
-                    "y": 100 * reference,
-                    "text": _("chance"),
-                    "showarrow": False,
-                    "yanchor": "bottom",
-                    "xanchor": "right",
-                    "font": {"color": "gray"},
-                }
-            ],
-        }
-    )
+    lines = ({_("chance"): reference} if reference is not None else {}) | (references or {})
+    marks = [_hline(100 * value, label) for label, value in lines.items()]
     return _figure(
         traces,
         _("Test accuracy"),
@@ -111,12 +113,39 @@ def accuracy_figure(epochs: dict[str, pd.DataFrame], reference: float | None = N
         yaxis={"rangemode": "tozero"},
         xaxis={"dtick": 1},
         showlegend=len(epochs) > 1,
-        **marks,
+        shapes=[line for line, _note in marks],
+        annotations=[note for _shape, note in marks],
     )
 
 
-def lr_figure(curve: pd.DataFrame) -> dict:
-    """The learning rate per step, from the training loss curve's frame."""
+def lr_figure(curve: pd.DataFrame, changes: Sequence[dict] = ()) -> dict:
+    """The learning rate per step, from the training loss curve's frame. `changes`: the run's
+    `hyperparameters` events, each a dashed vertical line at its step, labelled with the new rate (or ✗
+    when it was refused)."""
+    shapes = [
+        {
+            "type": "line",
+            "yref": "paper",
+            "x0": c["global_step"],
+            "x1": c["global_step"],
+            "y0": 0,
+            "y1": 1,
+            "line": {"dash": "dash", "color": "gray" if "refused" in c else PALETTE[0], "width": 1},
+        }
+        for c in changes
+    ]
+    notes = [
+        {
+            "x": c["global_step"],
+            "yref": "paper",
+            "y": 1,
+            "text": "✗" if "refused" in c else f"→ {c['lr']:.3g}",
+            "showarrow": False,
+            "yanchor": "bottom",
+            "font": {"color": "gray" if "refused" in c else PALETTE[0]},
+        }
+        for c in changes
+    ]
     return _figure(
         [_line(curve["global_step"], curve["lr"], _("learning rate"), PALETTE[1])],
         _("Learning rate"),
@@ -124,6 +153,8 @@ def lr_figure(curve: pd.DataFrame) -> dict:
         _("learning rate"),
         height=220,
         yaxis={"rangemode": "tozero", "tickformat": ".2~g"},
+        shapes=shapes,
+        annotations=notes,
     )
 
 

@@ -1,25 +1,46 @@
-"""The live view of one run: controls, progress, curves and a prediction gallery, refreshed every second.
+"""The live view of one run: controls, progress, curves and a prediction gallery, current while it trains.
 
-Every refresh reaps finished training processes and reads the run's status from the process table
+Watching must not slow training: the browser and this server share the CPU with it. So the view is three
+fragments refreshed at different paces, each redrawing only what can have changed since its last run:
+- the status (header, controls, progress, readings): every second (or as the user chose), a few small
+  elements;
+- the charts (curves, references, learning-rate changes, the tutorial's console, downloads): every
+  CHARTS_EVERY seconds, since redrawing the plotly charts is what costs the browser most (each redraw
+  re-creates them: docs/BENCHMARKS.md); the curves are read incrementally (core.curves.StepTable) and
+  downsampled to LIVE_POINTS;
+- the gallery: every GALLERY_EVERY seconds (it changes once an epoch).
+A tab the user cannot see does not refresh at all: a tiny component reports the page's visibility, and a
+hidden page gets the fragments without a timer until it is shown again.
+
+Every status refresh reaps finished training processes and reads the run's status from the process table
 (core.runs), so a job killed from outside shows `interrupted` with its log and a Resume button on the next
 refresh, without a reload."""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 
 import streamlit as st
 
 from core import jobs
-from core.curves import epochs_frame, loss_curve, progress
+from core.control import PAUSED_TICK, POLL_SECONDS
+from core.curves import StepTable, curve_from_steps, epochs_frame, progress, smooth
+from core.reference import References, references, run_result
 from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
 from ui.charts import accuracy_figure, loss_figure, lr_figure, plot
 from ui.data import run_samples
-from ui.i18n import _, error_text
+from ui.downloads import run_downloads
+from ui.i18n import N_, _, error_text
+from ui.recipe_view import console_panel
 from ui.safe import md
 from ui.train_form import use_demo_data
 
-LIVE_POINTS = 600  # per curve: enough for the eye, cheap to send and draw every second
+LIVE_POINTS = 600  # per curve: enough for the eye, cheap to send and draw
+CHARTS_EVERY = 5.0  # seconds between chart redraws while training (at most as often as the status)
+GALLERY_EVERY = 5.0  # the gallery changes once an epoch
+SMOOTHING = 0.6  # the smoothing slider's default
 STATUS_BADGE = {
     "running": ("🟢", "green"),
     "paused": ("⏸️", "orange"),
@@ -30,6 +51,7 @@ STATUS_BADGE = {
     "stalled": ("⏳", "orange"),
     "damaged": ("🩹", "red"),
 }
+REFRESH = {N_("every second"): 1.0, N_("every 5 s"): 5.0, N_("paused"): None}  # less often: faster training
 
 
 def format_seconds(s: float | None) -> str:
@@ -51,47 +73,317 @@ def _events(run: Run) -> list[dict]:
     return _event_log(run).refresh()
 
 
-def _resume(run_id: str, store: RunStore) -> None:
-    """Resume by id (a callback): a run another tab resumed or deleted meanwhile gets a message."""
+def _steps(run: Run, events: list[dict]):
+    """The run's step events as a frame, extended incrementally (this session's StepTable)."""
+    key = f"steptable:{run.path}"
+    if key not in st.session_state:
+        st.session_state[key] = StepTable()
+    return st.session_state[key].update(events)
+
+
+def _open(run_id: str, store: RunStore) -> Run | None:
+    """The run, or None (a message) when it is gone: deleted by another tab meanwhile."""
     try:
-        jobs.resume(store.open(run_id), store)
+        return store.open(run_id)
+    except RunError as e:
+        st.error(md(error_text(e)))
+        return None
+
+
+def _act(action: Callable[[Run], object], run_id: str, store: RunStore) -> None:
+    """Run an action on a run by id (a callback): a run another tab resumed or deleted meanwhile, or a value
+    the run refuses, leaves a message instead."""
+    try:
+        action(store.open(run_id))
     except RunError as e:
         st.session_state["live_message"] = error_text(e)
 
 
-def _end_process(run_id: str, store: RunStore) -> None:
+# how long a paused job may take to read the control file (it polls every POLL_SECONDS, PAUSED_TICK apart)
+SET_READ_SECONDS = POLL_SECONDS + PAUSED_TICK + 0.25
+
+
+def _resume_paused(run: Run) -> None:
+    """Resume a paused run (a callback). The control file holds one command: a `set` line written just
+    before (Apply, then Resume at once) would be replaced by `resume` before the job read it, so wait
+    until the job has had the time to read it."""
     try:
-        jobs.end_process(store.open(run_id))
-    except RunError as e:
-        st.session_state["live_message"] = error_text(e)
+        pending = run.control_path.read_text().startswith("set ")
+        age = time.time() - run.control_path.stat().st_mtime
+    except OSError:
+        pending, age = False, SET_READ_SECONDS
+    if pending and age < SET_READ_SECONDS:
+        time.sleep(SET_READ_SECONDS - age)
+    jobs.send(run, "resume")
 
 
 def _controls(run: Run, store: RunStore, status: str) -> None:
     row = st.container(horizontal=True)
     if status == "running":
-        row.button("⏸ Pause", key="live_pause", on_click=jobs.send, args=(run, "pause"))
+        row.button(_("⏸ Pause"), key="live_pause", on_click=jobs.send, args=(run, "pause"))
     elif status == "paused":
-        row.button("▶ Resume", key="live_resume", on_click=jobs.send, args=(run, "resume"))
+        row.button(_("▶ Resume"), key="live_resume", on_click=_resume_paused, args=(run,))
     if status in ACTIVE:
-        row.button("⏹ Stop", key="live_stop", type="primary", on_click=jobs.send, args=(run, "stop"))
+        row.button(_("⏹ Stop"), key="live_stop", type="primary", on_click=jobs.send, args=(run, "stop"))
     if status == "stalled":
         row.button(
             _("End the process"),
             key="live_end",
-            on_click=_end_process,
-            args=(run.id, store),
+            on_click=_act,
+            args=(jobs.end_process, run.id, store),
             help=_("It no longer answers Stop; its last checkpoint stays, and Resume continues from it."),
         )
     elif status in RESUMABLE:
         row.button(
-            "▶ Resume run",
+            _("▶ Resume run"),
             key="live_resume_run",
-            on_click=_resume,
-            args=(run.id, store),
+            on_click=_act,
+            args=(lambda r: jobs.resume(r, store), run.id, store),
             help=_("Continue from the last checkpoint (from the start when there is none yet)."),
         )
     if message := st.session_state.pop("live_message", None):
         st.error(md(message))
+    if notice := st.session_state.pop("live_notice", None):
+        st.success(md(notice))
+
+
+# what a paused run may change: label and the +/- step (the form's)
+RETUNE_FIELDS = {
+    "lr": (N_("Learning rate"), 0.001),
+    "momentum": (N_("Momentum"), 0.05),
+    "weight_decay": (N_("Weight decay"), 1e-4),
+}
+
+
+def _in_force(run: Run, summary: dict) -> dict[str, float]:
+    """The hyper-parameters the run trains with now: the last change applied, else its config's."""
+    cfg, changed = run.config(), summary.get("hyperparameters") or {}
+    values = {k: changed.get(k, cfg.get(k)) for k in RETUNE_FIELDS}
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+
+
+def _apply_retune(run_id: str, store: RunStore, before: dict[str, float]) -> None:
+    """Send the edited values that differ from those in force (a callback of the Apply button)."""
+    edited = {k: st.session_state.get(f"live_set_{k}") for k in before}
+    values = {k: float(v) for k, v in edited.items() if isinstance(v, (int, float)) and v != before[k]}
+    if not values:
+        st.session_state["live_notice"] = _("Nothing changed.")
+        return
+    _act(lambda run: jobs.retune(run, values), run_id, store)
+    if "live_message" not in st.session_state:
+        st.session_state["live_notice"] = _("Sent: the run takes the new values when you resume it.")
+
+
+def _retune(run: Run, store: RunStore, summary: dict) -> None:
+    """While paused: the learning rate, momentum and weight decay to continue with (issue 15, item 6)."""
+    before = _in_force(run, summary)
+    with st.form("live_retune", border=True):
+        st.markdown(_("**Change the recipe before resuming**"))
+        cols = st.columns(len(before))
+        for col, (name, value) in zip(cols, before.items()):
+            label, step = RETUNE_FIELDS[name]
+            col.number_input(_(label), value=value, format="%g", step=step, key=f"live_set_{name}")
+        st.caption(
+            _(
+                "Under a schedule the new learning rate scales the rest of it. With Adam, momentum is its "
+                "first beta. The change is recorded as an event and kept in the checkpoint."
+            )
+        )
+        st.form_submit_button(
+            _("Apply"), key="live_apply", on_click=_apply_retune, args=(run.id, store, before)
+        )
+
+
+def _recipe(cfg: dict, summary: dict) -> str:
+    """One line saying what the run trains, as markdown-safe text (config.json may hold anything)."""
+    return md(
+        _(
+            "{model} · {preset} · data: {data} · device: {device} · batch {batch} · {optimizer} lr {lr}"
+        ).format(
+            model=cfg.get("model", "?"),
+            preset=cfg.get("preset") or _("custom recipe"),
+            data=cfg.get("data", "?"),
+            device=summary.get("device", cfg.get("device", "?")),
+            batch=_number(cfg.get("batch_size", "?")),
+            optimizer=cfg.get("optimizer", "?"),
+            lr=_number(cfg.get("lr", "?")),
+        )
+    )
+
+
+def _number(value: object) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
+
+
+def _log(run: Run) -> None:
+    with st.expander("train.log", expanded=True):
+        st.code(jobs.log_tail(run) or _("(empty)"), language="text")
+
+
+def _problems(run: Run, summary: dict, status: str) -> None:
+    """What went wrong, if anything: damaged files, a failure's reason, a dead or silent process."""
+    if problems := run.problems(_event_log(run)):
+        found = " · ".join(error_text(e) for e in problems)
+        st.warning(md(_("Some of this run's files are damaged: {problems}").format(problems=found)))
+    if status == "failed":
+        reason = str(summary.get("reason") or _("no reason recorded"))
+        st.error(md(_("Training failed: {reason}").format(reason=reason)))
+        if "Could not download CIFAR-10" in reason:
+            st.button(_("Use the demo data instead"), on_click=use_demo_data, key="live_demo")
+    elif status == "interrupted":
+        st.warning(
+            _(
+                "The training process ended without saying why (killed, or the app or machine stopped). "
+                "Resume continues from the last checkpoint."
+            )
+        )
+        _log(run)
+    elif status == "stalled":
+        st.warning(
+            _(
+                "No sign of life from the training process for {seconds} s, far longer than its usual "
+                "pace: it may hang. Stop it, or end the process and resume."
+            ).format(seconds=summary.get("quiet_seconds", "?"))
+        )
+        _log(run)
+
+
+def _smoothing() -> float:
+    """The smoothing slider's value; a value this session kept from an older app (not a number in the
+    slider's range) is dropped for the default."""
+    value = st.session_state.get("live_smoothing", SMOOTHING)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 0.99:
+        st.session_state.pop("live_smoothing", None)
+        return SMOOTHING
+    return float(value)
+
+
+def _readings(run: Run, store: RunStore, summary: dict, p: dict, events: list[dict]) -> None:
+    """Loss, test accuracy, images/s (now and the run's average) and training time."""
+    # the last 2,000 steps give the smoothed value to within 0.99 ** 2000 of the whole curve's
+    losses = smooth(_steps(run, events)["loss"].tail(2000), _smoothing())
+    acc = epochs_frame(events)["test_accuracy"]
+    m = st.columns(5)
+    m[0].metric(_("Loss (smoothed)"), f"{losses.iloc[-1]:.3f}" if len(losses) else "–")
+    m[1].metric(
+        _("Test accuracy"),
+        f"{100 * acc.iloc[-1]:.1f} %" if len(acc) else "–",
+        f"{100 * (acc.iloc[-1] - acc.iloc[-2]):+.1f}" if len(acc) > 1 else None,
+        help=_reference_help(_references(run, store, summary)),
+    )
+    now = p["images_per_s"] if summary["status"] == "running" else 0
+    m[2].metric(
+        _("Images/s now"),
+        f"{now:,.0f}" if now else "–",
+        help=_("Training images per second over the last half second (while the run trains)."),
+    )
+    average = summary.get("images_per_s")
+    m[3].metric(
+        _("Images/s average"),
+        f"{average:,.0f}" if isinstance(average, (int, float)) and average > 0 else "–",
+        help=_(
+            "The run's training images per second of training time, without the test after each epoch "
+            "(updated after each epoch)."
+        ),
+    )
+    m[4].metric(_("Training time"), format_seconds(summary.get("train_seconds")))
+
+
+def _status(run_id: str, store: RunStore, refresh: str) -> None:
+    """Header, controls, messages, progress and readings: small, redrawn every refresh."""
+    jobs.reap(store)  # a finished child of this server must not linger as a zombie
+    if (run := _open(run_id, store)) is None:
+        return
+    summary, cfg = run.summary(), run.config()
+    status = summary["status"]
+    events = _events(run)
+    p = progress(events)
+    icon, color = STATUS_BADGE.get(status, ("", "gray"))
+    st.markdown(f"#### {icon} `{run.id}` · :{color}[{_(status)}]")
+    st.caption(_recipe(cfg, summary))
+    _controls(run, store, status)
+    if status == "paused":
+        _retune(run, store, summary)
+    if status in ACTIVE and REFRESH[refresh] is None:
+        st.button(_("↻ Refresh now"), key="live_refresh_now")
+    _problems(run, summary, status)
+    if p["data"]:
+        d = p["data"]
+        st.progress(d["done"] / d["total"], text=f"{_(d['stage'])}: {d['done']:,} / {d['total']:,}")
+    if p["epochs"]:
+        eta = format_seconds(p["eta_seconds"]) if status in ACTIVE else "–"
+        text = _("epoch {epoch}/{epochs} · step {step}/{steps} · ETA {eta}").format(
+            epoch=p["epoch"],
+            epochs=p["epochs"],
+            step=f"{p['step']:,}",
+            steps=f"{p['steps_per_epoch']:,}",
+            eta=eta,
+        )
+        st.progress(p["fraction"], text=text)
+    _readings(run, store, summary, p, events)
+    was_active = st.session_state.get("live_was_active")
+    st.session_state["live_was_active"] = status in ACTIVE
+    if was_active and status not in ACTIVE:
+        st.rerun(scope="app")  # the run just ended: refresh the runs table and stop polling
+
+
+def _references(run: Run, store: RunStore, summary: dict) -> References:
+    """Chance, the tutorial's 54 % (CIFAR-10 only) and the best earlier run on the same data; computed
+    once per run and class list in this session (listing every run is not for every refresh)."""
+    key = ("live_refs", run.id, tuple(summary.get("classes") or ()))
+    if st.session_state.get("live_refs_key") != key:
+        st.session_state["live_refs"] = references(run_result(run), [run_result(r) for r in store.list()])
+        st.session_state["live_refs_key"] = key
+    return st.session_state["live_refs"]
+
+
+def _reference_lines(refs: References) -> dict[str, float]:
+    lines = {_("chance"): refs.chance}
+    if refs.tutorial is not None:
+        lines[_("the tutorial's Net on CIFAR-10")] = refs.tutorial
+    if refs.best_earlier is not None and refs.best_earlier.accuracy is not None:
+        lines[_("best earlier run")] = refs.best_earlier.accuracy
+    return lines
+
+
+def _reference_help(refs: References) -> str:
+    return " · ".join(f"{label}: {100 * value:.1f} %" for label, value in _reference_lines(refs).items())
+
+
+def _changes(run: Run, events: list[dict]) -> None:
+    """The learning-rate changes asked for while paused: applied (the values in force after) or refused."""
+    for c in (e for e in events if e.get("type") == "hyperparameters"):
+        where = _("step {step}").format(step=f"{c.get('global_step', 0):,}")
+        if "refused" in c:
+            st.caption(md(_("{where}: change refused: {reason}").format(where=where, reason=_(c["refused"]))))
+        else:
+            values = " · ".join(f"{_(f[0])} {_number(c[k])}" for k, f in RETUNE_FIELDS.items() if k in c)
+            st.caption(md(_("{where}: changed to {values}").format(where=where, values=values)))
+
+
+def _charts(run_id: str, store: RunStore) -> None:
+    """Loss (raw and smoothed, with the slider), test accuracy against its references, the learning rate
+    with its changes, the tutorial's console lines and the run's files: redrawn every CHARTS_EVERY
+    seconds while training."""
+    if (run := _open(run_id, store)) is None:
+        return
+    summary = run.summary()
+    events = _events(run)
+    curve = curve_from_steps(_steps(run, events), _smoothing(), max_points=LIVE_POINTS)
+    refs = _references(run, store, summary)
+    changes = [e for e in events if e.get("type") == "hyperparameters" and "global_step" in e]
+    left, right = st.columns([3, 2])
+    with left:
+        st.slider(_("Smoothing"), 0.0, 0.99, SMOOTHING, 0.01, key="live_smoothing")
+        plot(loss_figure({run.id: curve}), key="live_loss")
+    with right:
+        acc = {run.id: epochs_frame(events)}
+        plot(accuracy_figure(acc, references=_reference_lines(refs)), key="live_acc")
+        if len(curve):
+            plot(lr_figure(curve, changes), key="live_lr")
+        _changes(run, changes)
+    console_panel(events, run.config().get("batch_size"))
+    run_downloads(run, key="live")
 
 
 def _gallery(run_id: str, store: RunStore) -> None:
@@ -114,141 +406,56 @@ def _gallery(run_id: str, store: RunStore) -> None:
     if not all(0 <= i < len(classes) for i in predicted[:shown] + true[:shown]):
         return
     right = sum(p == t for p, t in zip(predicted, true))
-    st.markdown(f"**Test images after epoch {last['epoch']}** — {right}/{len(true)} right")
+    st.markdown(
+        _("**Test images after epoch {epoch}** — {right}/{total} right").format(
+            epoch=last["epoch"], right=right, total=len(true)
+        )
+    )
     per_row = 8
     for start in range(0, shown, per_row):
         cols = st.columns(per_row)
         for col, i in zip(cols, range(start, min(start + per_row, shown))):
             col.image(samples["png"][i], width=64)
             p, t = md(classes[predicted[i]]), md(classes[true[i]])  # class names are folder names
-            col.markdown(f":green[{p}]" if p == t else f":red[{p}]  \n:gray[(is {t})]")
-
-
-def _number(value: object) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
-
-
-def _recipe(cfg: dict, summary: dict) -> str:
-    """One line saying what the run trains, as markdown-safe text (config.json may hold anything)."""
-    device = summary.get("device", cfg.get("device", "?"))
-    return md(
-        f"{cfg.get('model', '?')} · {cfg.get('preset') or 'custom recipe'} · data: {cfg.get('data', '?')} · "
-        f"device: {device} · batch {_number(cfg.get('batch_size', '?'))} · "
-        f"{cfg.get('optimizer', '?')} lr {_number(cfg.get('lr', '?'))}"
-    )
-
-
-def _class_count(summary: dict) -> int:
-    classes = summary.get("classes")
-    return len(classes) if isinstance(classes, list) and classes else 10
-
-
-def _log(run: Run) -> None:
-    with st.expander("train.log", expanded=True):
-        st.code(jobs.log_tail(run) or "(empty)", language="text")
-
-
-def _body(run_id: str, store: RunStore) -> None:
-    jobs.reap(store)  # a finished child of this server must not linger as a zombie
-    try:
-        run = store.open(run_id)
-    except RunError as e:
-        st.error(md(error_text(e)))
-        return
-    summary, cfg = run.summary(), run.config()
-    status = summary["status"]
-    events = _events(run)
-    p = progress(events)
-    icon, color = STATUS_BADGE.get(status, ("", "gray"))
-    st.markdown(f"#### {icon} `{run.id}` · :{color}[{status}]")
-    st.caption(_recipe(cfg, summary))
-    _controls(run, store, status)
-    if status in ACTIVE and st.session_state.get("live_refresh") == "paused":
-        st.button("↻ Refresh now", key="live_refresh_now")
-    if problems := run.problems(_event_log(run)):
-        found = " · ".join(error_text(e) for e in problems)
-        st.warning(md(_("Some of this run's files are damaged: {problems}").format(problems=found)))
-    if status == "failed":
-        reason = str(summary.get("reason") or "no reason recorded")
-        st.error(md(_("Training failed: {reason}").format(reason=reason)))
-        if "Could not download CIFAR-10" in reason:
-            st.button("Use the demo data instead", on_click=use_demo_data, key="live_demo")
-    elif status == "interrupted":
-        st.warning(
-            _(
-                "The training process ended without saying why (killed, or the app or machine stopped). "
-                "Resume continues from the last checkpoint."
+            col.markdown(
+                f":green[{p}]" if p == t else f":red[{p}]  \n:gray[{_('(is {label})').format(label=t)}]"
             )
-        )
-        _log(run)
-    elif status == "stalled":
-        st.warning(
-            _(
-                "No sign of life from the training process for {seconds} s, far longer than its usual "
-                "pace: it may hang. Stop it, or end the process and resume."
-            ).format(seconds=summary.get("quiet_seconds", "?"))
-        )
-        _log(run)
-    if p["data"]:
-        d = p["data"]
-        st.progress(d["done"] / d["total"], text=f"{d['stage']}: {d['done']:,} / {d['total']:,}")
-    if p["epochs"]:
-        st.progress(
-            p["fraction"],
-            text=f"epoch {p['epoch']}/{p['epochs']} · step {p['step']:,}/"
-            f"{p['steps_per_epoch']:,} · ETA {format_seconds(p['eta_seconds']) if status in ACTIVE else '–'}",
-        )
-    epochs = epochs_frame(events)
-    weight = st.session_state.get("live_smoothing", 0.6)
-    curve = loss_curve(events, weight, max_points=LIVE_POINTS)
-    m = st.columns(4)
-    m[0].metric("Loss (smoothed)", f"{curve['smoothed'].iloc[-1]:.3f}" if len(curve) else "–")
-    acc = epochs["test_accuracy"]
-    m[1].metric(
-        "Test accuracy",
-        f"{100 * acc.iloc[-1]:.1f} %" if len(acc) else "–",
-        f"{100 * (acc.iloc[-1] - acc.iloc[-2]):+.1f}" if len(acc) > 1 else None,
-    )
-    m[2].metric("Images / s", f"{p['images_per_s']:,.0f}" if p["images_per_s"] else "–")
-    m[3].metric(
-        "Training time",
-        format_seconds(epochs["train_seconds"].iloc[-1])
-        if len(epochs)
-        else format_seconds(summary.get("train_seconds")),
-    )
-    left, right = st.columns([3, 2])
-    with left:
-        st.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="live_smoothing")
-        plot(loss_figure({run.id: curve}), key="live_loss")
-    with right:
-        plot(
-            accuracy_figure({run.id: epochs}, reference=1 / _class_count(summary)),
-            key="live_acc",
-        )
-        if len(curve):
-            plot(lr_figure(curve), key="live_lr")
-    was_active = st.session_state.get("live_was_active")
-    st.session_state["live_was_active"] = status in ACTIVE
-    if was_active and status not in ACTIVE:
-        st.rerun(scope="app")  # the run just ended: refresh the runs table and stop polling
 
 
-REFRESH = {
-    "every second": 1.0,
-    "every 5 s": 5.0,
-    "paused": None,
-}  # fewer refreshes leave more CPU to training
-GALLERY_EVERY = 5.0
-_views = {
-    label: (st.fragment(run_every=every)(_body), st.fragment(run_every=max(every, GALLERY_EVERY))(_gallery))
-    if every
-    else (st.fragment(_body), st.fragment(_gallery))
-    for label, every in REFRESH.items()
+def _fragments(every: float | None) -> tuple:
+    """The status, charts and gallery fragments for one refresh interval (None: no timer)."""
+    if every is None:
+        return st.fragment(_status), st.fragment(_charts), st.fragment(_gallery)
+    return (
+        st.fragment(run_every=every)(_status),
+        st.fragment(run_every=max(every, CHARTS_EVERY))(_charts),
+        st.fragment(run_every=max(every, GALLERY_EVERY))(_gallery),
+    )
+
+
+_views = {label: _fragments(every) for label, every in REFRESH.items()}
+
+# Reports whether the page is hidden (another tab in front, a minimised window): a hidden page need not
+# refresh. A state value, so a change reruns the app, which then picks the fragments with or without timer.
+_VISIBILITY_JS = """
+export default function ({ setStateValue }) {
+  const report = () => setStateValue("hidden", document.visibilityState === "hidden");
+  report();
+  document.addEventListener("visibilitychange", report);
+  return () => document.removeEventListener("visibilitychange", report);
 }
+"""
+_visibility = st.components.v2.component("blitzlab_page_visibility", js=_VISIBILITY_JS)
+
+
+def _page_hidden() -> bool:
+    result = _visibility(key="live_visibility", default={"hidden": False}, on_hidden_change=lambda: None)
+    return bool(getattr(result, "hidden", False))
 
 
 def live_view(run_id: str, store: RunStore) -> None:
-    """Refresh every second while the run is active (or as the user chose); draw once when it is finished."""
+    """Refresh while the run is active, as often as the user chose and only while the page is visible;
+    draw once when it is finished."""
     jobs.reap(store)
     try:
         active = store.open(run_id).status in ACTIVE
@@ -257,17 +464,22 @@ def live_view(run_id: str, store: RunStore) -> None:
     st.session_state["live_was_active"] = active
     choice = "paused"
     if active:
-        choice = (
-            st.radio(
-                "Live updates",
-                list(REFRESH),
-                horizontal=True,
-                key="live_refresh",
-                help="The page and the browser share the CPU with training: on a small CPU, "
-                "refreshing less often trains faster.",
-            )
-            or "every second"
+        if st.session_state.get("live_refresh") not in REFRESH:  # absent, or a setting of an older app
+            st.session_state["live_refresh"] = "every second"
+        choice = st.radio(
+            _("Live updates"),
+            list(REFRESH),
+            format_func=_,
+            horizontal=True,
+            key="live_refresh",
+            help=_(
+                "The page and the browser share the CPU with training: on a small CPU, refreshing less "
+                "often trains faster. A page you cannot see (another tab in front) does not refresh."
+            ),
         )
-    body, gallery = _views[choice]
-    body(run_id, store)
+        if _page_hidden():
+            choice = "paused"
+    status, charts, gallery = _views[choice]
+    status(run_id, store, choice)
+    charts(run_id, store)
     gallery(run_id, store)
