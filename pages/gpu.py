@@ -67,7 +67,7 @@ def device_lines() -> None:
             "hence `inputs, labels = ...`. This happens at every step, because the loader produces batches "
             "on the CPU.\n"
             "- An operation needs all its tensors on one device. Forget one `.to(device)` and PyTorch stops "
-            "with *Expected all tensors to be on the same device*."
+            "with `Expected all tensors to be on the same device`."
         )
     )
 
