@@ -2,7 +2,7 @@
 
 Why cooperative: a step is never cut in half, so a stop always leaves a consistent checkpoint. Other
 threads call the methods; another process (the app, a shell) writes "pause", "resume" or "stop" into the
-run folder's control file (`Run.control_path`), which the loop reads at most twice a second, or
+run folder's control file (`Run.control_path`), which the loop reads at most twice a second, and/or a line
 `set lr=0.01 momentum=0.9 weight_decay=0` to change hyper-parameters (the loop applies them once, when they
 differ from those in force, and saves a checkpoint so that they survive a crash).
 """
@@ -13,6 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from .files import atomic_write_text
 
 COMMANDS = ("pause", "resume", "stop")
 POLL_SECONDS = 0.5  # the control file is read at most this often
@@ -26,6 +28,19 @@ class Stopped(Exception):
 def set_command(values: dict[str, float]) -> str:
     """The control-file line that changes hyper-parameters: `set lr=0.01 momentum=0.9`."""
     return "set " + " ".join(f"{k}={v!r}" for k, v in values.items())
+
+
+def write_command(path: Path, command: str) -> None:
+    """Put `command` in the control file beside the latest `set` line (or the latest other command, when
+    `command` is a `set`): Resume pressed right after Apply must not erase the new values before the job
+    has read them, and Apply on a paused job must not erase its pause."""
+    try:
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        lines = []
+    is_set = command.startswith("set ")
+    kept = [line for line in lines if line.startswith("set ") != is_set][-1:]
+    atomic_write_text("\n".join([*kept, command] if not is_set else [command, *kept]) + "\n", path)
 
 
 def parse_set(command: str) -> dict[str, float]:
@@ -76,10 +91,11 @@ class Control:
             return
         self._last_poll = time.monotonic()
         try:
-            command = self.control_file.read_text().strip()
+            commands = self.control_file.read_text().splitlines()
         except FileNotFoundError:
             return
-        self.apply(command)
+        for command in commands:  # a `set` line, then pause / resume / stop
+            self.apply(command.strip())
 
     def wait_while_paused(
         self, on_pause: Callable[[], None], on_resume: Callable[[], None], tick: Callable[[], None]

@@ -31,3 +31,7 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 
 def atomic_write_json(obj: Any, path: str | Path) -> None:
     _atomic(Path(path), lambda f: f.write(json.dumps(obj, indent=2).encode()))
+
+
+def atomic_write_text(text: str, path: str | Path) -> None:
+    _atomic(Path(path), lambda f: f.write(text.encode()))

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from .config import TrainConfig
-from .control import COMMANDS, set_command
+from .control import COMMANDS, set_command, write_command
 from .devices import DeviceError, resolve_device
 from .distributed import DDP_DEVICE
 from .messages import N_
@@ -195,7 +195,7 @@ def send(run: Run, command: str) -> None:
     """Ask a running job to pause, resume or stop; it acts within about half a second."""
     if command not in COMMANDS:
         raise ValueError(f"Unknown command '{command}'. Use one of {', '.join(COMMANDS)}.")
-    run.control_path.write_text(command + "\n")
+    write_command(run.control_path, command)
 
 
 def end_process(run: Run) -> bool:
@@ -230,4 +230,4 @@ def retune(run: Run, values: dict[str, float]) -> None:
         )
     if problems := hyperparameter_problems(values, str(run.config().get("optimizer", ""))):
         raise RunError(problems[0].template, **problems[0].values)
-    run.control_path.write_text(set_command(values) + "\n")
+    write_command(run.control_path, set_command(values))

@@ -136,7 +136,7 @@ def test_a_paused_run_takes_a_new_learning_rate_and_refuses_a_bad_one(paused_job
     # accepted: the control file holds the command the job reads
     at.number_input(key="live_set_lr").set_value(0.002)
     at.button(key="live_apply").click().run()
-    assert run.control_path.read_text().strip() == "set lr=0.002"
+    assert run.control_path.read_text().splitlines() == ["set lr=0.002", "pause"]  # still paused
     # resumed: the job applies it, records it, and the page shows the change on the lr chart
     at.button(key="live_resume").click().run()
     wait_for(lambda: any(e["type"] == "hyperparameters" for e in run.events()), 30)

@@ -10,7 +10,7 @@ import torch
 import core.train
 from core import jobs
 from core.config import make_config
-from core.control import Control, set_command
+from core.control import Control, set_command, write_command
 from core.optim import make_optimizer, make_schedule, set_hyperparameters
 from core.runs import RunError, RunStore
 from core.train import train
@@ -135,3 +135,16 @@ def test_jobs_refuse_a_finished_run_and_bad_values(tmp_path):
             jobs.retune(run, bad)
     jobs.retune(run, {"lr": 0.1})
     assert run.control_path.read_text() == "set lr=0.1\n"
+
+
+def test_resume_right_after_apply_keeps_the_new_values_and_apply_keeps_the_pause(tmp_path):
+    path = tmp_path / "control"
+    write_command(path, "pause")
+    write_command(path, set_command({"lr": 0.5}))
+    assert path.read_text().splitlines() == ["set lr=0.5", "pause"]  # the job stays paused
+    write_command(path, "resume")  # pressed before the job read the file
+    assert path.read_text().splitlines() == ["set lr=0.5", "resume"]
+    control = Control(path)
+    control.pause()
+    control.poll()
+    assert not control.paused and control.hyperparameters == {"lr": 0.5}

@@ -19,13 +19,11 @@ refresh, without a reload."""
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 
 import streamlit as st
 
 from core import jobs
-from core.control import PAUSED_TICK, POLL_SECONDS
 from core.curves import StepTable, curve_from_steps, epochs_frame, progress, smooth
 from core.reference import References, references, run_result
 from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
@@ -99,30 +97,12 @@ def _act(action: Callable[[Run], object], run_id: str, store: RunStore) -> None:
         st.session_state["live_message"] = error_text(e)
 
 
-# how long a paused job may take to read the control file (it polls every POLL_SECONDS, PAUSED_TICK apart)
-SET_READ_SECONDS = POLL_SECONDS + PAUSED_TICK + 0.25
-
-
-def _resume_paused(run: Run) -> None:
-    """Resume a paused run (a callback). The control file holds one command: a `set` line written just
-    before (Apply, then Resume at once) would be replaced by `resume` before the job read it, so wait
-    until the job has had the time to read it."""
-    try:
-        pending = run.control_path.read_text().startswith("set ")
-        age = time.time() - run.control_path.stat().st_mtime
-    except OSError:
-        pending, age = False, SET_READ_SECONDS
-    if pending and age < SET_READ_SECONDS:
-        time.sleep(SET_READ_SECONDS - age)
-    jobs.send(run, "resume")
-
-
 def _controls(run: Run, store: RunStore, status: str) -> None:
     row = st.container(horizontal=True)
     if status == "running":
         row.button(_("⏸ Pause"), key="live_pause", on_click=jobs.send, args=(run, "pause"))
     elif status == "paused":
-        row.button(_("▶ Resume"), key="live_resume", on_click=_resume_paused, args=(run,))
+        row.button(_("▶ Resume"), key="live_resume", on_click=jobs.send, args=(run, "resume"))
     if status in ACTIVE:
         row.button(_("⏹ Stop"), key="live_stop", type="primary", on_click=jobs.send, args=(run, "stop"))
     if status == "stalled":
