@@ -428,6 +428,9 @@ export default function ({ setStateValue }) {
 _visibility = st.components.v2.component("blitzlab_page_visibility", js=_VISIBILITY_JS)
 
 
+PAGE_HIDDEN = "live_page_hidden"  # what the last visibility report said, for the page's other timers
+
+
 def _page_hidden() -> bool:
     result = _visibility(key="live_visibility", default={"hidden": False}, on_hidden_change=lambda: None)
     return bool(getattr(result, "hidden", False))
@@ -457,7 +460,8 @@ def live_view(run_id: str, store: RunStore) -> None:
                 "often trains faster. A page you cannot see (another tab in front) does not refresh."
             ),
         )
-        if _page_hidden():
+        st.session_state[PAGE_HIDDEN] = _page_hidden()
+        if st.session_state[PAGE_HIDDEN]:
             choice = "paused"
     status, charts, gallery = _views[choice]
     status(run_id, store, choice)
