@@ -76,6 +76,9 @@ class StepTable:
         return pd.DataFrame(self._columns, columns=list(CURVE_COLUMNS))
 
 
+RESTARTS = ("paused", "running", "resume")  # events after which the step rate starts afresh
+
+
 def eta_seconds(done: int, total: int, rate: float) -> float | None:
     """Seconds left at `rate` steps per second (None until there is a rate)."""
     return (total - done) / rate if rate > 0 else None
@@ -111,7 +114,9 @@ def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
         images_per_s=last.get("images_per_s", 0.0),
         loss=last["loss"],
     )
-    recent = [e for e in events[-400:] if e.get("type") == "step"]
+    # the rate since training last (re)started: a pause or a resume in the window would slow it down
+    since = next((i + 1 for i in range(len(events) - 1, -1, -1) if events[i].get("type") in RESTARTS), 0)
+    recent = [e for e in events[max(since, len(events) - 400) :] if e.get("type") == "step"]
     if len(recent) >= 2 and recent[-1]["time"] > recent[0]["time"]:
         rate = (recent[-1]["global_step"] - recent[0]["global_step"]) / (
             recent[-1]["time"] - recent[0]["time"]

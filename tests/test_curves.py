@@ -156,3 +156,18 @@ def test_descent_plot_spans_every_path_and_at_least_three():
     )
     assert [t["type"] for t in fig["data"]] == ["contour", "scatter"] and fig["data"][1]["x"] == (0, 1)
     assert fig["layout"]["xaxis"]["range"] == [-3.0, 3.0]
+
+
+def test_the_eta_after_a_pause_uses_the_rate_since_the_resume():
+    start = {"type": "start", "steps_per_epoch": 100, "epochs": 1, "total_steps": 100, "time": 0.0}
+    steps = [
+        {"type": "step", "epoch": 0, "step": s, "global_step": s, "loss": 1.0, "time": float(s)}
+        for s in range(10)
+    ]
+    after = [
+        {"type": "step", "epoch": 0, "step": s, "global_step": s, "loss": 1.0, "time": 90.0 + s}
+        for s in range(10, 20)
+    ]
+    events = [start, *steps, {"type": "paused", "time": 10.0}, {"type": "running", "time": 99.0}, *after]
+    # one step a second since the resume: 80 steps left → 80 s (the 80-s pause must not count)
+    assert progress(events)["eta_seconds"] == pytest.approx(80.0)

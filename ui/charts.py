@@ -110,7 +110,7 @@ def accuracy_figure(
         _("Test accuracy"),
         _("epoch"),
         "%",
-        yaxis={"rangemode": "tozero"},
+        yaxis={"range": [0, 100]},  # the whole scale: one point or a reference line never falls outside
         xaxis={"dtick": 1},
         showlegend=len(epochs) > 1,
         shapes=[line for line, _note in marks],

@@ -94,7 +94,7 @@ def _act(action: Callable[[Run], object], run_id: str, store: RunStore) -> None:
     try:
         action(store.open(run_id))
     except RunError as e:
-        st.session_state["live_message"] = error_text(e)
+        st.session_state["live_message"] = e
 
 
 def _controls(run: Run, store: RunStore, status: str) -> None:
@@ -121,10 +121,13 @@ def _controls(run: Run, store: RunStore, status: str) -> None:
             args=(lambda r: jobs.resume(r, store), run.id, store),
             help=_("Continue from the last checkpoint (from the start when there is none yet)."),
         )
+    # set by callbacks, which run before the page knows its language: translated here
     if message := st.session_state.pop("live_message", None):
-        st.error(md(message))
-    if notice := st.session_state.pop("live_notice", None):
-        st.success(md(notice))
+        st.error(md(error_text(message)))
+    if (notice := st.session_state.get("live_notice")) and status == "paused":
+        st.success(md(_(notice)))  # until the run resumes
+    elif notice:
+        del st.session_state["live_notice"]
 
 
 # what a paused run may change: label and the +/- step (the form's)
@@ -147,11 +150,11 @@ def _apply_retune(run_id: str, store: RunStore, before: dict[str, float]) -> Non
     edited = {k: st.session_state.get(f"live_set_{k}") for k in before}
     values = {k: float(v) for k, v in edited.items() if isinstance(v, (int, float)) and v != before[k]}
     if not values:
-        st.session_state["live_notice"] = _("Nothing changed.")
+        st.session_state["live_notice"] = N_("Nothing changed.")
         return
     _act(lambda run: jobs.retune(run, values), run_id, store)
     if "live_message" not in st.session_state:
-        st.session_state["live_notice"] = _("Sent: the run takes the new values when you resume it.")
+        st.session_state["live_notice"] = N_("Sent: the run takes the new values when you resume it.")
 
 
 def _retune(run: Run, store: RunStore, summary: dict) -> None:
@@ -175,7 +178,8 @@ def _retune(run: Run, store: RunStore, summary: dict) -> None:
 
 
 def _recipe(cfg: dict, summary: dict) -> str:
-    """One line saying what the run trains, as markdown-safe text (config.json may hold anything)."""
+    """One line saying what the run trains (the lr in force, if it was changed), as markdown-safe text
+    (config.json may hold anything)."""
     return md(
         _(
             "{model} · {preset} · data: {data} · device: {device} · batch {batch} · {optimizer} lr {lr}"
@@ -186,7 +190,7 @@ def _recipe(cfg: dict, summary: dict) -> str:
             device=summary.get("device", cfg.get("device", "?")),
             batch=_number(cfg.get("batch_size", "?")),
             optimizer=cfg.get("optimizer", "?"),
-            lr=_number(cfg.get("lr", "?")),
+            lr=_number((summary.get("hyperparameters") or {}).get("lr", cfg.get("lr", "?"))),
         )
     )
 
