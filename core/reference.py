@@ -78,3 +78,8 @@ def run_result(run: Run) -> RunResult:
         float(accuracy) if isinstance(accuracy, (int, float)) else None,
         float(summary.get("created") or 0.0),
     )
+
+
+def references_for(run: Run, runs: Iterable[Run]) -> References:
+    """`references` of a run among a runs folder's runs (what the Report and the live view both show)."""
+    return references(run_result(run), [run_result(r) for r in runs])

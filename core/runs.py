@@ -298,11 +298,11 @@ class Run:
         without reading a growing file again."""
         if not self.path.is_dir():
             return [MessageError(N_("{name} is a file, not a run folder."), name=self.id)]
-        found = [p for name in ("config.json", "summary.json") if (p := self._json(name)[1]) is not None]
+        summary, summary_problem = self._json("summary.json")
+        found = [p for p in (self._json("config.json")[1], summary_problem) if p is not None]
         if not found or found[0].values.get("file") != "config.json":
             if (p := self.config_problem()) is not None:
                 found.insert(0, p)
-        summary = self._json("summary.json")[0]
         if "status" in summary and summary["status"] not in STATUSES:
             found.append(MessageError(N_("summary.json has an unknown status.")))
         if self.metrics_path.exists() and not self.metrics_path.is_file():

@@ -53,7 +53,7 @@ def data_size(source: str, data_dir: str | Path) -> int:
     if source in ("synthetic", "cifar10"):
         return train_size(source)
     try:
-        inspect_image_folder(source)
+        counts = inspect_image_folder(source)  # the layout, and each class's image count
         root = Path(source).expanduser()
         for split in ("train", "test"):
             if tried := _first_image(root / split):
@@ -65,7 +65,7 @@ def data_size(source: str, data_dir: str | Path) -> int:
                     folder=str(root / split),
                     tried=tried,
                 )
-        return train_size(source)
+        return sum(counts["train"].values())
     except OSError as e:  # a folder that cannot be read (permissions, a file vanishing while listed)
         raise DataError(N_("{path} cannot be read: {reason}."), path=source, reason=e.strerror or e) from None
 

@@ -6,7 +6,7 @@ import streamlit as st
 from core.data import DataError, Dataset
 from core.evaluate import CheckpointError, Report, confusion_cell, evaluate_run
 from core.paths import data_dir, runs_dir
-from core.reference import TUTORIAL_ACCURACY, references, run_result
+from core.reference import TUTORIAL_ACCURACY, references_for
 from core.runs import Run, RunStore
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
@@ -81,7 +81,7 @@ rep = load(run)
 if rep is None:
     st.stop()
 
-refs = references(run_result(run), [run_result(r) for r in store.list()])
+refs = references_for(run, store.list())
 shown = [(_("Test accuracy"), f"{100 * rep.accuracy:.1f} %")]
 if refs.tutorial is not None:
     shown.append((_("The tutorial's Net on CIFAR-10"), percent(refs.tutorial)))

@@ -25,7 +25,7 @@ import streamlit as st
 
 from core import jobs
 from core.curves import StepTable, curve_from_steps, epochs_frame, progress, smooth
-from core.reference import References, references, run_result
+from core.reference import References, references_for
 from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
 from ui.charts import accuracy_figure, loss_figure, lr_figure, plot
 from ui.data import run_samples
@@ -246,13 +246,14 @@ def _readings(run: Run, store: RunStore, summary: dict, p: dict, events: list[di
     """Loss, test accuracy, images/s (now and the run's average) and training time."""
     # the last 2,000 steps give the smoothed value to within 0.99 ** 2000 of the whole curve's
     losses = smooth(_steps(run, events)["loss"].tail(2000), _smoothing())
-    acc = epochs_frame(events)["test_accuracy"]
+    # the last two test accuracies, newest last (this runs every second: no frame of every event)
+    acc = [e["test_accuracy"] for e in reversed(events) if e.get("type") == "epoch"][:2][::-1]
     m = st.columns(5)
     m[0].metric(_("Loss (smoothed)"), f"{losses.iloc[-1]:.3f}" if len(losses) else "–")
     m[1].metric(
         _("Test accuracy"),
-        f"{100 * acc.iloc[-1]:.1f} %" if len(acc) else "–",
-        f"{100 * (acc.iloc[-1] - acc.iloc[-2]):+.1f}" if len(acc) > 1 else None,
+        f"{100 * acc[-1]:.1f} %" if acc else "–",
+        f"{100 * (acc[-1] - acc[-2]):+.1f}" if len(acc) > 1 else None,
         help=_reference_help(_references(run, store, summary)),
     )
     now = p["images_per_s"] if summary["status"] == "running" else 0
@@ -316,7 +317,7 @@ def _references(run: Run, store: RunStore, summary: dict) -> References:
     once per run and class list in this session (listing every run is not for every refresh)."""
     key = ("live_refs", run.id, tuple(summary.get("classes") or ()))
     if st.session_state.get("live_refs_key") != key:
-        st.session_state["live_refs"] = references(run_result(run), [run_result(r) for r in store.list()])
+        st.session_state["live_refs"] = references_for(run, store.list())
         st.session_state["live_refs_key"] = key
     return st.session_state["live_refs"]
 

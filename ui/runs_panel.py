@@ -14,7 +14,7 @@ import streamlit as st
 from core import jobs
 from core.curves import epochs_frame, loss_curve
 from core.runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, run_row
-from ui.charts import accuracy_figure, loss_figure
+from ui.charts import accuracy_figure, loss_figure, plot
 from ui.downloads import run_downloads
 from ui.i18n import N_, _, error_text
 from ui.live import PAGE_HIDDEN
@@ -189,15 +189,9 @@ def runs_panel(store: RunStore) -> None:
     weight = st.slider(_("Smoothing"), 0.0, 0.99, 0.8, 0.01, key="runs_smoothing")
     events = {r.id: r.events() for r in chosen}
     left, right = st.columns(2)
-    left.plotly_chart(
-        loss_figure({k: loss_curve(v, weight) for k, v in events.items()}, show_raw=False),
-        key="runs_loss",
-        config={"displaylogo": False},
-    )
-    right.plotly_chart(
-        accuracy_figure({k: epochs_frame(v) for k, v in events.items()}),
-        key="runs_acc",
-        config={"displaylogo": False},
-    )
+    with left:
+        plot(loss_figure({k: loss_curve(v, weight) for k, v in events.items()}, show_raw=False), "runs_loss")
+    with right:
+        plot(accuracy_figure({k: epochs_frame(v) for k, v in events.items()}), "runs_acc")
     if len(chosen) == 1:
         _actions(chosen[0], store, chosen[0].status)

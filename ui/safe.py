@@ -29,10 +29,6 @@ def error(text: object) -> None:
     st.error(md(text))
 
 
-def warning(text: object) -> None:
-    st.warning(md(text))
-
-
 def info(text: object) -> None:
     st.info(md(text))
 
