@@ -258,3 +258,23 @@ def test_the_gallery_shows_each_new_epochs_predictions(page, app_server):
     finally:
         jobs.send(run, "stop")
         wait_for(lambda: run.status not in ("running", "paused"), 30)
+
+
+STILL_BARS = """() => { const bars = [...document.querySelectorAll('[data-testid="stProgress"] *')];
+    return bars.length > 0 && bars.every(e => getComputedStyle(e).transitionDuration.split(',')
+        .every(d => parseFloat(d) === 0)); }"""
+
+
+@pytest.mark.browser
+def test_a_pause_from_elsewhere_redraws_the_header_and_the_bars_do_not_animate(page, app_server, live_job):
+    watch(page, app_server["url"], live_job)
+    page.get_by_role("button", name="⏸ Pause").wait_for()
+    # refreshed every second, an animated bar would always be animating: the live view's bars jump
+    assert page.evaluate(STILL_BARS)
+    # paused by another tab (or the CLI's control file): the header changes without a click here
+    jobs.send(live_job, "pause")
+    page.get_by_role("button", name="▶ Resume").wait_for(timeout=15_000)
+    assert page.get_by_text("paused", exact=True).count() >= 1
+    page.get_by_role("button", name="▶ Resume").click()
+    page.get_by_role("button", name="⏸ Pause").wait_for(timeout=15_000)
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,13 +1,15 @@
 """The live view of one run: controls, progress, curves and a prediction gallery, current while it trains.
 
-Watching must not slow training: the browser and this server share the CPU with it. So the view is three
-fragments refreshed at different paces, each redrawing only what can have changed since its last run:
-- the status (header, controls, progress, readings): every second (or as the user chose), a few small
-  elements;
+Watching must not slow training: the browser and this server share the CPU with it. So the view is four
+fragments, each redrawn only when what it shows can have changed:
+- the header (status, recipe, controls, messages): when the run's status changes or one of its buttons
+  is pressed;
+- the status (progress, readings): every second (or as the user chose), a few small elements, its
+  progress bars without the width animation (docs/BENCHMARKS.md); it notices a status change;
 - the charts (curves, references, learning-rate changes, the tutorial's console, downloads): every
-  CHARTS_EVERY seconds, since redrawing the plotly charts is what costs the browser most (each redraw
-  re-creates them: docs/BENCHMARKS.md); the curves are read incrementally (core.curves.StepTable) and
-  downsampled to LIVE_POINTS;
+  CHARTS_EVERY seconds, since redrawing the plotly charts costs the browser most (each redraw re-creates
+  them: docs/BENCHMARKS.md); the curves are read incrementally (core.curves.StepTable) and downsampled to
+  LIVE_POINTS;
 - the gallery: every GALLERY_EVERY seconds (it changes once an epoch).
 A tab the user cannot see does not refresh at all: a tiny component reports the page's visibility, and a
 hidden page gets the fragments without a timer until it is shown again.
@@ -49,6 +51,8 @@ STATUS_BADGE = {
     "stalled": ("⏳", "orange"),
     "damaged": ("🩹", "red"),
 }
+FOLLOWED = "live_followed"  # the run whose status the live view polls, if any
+SHOWN_STATUS = "live_shown_status"  # the run's status as the header last drew it
 REFRESH = {N_("every second"): 1.0, N_("every 5 s"): 5.0, N_("paused"): None}  # less often: faster training
 
 
@@ -274,29 +278,47 @@ def _readings(run: Run, store: RunStore, summary: dict, p: dict, events: list[di
     m[4].metric(_("Training time"), format_seconds(summary.get("train_seconds")))
 
 
-def _status(run_id: str, store: RunStore, refresh: str) -> None:
-    """Header, controls, messages, progress and readings: small, redrawn every refresh."""
+def _header(run_id: str, store: RunStore, refresh: str) -> None:
+    """Status badge, recipe, controls, messages: redrawn when the run's status changes (or a button here is
+    pressed), not on every refresh."""
     jobs.reap(store)  # a finished child of this server must not linger as a zombie
     if (run := _open(run_id, store)) is None:
         return
-    summary, cfg = run.summary(), run.config()
-    status = summary["status"]
-    events = _events(run)
-    p = progress(events)
+    summary = run.summary()
+    status = st.session_state[SHOWN_STATUS] = summary["status"]
     icon, color = STATUS_BADGE.get(status, ("", "gray"))
     st.markdown(f"#### {icon} `{run.id}` · :{color}[{_(status)}]")
-    st.caption(_recipe(cfg, summary))
+    st.caption(_recipe(run.config(), summary))
     _controls(run, store, status)
     if status == "paused":
         _retune(run, store, summary)
-    if status in ACTIVE and REFRESH[refresh] is None:
-        st.button(_("↻ Refresh now"), key="live_refresh_now")
+    if (
+        status in ACTIVE
+        and REFRESH[refresh] is None
+        and st.button(_("↻ Refresh now"), key="live_refresh_now")
+    ):
+        st.rerun(scope="app")
     _problems(run, summary, status)
+
+
+def _status(run_id: str, store: RunStore) -> None:
+    """Progress and readings: the few elements that change every refresh. A status other than the one the
+    header shows (paused, resumed, ended, stalled) redraws the whole page: header, runs table, timers."""
+    jobs.reap(store)
+    try:
+        run = store.open(run_id)
+    except RunError:
+        return  # the header says so
+    summary = run.summary()
+    if summary["status"] != st.session_state.get(SHOWN_STATUS):
+        st.rerun(scope="app")
+    events = _events(run)
+    p = progress(events)
     if p["data"]:
         d = p["data"]
         st.progress(d["done"] / d["total"], text=f"{_(d['stage'])}: {d['done']:,} / {d['total']:,}")
     if p["epochs"]:
-        eta = format_seconds(p["eta_seconds"]) if status in ACTIVE else "–"
+        eta = format_seconds(p["eta_seconds"]) if summary["status"] in ACTIVE else "–"
         text = _("epoch {epoch}/{epochs} · step {step}/{steps} · ETA {eta}").format(
             epoch=p["epoch"],
             epochs=p["epochs"],
@@ -306,10 +328,6 @@ def _status(run_id: str, store: RunStore, refresh: str) -> None:
         )
         st.progress(p["fraction"], text=text)
     _readings(run, store, summary, p, events)
-    was_active = st.session_state.get("live_was_active")
-    st.session_state["live_was_active"] = status in ACTIVE
-    if was_active and status not in ACTIVE:
-        st.rerun(scope="app")  # the run just ended: refresh the runs table and stop polling
 
 
 def _references(run: Run, store: RunStore, summary: dict) -> References:
@@ -408,10 +426,11 @@ def _gallery(run_id: str, store: RunStore) -> None:
 
 
 def _fragments(every: float | None) -> tuple:
-    """The status, charts and gallery fragments for one refresh interval (None: no timer)."""
+    """The header, status, charts and gallery fragments for one refresh interval (None: no timer)."""
     if every is None:
-        return st.fragment(_status), st.fragment(_charts), st.fragment(_gallery)
+        return st.fragment(_header), st.fragment(_status), st.fragment(_charts), st.fragment(_gallery)
     return (
+        st.fragment(_header),
         st.fragment(run_every=every)(_status),
         st.fragment(run_every=max(every, CHARTS_EVERY))(_charts),
         st.fragment(run_every=max(every, GALLERY_EVERY))(_gallery),
@@ -419,6 +438,13 @@ def _fragments(every: float | None) -> tuple:
 
 
 _views = {label: _fragments(every) for label, every in REFRESH.items()}
+
+# Streamlit animates a progress bar's width on every change; refreshed every second, the bar is always
+# animating and the browser repaints it at frame rate: 0.05 CPU-s/s for the two bars (docs/BENCHMARKS.md).
+# The live view's bars jump instead.
+_STILL_BARS = (
+    "<style>.st-key-live_status [data-testid='stProgress'] * { transition: none !important; }</style>"
+)
 
 # Reports whether the page is hidden (another tab in front, a minimised window): a hidden page need not
 # refresh. A state value, so a change reruns the app, which then picks the fragments with or without timer.
@@ -449,7 +475,6 @@ def live_view(run_id: str, store: RunStore) -> None:
         active = store.open(run_id).status in ACTIVE
     except RunError:
         active = False
-    st.session_state["live_was_active"] = active
     choice = "paused"
     if active:
         if st.session_state.get("live_refresh") not in REFRESH:  # absent, or a setting of an older app
@@ -468,7 +493,12 @@ def live_view(run_id: str, store: RunStore) -> None:
         st.session_state[PAGE_HIDDEN] = _page_hidden()
         if st.session_state[PAGE_HIDDEN]:
             choice = "paused"
-    status, charts, gallery = _views[choice]
-    status(run_id, store, choice)
+    # the runs table need not watch this run's status too: the status fragment does
+    st.session_state[FOLLOWED] = run_id if active and REFRESH[choice] is not None else None
+    header, status, charts, gallery = _views[choice]
+    header(run_id, store, choice)
+    st.html(_STILL_BARS)
+    with st.container(key="live_status"):
+        status(run_id, store)
     charts(run_id, store)
     gallery(run_id, store)

@@ -17,7 +17,7 @@ from core.runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, run_row
 from ui.charts import accuracy_figure, loss_figure, plot
 from ui.downloads import run_downloads
 from ui.i18n import N_, _, error_text
-from ui.live import PAGE_HIDDEN
+from ui.live import FOLLOWED, PAGE_HIDDEN
 from ui.safe import md
 
 MESSAGE = "runs_message"  # session_state: what the last action said, shown on the next run
@@ -175,10 +175,11 @@ def runs_panel(store: RunStore) -> None:
         column_config=run_columns(),
         placeholder="–",  # a run in progress has no best accuracy or training time yet
     )
-    # a hidden page (another tab in front, as the live view last heard) watches nothing: no timer
-    if (active := {r.id: r.status for r in runs if r.status in ACTIVE}) and not st.session_state.get(
-        PAGE_HIDDEN
-    ):
+    # a hidden page (another tab in front, as the live view last heard) watches nothing: no timer; nor is
+    # the run the live view follows watched twice
+    followed = st.session_state.pop(FOLLOWED, None)  # set by this run of the page, if it shows the live view
+    active = {r.id: r.status for r in runs if r.status in ACTIVE and r.id != followed}
+    if active and not st.session_state.get(PAGE_HIDDEN):
         _watch(store, active)
     chosen = [runs[i] for i in picked.selection.rows if i < len(runs)]
     if not chosen:
