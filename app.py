@@ -20,8 +20,8 @@ if __name__ == "__main__":  # a script run (every page view)
     language_switch()
     st.navigation(navigation()).run()
 else:  # imported by `streamlit run` to serve the app
-    PRELOAD = ("pandas", "core.data", "core.runs")  # torch, torchvision, pandas: ~2.5 s of imports in all
+    PRELOAD = ("pandas", "core.data", "core.runs")  # torch and pandas: ~1.5 s of imports
     app = st.App(__file__, middleware=[Middleware(LocalOnly)])
-    # torch and torchvision take ~2 s to import: start now, while the browser loads the page, rather than
+    # torch takes ~1.2 s to import: start now, while the browser loads the page, rather than
     # in the first page view (a page importing them meanwhile waits on Python's import lock, no longer)
     threading.Thread(target=lambda: [importlib.import_module(m) for m in PRELOAD], daemon=True).start()

@@ -4,7 +4,11 @@ of failing seconds after it started.
 
 The download host is probed once (a TCP connect, at most PROBE_TIMEOUT seconds) and the answer kept for
 PROBE_TTL seconds, so the form's reruns never wait on the network. Copies are checked against the official
-md5s (torchvision's), each file hashed once per size and modification time."""
+md5s, each file hashed once per size and modification time.
+
+The release's names and md5s are written here rather than read from torchvision.datasets.CIFAR10: importing
+torchvision takes about a second (it imports torch._dynamo), and the pages that only ask where CIFAR-10 is
+(Home, the Train form) need none of it. tests/test_cifar.py checks they are torchvision's."""
 
 from __future__ import annotations
 
@@ -18,17 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import torchvision
-
 from .messages import N_, MessageError, Phrase
 
-_CIFAR = torchvision.datasets.CIFAR10
-ARCHIVE = _CIFAR.filename  # cifar-10-python.tar.gz
-FOLDER = _CIFAR.base_folder  # cifar-10-batches-py
-ARCHIVE_MD5 = _CIFAR.tgz_md5
+# the official release, as torchvision.datasets.CIFAR10 downloads and checks it
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+ARCHIVE = "cifar-10-python.tar.gz"
+FOLDER = "cifar-10-batches-py"  # what the archive unpacks to
+ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 # every file of an unpacked copy and its official md5
-BATCH_MD5 = {name: md5 for name, md5 in (*_CIFAR.train_list, *_CIFAR.test_list)} | {
-    _CIFAR.meta["filename"]: _CIFAR.meta["md5"]
+BATCH_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+    "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
 }
 PROBE_TIMEOUT = 2.0  # seconds: an offline machine answers Start's question this fast at worst
 PROBE_TTL = 300.0  # seconds a probe's answer is reused (a machine that comes online is seen again)
@@ -49,7 +58,7 @@ class Source:
 
 def cifar_url() -> str:
     """The archive's address: $BLITZLAB_CIFAR_URL (a mirror) or torchvision's."""
-    return os.environ.get(URL_ENV) or _CIFAR.url
+    return os.environ.get(URL_ENV) or URL
 
 
 def manual_fix(data_dir: str | Path) -> Phrase:

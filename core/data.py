@@ -3,6 +3,9 @@
 Three sources: CIFAR-10 through torchvision, the user's own ImageFolder-layout folder, and a generated
 "shapes" set that needs no files. Every image is decoded once at load time; the training loop only
 indexes tensors, so no per-sample Python or PIL runs while training.
+
+torchvision is imported inside the functions that use it: importing it takes about a second (it imports
+torch._dynamo), which the pages that only ask what data there is (Home, the Train form) should not pay.
 """
 
 from __future__ import annotations
@@ -19,9 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision
 from PIL import Image, ImageOps
-from torchvision.datasets.utils import check_integrity
 
 from .cifar import ARCHIVE, FOLDER, cifar_url, manual_fix
 from .files import atomic_torch_save
@@ -103,13 +104,21 @@ def load_dataset(source: str, data_dir: str | Path = "data", progress: Progress 
 # --- CIFAR-10 ----------------------------------------------------------------------------------------
 
 
-class _UnverifiedCIFAR10(torchvision.datasets.CIFAR10):
-    """Reads the batch files with torchvision's own code but without the md5 check (md5 None = skip),
-    for copies whose bytes differ from the official release, e.g. generated test fixtures."""
+@functools.cache
+def _cifar10_reader(verify: bool) -> type:
+    """torchvision's CIFAR10, or without its md5 check (md5 None = skip) for copies whose bytes differ
+    from the official release, e.g. generated test fixtures."""
+    from torchvision.datasets import CIFAR10
 
-    train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.train_list]
-    test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.test_list]
-    meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
+    if verify:
+        return CIFAR10
+
+    class UnverifiedCIFAR10(CIFAR10):
+        train_list = [[name, None] for name, _ in CIFAR10.train_list]
+        test_list = [[name, None] for name, _ in CIFAR10.test_list]
+        meta = {**CIFAR10.meta, "md5": None}
+
+    return UnverifiedCIFAR10
 
 
 def download_file(url: str, dest: Path, progress: Progress, timeout: float = 30.0) -> None:
@@ -142,7 +151,9 @@ def load_cifar10(
     progress = progress or _noop
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    cls = torchvision.datasets.CIFAR10 if verify else _UnverifiedCIFAR10
+    from torchvision.datasets.utils import check_integrity
+
+    cls = _cifar10_reader(verify)
     batches = data_dir / cls.base_folder
     archive = data_dir / cls.filename
     if not batches.is_dir() and not archive.exists():
@@ -178,7 +189,7 @@ def load_cifar10(
         ) from e
     progress(N_("extract"), 1, 1)
 
-    def tensors(ds: torchvision.datasets.CIFAR10) -> tuple[torch.Tensor, torch.Tensor]:
+    def tensors(ds) -> tuple[torch.Tensor, torch.Tensor]:
         return (
             torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(),
             torch.tensor(ds.targets, dtype=torch.int64),
@@ -205,14 +216,16 @@ def image_to_tensor(image: Image.Image, size: int = IMAGE_SIZE, fit: str = "crop
         rgba = image.convert("RGBA")
         image = Image.new("RGB", rgba.size, (255, 255, 255))
         image.paste(rgba, mask=rgba.getchannel("A"))
+    from torchvision.transforms import functional as TF
+
     image = image.convert("RGB")
     if image.size != (size, size):
         if fit == "resize":
             image = image.resize((size, size), Image.Resampling.BILINEAR)
         else:
-            image = torchvision.transforms.functional.resize(image, size, antialias=True)
-            image = torchvision.transforms.functional.center_crop(image, size)
-    return torchvision.transforms.functional.pil_to_tensor(image)
+            image = TF.resize(image, size, antialias=True)
+            image = TF.center_crop(image, size)
+    return TF.pil_to_tensor(image)
 
 
 def _folder_fingerprint(split_dirs: list[Path]) -> str:
@@ -231,8 +244,10 @@ def _folder_fingerprint(split_dirs: list[Path]) -> str:
 def _read_split(
     split_dir: Path, progress: Progress, stage: str
 ) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
+    from torchvision.datasets import ImageFolder
+
     try:
-        folder = torchvision.datasets.ImageFolder(str(split_dir), loader=lambda p: p)
+        folder = ImageFolder(str(split_dir), loader=lambda p: p)
     except FileNotFoundError as e:
         raise DataError(
             N_("{folder}: {reason}. Expected one sub-folder per class, each holding images ({extensions})."),
@@ -322,7 +337,9 @@ def train_size(source: str) -> int:
 
 def preview_grid(ds: Dataset, n: int = 32, nrow: int = 8) -> tuple[torch.Tensor, list[str]]:
     """The first n training images as one H×W×3 uint8 grid (the tutorial's imshow step), and their labels."""
-    grid = torchvision.utils.make_grid(ds.train_x[:n].cpu(), nrow=nrow, padding=2, pad_value=255)
+    from torchvision.utils import make_grid
+
+    grid = make_grid(ds.train_x[:n].cpu(), nrow=nrow, padding=2, pad_value=255)
     return grid.permute(1, 2, 0).contiguous(), [ds.classes[int(k)] for k in ds.train_y[:n]]
 
 
@@ -430,7 +447,9 @@ def to_model_input(
     The same code serves training, evaluation and single-image prediction."""
     x = x.float().div_(255)
     if in_channels == 1 and x.shape[1] == 3:
-        x = torchvision.transforms.functional.rgb_to_grayscale(x)
+        from torchvision.transforms.functional import rgb_to_grayscale
+
+        x = rgb_to_grayscale(x)
     m, s = _normalizer(tuple(mean[: x.shape[1]]), tuple(std[: x.shape[1]]), x.device)
     return (x - m) / s
 

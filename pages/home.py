@@ -1,10 +1,11 @@
 """Home: the map of the course (one card per chapter, in the tutorial's order) and what this machine has
 ready: torch, devices, datasets, the latest runs."""
 
+from importlib.metadata import version
+
 import pandas as pd
 import streamlit as st
 import torch
-import torchvision
 
 from core.data import available_datasets
 from core.devices import list_devices
@@ -67,7 +68,7 @@ st.code(
 left, right = st.columns(2)
 with left:
     st.subheader(_("This machine"))
-    st.markdown(f"torch **{torch.__version__}** · torchvision **{torchvision.__version__}**")
+    st.markdown(f"torch **{torch.__version__}** · torchvision **{version('torchvision')}**")
     table([{"device": d.name, "details": error_text(d.label)} for d in list_devices()])
     st.caption(
         _("The tutorial picks its device with: {code}").format(

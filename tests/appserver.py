@@ -29,10 +29,11 @@ def free_port() -> int:
 
 
 def start_app(
-    runs_dir: Path, data_dir: Path, log_path: Path, timeout: float = 60, cwd: Path = ROOT
+    runs_dir: Path, data_dir: Path, log_path: Path, timeout: float = 60, cwd: Path = ROOT, port: int = 0
 ) -> tuple[subprocess.Popen, str]:
-    """The app of checkout `cwd` (this one by default; bench/ also starts other checkouts' to compare)."""
-    port = free_port()
+    """The app of checkout `cwd` (this one by default; bench/ also starts other checkouts' to compare), on
+    `port` (a free one when 0)."""
+    port = port or free_port()
     env = {**os.environ, "BLITZLAB_RUNS_DIR": str(runs_dir), "BLITZLAB_DATA_DIR": str(data_dir)}
     proc = subprocess.Popen(
         [

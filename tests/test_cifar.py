@@ -162,3 +162,17 @@ def test_the_cli_and_the_form_share_the_refusal(tmp_path, monkeypatch):
     monkeypatch.setenv(cifar.URL_ENV, DEAD)
     problems = run_problems(make_config(data="cifar10", data_dir=str(tmp_path), device="cpu"))
     assert isinstance(problems["data"], CifarError) and "cannot be downloaded" in str(problems["data"])
+
+
+def test_the_release_facts_are_torchvisions():
+    # written out so that asking where CIFAR-10 is does not import torchvision; they must stay its own
+    from torchvision.datasets import CIFAR10
+
+    assert (cifar.URL, ARCHIVE, FOLDER, ARCHIVE_MD5) == (
+        CIFAR10.url,
+        CIFAR10.filename,
+        CIFAR10.base_folder,
+        CIFAR10.tgz_md5,
+    )
+    official = dict(CIFAR10.train_list + CIFAR10.test_list) | {CIFAR10.meta["filename"]: CIFAR10.meta["md5"]}
+    assert cifar.BATCH_MD5 == official
