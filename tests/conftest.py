@@ -63,7 +63,7 @@ def app_server(tmp_path_factory):
     """`streamlit run app.py` on a free localhost port, with its own runs and data dirs."""
     tmp = tmp_path_factory.mktemp("app")
     proc, url = start_app(tmp / "runs", tmp / "data", tmp / "server.log")
-    yield {"url": url, "runs_dir": tmp / "runs", "data_dir": tmp / "data"}
+    yield {"url": url, "runs_dir": tmp / "runs", "data_dir": tmp / "data", "pid": proc.pid}
     proc.terminate()
     proc.wait(10)
 

@@ -278,3 +278,30 @@ def test_a_pause_from_elsewhere_redraws_the_header_and_the_bars_do_not_animate(p
     page.get_by_role("button", name="▶ Resume").click()
     page.get_by_role("button", name="⏸ Pause").wait_for(timeout=15_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def server_reads(pid: int) -> int:
+    """The Streamlit server's read system calls so far (every refresh reads the run's files)."""
+    text = open(f"/proc/{pid}/io").read()
+    return int(text.split("syscr:")[1].split()[0])
+
+
+def trained_for(run: Run, seconds: float) -> None:
+    """Wait until the job has trained `seconds` more (its step timestamps: a clock apart from the page)."""
+    since = run.events()[-1]["time"]
+    wait_for(lambda: run.events()[-1]["time"] > since + seconds, 60)
+
+
+@pytest.mark.browser
+def test_a_closed_tab_gets_no_more_refreshes(page, app_server, live_job):
+    # the refresh timers live in the browser: once it disconnects, nothing reruns the page for it
+    watch(page, app_server["url"], live_job)
+    before = server_reads(app_server["pid"])
+    trained_for(live_job, 4)
+    watched = server_reads(app_server["pid"]) - before
+    page.close()
+    trained_for(live_job, 1)  # a refresh under way when the tab closed finishes
+    before = server_reads(app_server["pid"])
+    trained_for(live_job, 4)
+    closed = server_reads(app_server["pid"]) - before
+    assert watched >= 10 and closed < watched / 10, (watched, closed)
