@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from .runs import RESTARTS, EventLog
+
 STEP_COLUMNS = ["global_step", "epoch", "step", "loss", "lr", "images_per_s", "time"]
 EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "train_seconds"]
 
@@ -76,22 +78,27 @@ class StepTable:
         return pd.DataFrame(self._columns, columns=list(CURVE_COLUMNS))
 
 
-RESTARTS = ("paused", "running", "resume")  # events after which the step rate starts afresh
-
-
 def eta_seconds(done: int, total: int, rate: float) -> float | None:
     """Seconds left at `rate` steps per second (None until there is a rate)."""
     return (total - done) / rate if rate > 0 else None
 
 
-def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Where a run is: epoch, step, fraction done, images/s and an ETA from the recent step rate."""
-    start = next(
-        (e for e in reversed(events) if e.get("type") in ("start", "resume") and "steps_per_epoch" in e), None
-    ) or next((e for e in events if e.get("type") == "start"), {})
+def progress(events: list[dict[str, Any]], log: EventLog | None = None) -> dict[str, Any]:
+    """Where a run is: epoch, step, fraction done, images/s and an ETA from the recent step rate.
+
+    With the run's EventLog (whose `events` these are) it reads the log's index of the newest events
+    instead of searching the list: the same cost however long the run."""
+    if log is None:
+        latest = {e.get("type"): e for e in events}
+        restarted = next(
+            (i + 1 for i in range(len(events) - 1, -1, -1) if events[i].get("type") in RESTARTS), 0
+        )
+    else:
+        latest, restarted = log.latest, log.restarted
+    start = latest.get("resume") if "steps_per_epoch" in latest.get("resume", {}) else latest.get("start")
+    start = start or {}
     steps_per_epoch, epochs = start.get("steps_per_epoch", 0), start.get("epochs", 0)
-    last = next((e for e in reversed(events) if e.get("type") == "step"), None)
-    data = next((e for e in reversed(events) if e.get("type") == "data"), None)
+    last, data = latest.get("step"), latest.get("data")
     out = {
         "epoch": 0,
         "epochs": epochs,
@@ -115,8 +122,7 @@ def progress(events: list[dict[str, Any]]) -> dict[str, Any]:
         loss=last["loss"],
     )
     # the rate since training last (re)started: a pause or a resume in the window would slow it down
-    since = next((i + 1 for i in range(len(events) - 1, -1, -1) if events[i].get("type") in RESTARTS), 0)
-    recent = [e for e in events[max(since, len(events) - 400) :] if e.get("type") == "step"]
+    recent = [e for e in events[max(restarted, len(events) - 400) :] if e.get("type") == "step"]
     if len(recent) >= 2 and recent[-1]["time"] > recent[0]["time"]:
         rate = (recent[-1]["global_step"] - recent[0]["global_step"]) / (
             recent[-1]["time"] - recent[0]["time"]

@@ -118,6 +118,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+RESTARTS = ("paused", "running", "resume")  # events after which the step rate starts afresh
+
+
 def valid_event(ev: Any) -> bool:
     """An event the curves and progress code can read: a dict with a type, and numbers where numbers go."""
     if not isinstance(ev, dict) or not isinstance(ev.get("type"), str):
@@ -360,10 +363,17 @@ class EventLog:
 
     After a `resume` event, step events past the resume point are dropped, so curves show each global
     step once; an incomplete last line (being written, or torn by a crash) waits for the next refresh;
-    a line that is not a valid event is skipped and counted in `bad`."""
+    a line that is not a valid event is skipped and counted in `bad`.
+
+    It also keeps what a live view asks for every second, so that asking costs the same an hour into a
+    run as at its start: the newest event of each type (`latest`), the epoch events (`epochs`) and the
+    index of the first event after the newest pause, resume or restart (`restarted`)."""
 
     def __init__(self, path: Path):
         self.path, self.offset, self.events, self.bad = path, 0, [], 0
+        self.latest: dict[str, dict[str, Any]] = {}
+        self.epochs: list[dict[str, Any]] = []
+        self.restarted = 0
 
     def refresh(self) -> list[dict[str, Any]]:
         try:
@@ -390,7 +400,14 @@ class EventLog:
                     if not (e["type"] == "step" and e["global_step"] >= cut)
                     and not (e["type"] == "epoch" and e["epoch"] > epoch)
                 ]
+                self.latest = {e["type"]: e for e in self.events}
+                self.epochs = [e for e in self.events if e["type"] == "epoch"]
             self.events.append(ev)
+            self.latest[ev["type"]] = ev
+            if ev["type"] == "epoch":
+                self.epochs.append(ev)
+            if ev["type"] in RESTARTS:
+                self.restarted = len(self.events)
         return self.events
 
     def bad_lines(self) -> int:

@@ -125,6 +125,39 @@ def test_the_step_table_reads_only_new_events_and_starts_over_after_a_resume(tmp
     assert table.update(log.refresh())["global_step"].tolist() == [0, 1, 2]
 
 
+def test_the_event_logs_index_gives_the_same_progress_as_searching_every_event(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    start = {"type": "start", "steps_per_epoch": 100, "epochs": 3, "time": 0.0}
+    epoch = {"type": "epoch", "epoch": 1, "test_accuracy": 0.3, "time": 2.0}
+    late_epoch = {"type": "epoch", "epoch": 2, "test_accuracy": 0.5, "time": 3.5}
+    paused, running = {"type": "paused", "time": 4.0}, {"type": "running", "time": 90.0}
+    # 250 steps, a pause, 10 more; then a resume from step 150 (epoch 1) drops the later steps and epoch 2
+    written = [
+        start,
+        *steps(100, t0=0.0, epoch_len=100),
+        epoch,
+        *steps(150, t0=1.0, epoch_len=100)[100:],
+        late_epoch,
+        paused,
+        running,
+    ]
+    written += [dict(e, time=91.0 + i) for i, e in enumerate(steps(260, epoch_len=100)[250:])]
+    resume = {"type": "resume", "global_step": 150, "epoch": 1, "step": 50, "time": 200.0}
+    log = EventLog(path)
+    for batch in (
+        written,
+        [resume, *[dict(e, time=201.0 + i) for i, e in enumerate(steps(160, epoch_len=100)[150:])]],
+    ):
+        with open(path, "a") as f:
+            f.write("".join(json.dumps(e) + "\n" for e in batch))
+        events = log.refresh()
+        assert progress(events, log) == progress(events)
+        assert log.epochs == [e for e in events if e["type"] == "epoch"]
+    # after the resume: epoch 2 is gone, the step is the resumed run's, the rate is the one since the resume
+    assert [e["epoch"] for e in log.epochs] == [1]
+    assert progress(events, log)["step"] == 60 and log.latest["step"]["global_step"] == 159
+
+
 def test_per_class_bars_are_sorted_by_the_first_runs_accuracy_one_colour_per_run():
     fig = per_class_figure(
         {"r1": {"cat": 0.5, "dog": 0.9, "car": 0.7}, "r2": {"cat": 1.0, "dog": 0.0, "car": 0.2}}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import pandas as pd
 import streamlit as st
 
 from core import jobs
@@ -248,10 +249,12 @@ def _smoothing() -> float:
 
 def _readings(run: Run, store: RunStore, summary: dict, p: dict, events: list[dict]) -> None:
     """Loss, test accuracy, images/s (now and the run's average) and training time."""
-    # the last 2,000 steps give the smoothed value to within 0.99 ** 2000 of the whole curve's
-    losses = smooth(_steps(run, events)["loss"].tail(2000), _smoothing())
-    # the last two test accuracies, newest last (this runs every second: no frame of every event)
-    acc = [e["test_accuracy"] for e in reversed(events) if e.get("type") == "epoch"][:2][::-1]
+    # the last 2,000 steps give the smoothed value to within 0.99 ** 2000 of the whole curve's; read from
+    # the newest events (a bounded slice: the cost of a refresh must not grow with the run)
+    tail = [e["loss"] for e in events[-2100:] if e["type"] == "step"][-2000:]
+    losses = smooth(pd.Series(tail, dtype=float), _smoothing())
+    # the last two test accuracies, newest last (this runs every second: no search through every event)
+    acc = [e["test_accuracy"] for e in _event_log(run).epochs[-2:]]
     m = st.columns(5)
     m[0].metric(_("Loss (smoothed)"), f"{losses.iloc[-1]:.3f}" if len(losses) else "–")
     m[1].metric(
@@ -313,7 +316,7 @@ def _status(run_id: str, store: RunStore) -> None:
     if summary["status"] != st.session_state.get(SHOWN_STATUS):
         st.rerun(scope="app")
     events = _events(run)
-    p = progress(events)
+    p = progress(events, _event_log(run))
     if p["data"]:
         d = p["data"]
         st.progress(d["done"] / d["total"], text=f"{_(d['stage'])}: {d['done']:,} / {d['total']:,}")
@@ -380,7 +383,7 @@ def _charts(run_id: str, store: RunStore) -> None:
         st.slider(_("Smoothing"), 0.0, 0.99, SMOOTHING, 0.01, key="live_smoothing")
         plot(loss_figure({run.id: curve}), key="live_loss")
     with right:
-        acc = {run.id: epochs_frame(events)}
+        acc = {run.id: epochs_frame(_event_log(run).epochs)}
         plot(accuracy_figure(acc, references=_reference_lines(refs)), key="live_acc")
         if len(curve):
             plot(lr_figure(curve, changes), key="live_lr")
@@ -398,8 +401,9 @@ def _gallery(run_id: str, store: RunStore) -> None:
         run = store.open(run_id)
     except RunError:
         return
-    events = _events(run)
-    last = next((e for e in reversed(events) if e.get("type") == "epoch" and "samples" in e), None)
+    log = _event_log(run)
+    log.refresh()
+    last = next((e for e in reversed(log.epochs) if "samples" in e), None)
     # samples.pt checked before it is decoded: a damaged one leaves the gallery out, not the page
     if last is None or not run.file_usable(run.samples_path):
         return
