@@ -7,7 +7,7 @@ PROBE_TTL seconds, so the form's reruns never wait on the network. Copies are ch
 md5s, each file hashed once per size and modification time.
 
 The release's names and md5s are written here rather than read from torchvision.datasets.CIFAR10: importing
-torchvision takes about a second (it imports torch._dynamo), and the pages that only ask where CIFAR-10 is
+torchvision takes over a second (it imports torch._dynamo), and the pages that only ask where CIFAR-10 is
 (Home, the Train form) need none of it. tests/test_cifar.py checks they are torchvision's."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Source:
 
 
 def cifar_url() -> str:
-    """The archive's address: $BLITZLAB_CIFAR_URL (a mirror) or torchvision's."""
+    """The archive's address: $BLITZLAB_CIFAR_URL (a mirror) or the official URL."""
     return os.environ.get(URL_ENV) or URL
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .runs import RESTARTS, EventLog
+from .runs import EventLog
 
 STEP_COLUMNS = ["global_step", "epoch", "step", "loss", "lr", "images_per_s", "time"]
 EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "train_seconds"]
@@ -83,21 +83,15 @@ def eta_seconds(done: int, total: int, rate: float) -> float | None:
     return (total - done) / rate if rate > 0 else None
 
 
-def progress(events: list[dict[str, Any]], log: EventLog | None = None) -> dict[str, Any]:
+def progress(log: EventLog) -> dict[str, Any]:
     """Where a run is: epoch, step, fraction done, images/s and an ETA from the recent step rate.
 
-    With the run's EventLog (whose `events` these are) it reads the log's index of the newest events
-    instead of searching the list: the same cost however long the run."""
-    if log is None:
-        latest = {e.get("type"): e for e in events}
-        restarted = next(
-            (i + 1 for i in range(len(events) - 1, -1, -1) if events[i].get("type") in RESTARTS), 0
-        )
-    else:
-        latest, restarted = log.latest, log.restarted
-    start = latest.get("resume") if "steps_per_epoch" in latest.get("resume", {}) else latest.get("start")
-    start = start or {}
+    Read from the log's index of the newest events rather than by searching them: the same cost however
+    long the run."""
+    events, latest, restarted = log.events, log.latest, log.restarted
+    start = latest.get("start", {})
     steps_per_epoch, epochs = start.get("steps_per_epoch", 0), start.get("epochs", 0)
+    total = start.get("total_steps") or steps_per_epoch * epochs
     last, data = latest.get("step"), latest.get("data")
     out = {
         "epoch": 0,
@@ -110,9 +104,8 @@ def progress(events: list[dict[str, Any]], log: EventLog | None = None) -> dict[
         "loss": None,
         "data": data if data and not last and data["done"] < data["total"] else None,
     }
-    if not last or not steps_per_epoch:
+    if not last or not total:
         return out
-    total = start.get("total_steps") or steps_per_epoch * epochs
     done = last["global_step"] + 1
     out.update(
         epoch=last["epoch"] + 1,

@@ -4,7 +4,7 @@ Three sources: CIFAR-10 through torchvision, the user's own ImageFolder-layout f
 "shapes" set that needs no files. Every image is decoded once at load time; the training loop only
 indexes tensors, so no per-sample Python or PIL runs while training.
 
-torchvision is imported inside the functions that use it: importing it takes about a second (it imports
+torchvision is imported inside the functions that use it: importing it takes over a second (it imports
 torch._dynamo), which the pages that only ask what data there is (Home, the Train form) should not pay.
 """
 

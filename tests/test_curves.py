@@ -24,6 +24,15 @@ from ui.charts import (
 )
 
 
+def logged(path, events) -> EventLog:
+    """The events as a run's metrics.jsonl, read by an EventLog (as the live view reads them)."""
+    with open(path, "a") as f:
+        f.write("".join(json.dumps(e) + "\n" for e in events))
+    log = EventLog(path)
+    log.refresh()
+    return log
+
+
 def steps(n, t0=100.0, dt=0.01, epoch_len=None):
     epoch_len = epoch_len or n
     return [
@@ -60,16 +69,16 @@ def test_a_25000_step_curve_is_downsampled_to_a_few_thousand_points():
     assert downsample(pd.DataFrame({"a": range(10)}), 20).equals(pd.DataFrame({"a": range(10)}))
 
 
-def test_progress_reports_epoch_step_and_eta():
+def test_progress_reports_epoch_step_and_eta(tmp_path):
     events = [{"type": "start", "steps_per_epoch": 100, "epochs": 2}] + steps(150, epoch_len=100)
-    p = progress(events)
+    p = progress(logged(tmp_path / "metrics.jsonl", events))
     assert (p["epoch"], p["step"], p["fraction"]) == (2, 50, 0.75)
     assert p["eta_seconds"] == pytest.approx(0.5, rel=0.05)  # 50 steps left at 100 steps/s
 
 
-def test_progress_shows_data_loading_before_the_first_step():
+def test_progress_shows_data_loading_before_the_first_step(tmp_path):
     events = [{"type": "data", "stage": "download", "done": 5, "total": 10}]
-    assert progress(events)["data"]["stage"] == "download"
+    assert progress(logged(tmp_path / "metrics.jsonl", events))["data"]["stage"] == "download"
 
 
 def test_metrics_csv_has_every_step_and_the_epoch_results():
@@ -125,37 +134,29 @@ def test_the_step_table_reads_only_new_events_and_starts_over_after_a_resume(tmp
     assert table.update(log.refresh())["global_step"].tolist() == [0, 1, 2]
 
 
-def test_the_event_logs_index_gives_the_same_progress_as_searching_every_event(tmp_path):
+def test_progress_follows_the_log_through_a_pause_and_a_resume_that_drops_steps(tmp_path):
     path = tmp_path / "metrics.jsonl"
     start = {"type": "start", "steps_per_epoch": 100, "epochs": 3, "time": 0.0}
-    epoch = {"type": "epoch", "epoch": 1, "test_accuracy": 0.3, "time": 2.0}
-    late_epoch = {"type": "epoch", "epoch": 2, "test_accuracy": 0.5, "time": 3.5}
+    epochs = [{"type": "epoch", "epoch": k, "test_accuracy": k / 10, "time": 3.0 + k} for k in (1, 2)]
     paused, running = {"type": "paused", "time": 4.0}, {"type": "running", "time": 90.0}
-    # 250 steps, a pause, 10 more; then a resume from step 150 (epoch 1) drops the later steps and epoch 2
-    written = [
-        start,
-        *steps(100, t0=0.0, epoch_len=100),
-        epoch,
-        *steps(150, t0=1.0, epoch_len=100)[100:],
-        late_epoch,
-        paused,
-        running,
-    ]
-    written += [dict(e, time=91.0 + i) for i, e in enumerate(steps(260, epoch_len=100)[250:])]
+    # 250 steps at 100 a second, the two epochs, a pause; 10 steps at 1 a second after it
+    log = logged(path, [start, *steps(250, t0=0.0, epoch_len=100), *epochs, paused, running])
+    log = logged(path, [dict(e, time=91.0 + i) for i, e in enumerate(steps(260, epoch_len=100)[250:])])
+    p = progress(log)
+    assert (p["epoch"], p["step"], p["fraction"]) == (3, 60, 260 / 300)
+    assert p["eta_seconds"] == pytest.approx(40 / 1.0)  # the rate since the pause: one step a second
+    assert [e["test_accuracy"] for e in log.epochs] == [0.1, 0.2]
+    # a resume from step 150 (epoch 1) drops the later steps and epoch 2; then 10 steps at 2 a second
     resume = {"type": "resume", "global_step": 150, "epoch": 1, "step": 50, "time": 200.0}
-    log = EventLog(path)
-    for batch in (
-        written,
-        [resume, *[dict(e, time=201.0 + i) for i, e in enumerate(steps(160, epoch_len=100)[150:])]],
-    ):
-        with open(path, "a") as f:
-            f.write("".join(json.dumps(e) + "\n" for e in batch))
-        events = log.refresh()
-        assert progress(events, log) == progress(events)
-        assert log.epochs == [e for e in events if e["type"] == "epoch"]
-    # after the resume: epoch 2 is gone, the step is the resumed run's, the rate is the one since the resume
-    assert [e["epoch"] for e in log.epochs] == [1]
-    assert progress(events, log)["step"] == 60 and log.latest["step"]["global_step"] == 159
+    again = [dict(e, time=201.0 + i / 2) for i, e in enumerate(steps(160, epoch_len=100)[150:])]
+    fresh = progress(logged(path, [resume, *again]))
+    log.refresh()
+    p = progress(log)
+    assert p == fresh  # read incrementally or from scratch, the same
+    assert (p["epoch"], p["step"], p["fraction"]) == (2, 60, 160 / 300)
+    assert p["eta_seconds"] == pytest.approx(140 / 2.0)
+    assert [e["test_accuracy"] for e in log.epochs] == [0.1]
+    assert log.latest["step"]["global_step"] == 159
 
 
 def test_per_class_bars_are_sorted_by_the_first_runs_accuracy_one_colour_per_run():
@@ -191,16 +192,10 @@ def test_descent_plot_spans_every_path_and_at_least_three():
     assert fig["layout"]["xaxis"]["range"] == [-3.0, 3.0]
 
 
-def test_the_eta_after_a_pause_uses_the_rate_since_the_resume():
+def test_the_eta_after_a_pause_uses_the_rate_since_the_resume(tmp_path):
     start = {"type": "start", "steps_per_epoch": 100, "epochs": 1, "total_steps": 100, "time": 0.0}
-    steps = [
-        {"type": "step", "epoch": 0, "step": s, "global_step": s, "loss": 1.0, "time": float(s)}
-        for s in range(10)
-    ]
-    after = [
-        {"type": "step", "epoch": 0, "step": s, "global_step": s, "loss": 1.0, "time": 90.0 + s}
-        for s in range(10, 20)
-    ]
-    events = [start, *steps, {"type": "paused", "time": 10.0}, {"type": "running", "time": 99.0}, *after]
+    before = [dict(e, time=float(i)) for i, e in enumerate(steps(10))]
+    after = [dict(e, time=80.0 + i) for i, e in enumerate(steps(20)) if i >= 10]
+    events = [start, *before, {"type": "paused", "time": 10.0}, {"type": "running", "time": 89.0}, *after]
     # one step a second since the resume: 80 steps left → 80 s (the 80-s pause must not count)
-    assert progress(events)["eta_seconds"] == pytest.approx(80.0)
+    assert progress(logged(tmp_path / "metrics.jsonl", events))["eta_seconds"] == pytest.approx(80.0)

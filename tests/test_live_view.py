@@ -8,6 +8,7 @@ import json
 import re
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -274,15 +275,29 @@ def test_a_pause_from_elsewhere_redraws_the_header_and_the_bars_do_not_animate(p
     # paused by another tab (or the CLI's control file): the header changes without a click here
     jobs.send(live_job, "pause")
     page.get_by_role("button", name="▶ Resume").wait_for(timeout=15_000)
-    assert page.get_by_text("paused", exact=True).count() >= 1
+    assert "paused" in page.locator('[data-testid="stMarkdownContainer"] h4').first.inner_text()
     page.get_by_role("button", name="▶ Resume").click()
     page.get_by_role("button", name="⏸ Pause").wait_for(timeout=15_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+@pytest.mark.browser
+def test_resuming_a_stopped_run_from_its_header_brings_the_refresh_back(page, app_server, live_job):
+    jobs.send(live_job, "stop")
+    wait_for(lambda: live_job.status == "stopped", 30)
+    page.goto(f"{app_server['url']}/train?run={live_job.id}")
+    # drawn for a finished run: no timers; the button changes the status from the header's own rerun
+    page.get_by_role("button", name="▶ Resume run").click()
+    page.get_by_role("button", name="⏸ Pause").wait_for(timeout=30_000)
+    # the page is drawn again for a running run: its progress moves without a click
+    page.wait_for_function(f"() => /step [1-9]/.test(({PROGRESS})())", timeout=30_000)
+    seen = page.evaluate(PROGRESS)
+    page.wait_for_function(f"() => ({PROGRESS})() !== {json.dumps(seen)}", timeout=15_000)
+
+
 def server_reads(pid: int) -> int:
     """The Streamlit server's read system calls so far (every refresh reads the run's files)."""
-    text = open(f"/proc/{pid}/io").read()
+    text = Path(f"/proc/{pid}/io").read_text()
     return int(text.split("syscr:")[1].split()[0])
 
 

@@ -3,7 +3,7 @@
 Watching must not slow training: the browser and this server share the CPU with it. So the view is four
 fragments, each redrawn only when what it shows can have changed:
 - the header (status, recipe, controls, messages): when the run's status changes or one of its buttons
-  is pressed;
+  is pressed (so a stalled run's silence and a damaged-file warning are as of that moment);
 - the status (progress, readings): every second (or as the user chose), a few small elements, its
   progress bars without the width animation (docs/BENCHMARKS.md); it notices a status change;
 - the charts (curves, references, learning-rate changes, the tutorial's console, downloads): every
@@ -53,7 +53,7 @@ STATUS_BADGE = {
     "damaged": ("🩹", "red"),
 }
 FOLLOWED = "live_followed"  # the run whose status the live view polls, if any
-SHOWN_STATUS = "live_shown_status"  # the run's status as the header last drew it
+SHOWN_STATUS = "live_shown_status"  # the run's status when the page was last drawn whole
 REFRESH = {N_("every second"): 1.0, N_("every 5 s"): 5.0, N_("paused"): None}  # less often: faster training
 
 
@@ -288,7 +288,9 @@ def _header(run_id: str, store: RunStore, refresh: str) -> None:
     if (run := _open(run_id, store)) is None:
         return
     summary = run.summary()
-    status = st.session_state[SHOWN_STATUS] = summary["status"]
+    status = summary["status"]
+    if status != st.session_state.get(SHOWN_STATUS):  # changed by a button here: new timers, runs table
+        st.rerun(scope="app")
     icon, color = STATUS_BADGE.get(status, ("", "gray"))
     st.markdown(f"#### {icon} `{run.id}` · :{color}[{_(status)}]")
     st.caption(_recipe(run.config(), summary))
@@ -306,17 +308,18 @@ def _header(run_id: str, store: RunStore, refresh: str) -> None:
 
 def _status(run_id: str, store: RunStore) -> None:
     """Progress and readings: the few elements that change every refresh. A status other than the one the
-    header shows (paused, resumed, ended, stalled) redraws the whole page: header, runs table, timers."""
+    page was drawn for (paused, resumed, ended, stalled) redraws the whole page: header, runs table,
+    timers."""
     jobs.reap(store)
     try:
         run = store.open(run_id)
-    except RunError:
-        return  # the header says so
+    except RunError:  # deleted meanwhile (another tab): the page says so
+        st.rerun(scope="app")
     summary = run.summary()
     if summary["status"] != st.session_state.get(SHOWN_STATUS):
         st.rerun(scope="app")
     events = _events(run)
-    p = progress(events, _event_log(run))
+    p = progress(_event_log(run))
     if p["data"]:
         d = p["data"]
         st.progress(d["done"] / d["total"], text=f"{_(d['stage'])}: {d['done']:,} / {d['total']:,}")
@@ -476,9 +479,12 @@ def live_view(run_id: str, store: RunStore) -> None:
     draw once when it is finished."""
     jobs.reap(store)
     try:
-        active = store.open(run_id).status in ACTIVE
+        status = store.open(run_id).status
     except RunError:
-        active = False
+        status = None
+    # the status this drawing of the page is for (its timers, the runs table): a change reruns the page
+    st.session_state[SHOWN_STATUS] = status
+    active = status in ACTIVE
     choice = "paused"
     if active:
         if st.session_state.get("live_refresh") not in REFRESH:  # absent, or a setting of an older app
