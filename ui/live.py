@@ -247,14 +247,13 @@ def _smoothing() -> float:
     return float(value)
 
 
-def _readings(run: Run, store: RunStore, summary: dict, p: dict, events: list[dict]) -> None:
-    """Loss, test accuracy, images/s (now and the run's average) and training time."""
-    # the last 2,000 steps give the smoothed value to within 0.99 ** 2000 of the whole curve's; read from
-    # the newest events (a bounded slice: the cost of a refresh must not grow with the run)
-    tail = [e["loss"] for e in events[-2100:] if e["type"] == "step"][-2000:]
+def _readings(run: Run, store: RunStore, summary: dict, p: dict, log: EventLog) -> None:
+    """Loss, test accuracy, images/s (now and the run's average) and training time. Read from the newest
+    events only: the cost of a refresh must not grow with the run."""
+    # the last 2,000 steps give the smoothed value to within 0.99 ** 2000 of the whole curve's
+    tail = [e["loss"] for e in log.events[-2100:] if e["type"] == "step"][-2000:]
     losses = smooth(pd.Series(tail, dtype=float), _smoothing())
-    # the last two test accuracies, newest last (this runs every second: no search through every event)
-    acc = [e["test_accuracy"] for e in _event_log(run).epochs[-2:]]
+    acc = [e["test_accuracy"] for e in log.epochs[-2:]]  # the last two, newest last
     m = st.columns(5)
     m[0].metric(_("Loss (smoothed)"), f"{losses.iloc[-1]:.3f}" if len(losses) else "–")
     m[1].metric(
@@ -318,8 +317,9 @@ def _status(run_id: str, store: RunStore) -> None:
     summary = run.summary()
     if summary["status"] != st.session_state.get(SHOWN_STATUS):
         st.rerun(scope="app")
-    events = _events(run)
-    p = progress(_event_log(run))
+    log = _event_log(run)
+    log.refresh()
+    p = progress(log)
     if p["data"]:
         d = p["data"]
         st.progress(d["done"] / d["total"], text=f"{_(d['stage'])}: {d['done']:,} / {d['total']:,}")
@@ -333,7 +333,7 @@ def _status(run_id: str, store: RunStore) -> None:
             eta=eta,
         )
         st.progress(p["fraction"], text=text)
-    _readings(run, store, summary, p, events)
+    _readings(run, store, summary, p, log)
 
 
 def _references(run: Run, store: RunStore, summary: dict) -> References:
