@@ -1,412 +1,243 @@
-"""The trainer: a TrainConfig in, a run folder out, events to a callback while it runs.
+"""`python -m core.train`: train from a terminal, with a progress line (or the tutorial's console lines,
+`--progress`); also how the app starts its jobs.
 
-    python -m core.train --data synthetic --preset tutorial --epochs 1      (the command line: core/cli.py)
+    python -m core.train --data cifar10 --preset tutorial
+    torchrun --standalone --nproc_per_node=2 -m core.train --data cifar10 --preset fast-gpu --device ddp
 
-`train()` reads top to bottom: set up (`prepare`: data, network, optimizer, resume point), then for each
-epoch its steps (control, forward/backward/step, log) and its end (evaluate, checkpoint). Beside it:
-core/config.py (the config), core/batches.py (the batches, cut from prepared chunks on the device),
-core/control.py (pause / resume / stop), core/recorder.py (what the run folder gets), core/distributed.py
-(torchrun: under DDP every rank runs this loop and rank 0 alone writes).
+The flags are generated from TrainConfig (core/config.py). A command line that cannot start a run exits
+with status 2 and one line, before any run folder exists. Ctrl-C stops cleanly with a checkpoint.
 """
 
 from __future__ import annotations
 
-import math
-import os
+import argparse
+import signal
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
 
 import torch
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
-from .batches import Batch, Batches
-from .config import TrainConfig
-from .control import Control, Stopped
-from .data import DataError, Dataset, load_dataset, to_model_input
-from .devices import DeviceError, autocast, resolve_device
-from .distributed import DDP_DEVICE, SINGLE_PROCESS, Rank, agree, all_sum, broadcast, gather_report
-from .evaluate import Report, evaluate
-from .models import ModelSpec, get_model_spec
-from .optim import hyperparameter_problems, make_optimizer, make_schedule, set_hyperparameters
-from .recorder import Event, Recorder
-from .runs import Run, RunError
-
-SAMPLE_COUNT = 32  # test images whose predictions every epoch event carries, for a live gallery
-# below this batch size, PyTorch's plain convolution beats oneDNN's (whose per-call setup dominates):
-# the tutorial's batch 4 on 2 threads: 3,600 img/s without oneDNN, 2,800 with it
-SMALL_BATCH = 32
-LOG_SECONDS = 0.1  # step events at most this often; each carries the mean loss of the steps since the last
-SYNC_STEPS = 10  # under DDP, ranks agree on the loss and on pause / stop every this many steps
-WHITEN_BIAS_TRAIN = (
-    0.3  # airbench models train the whitening bias this part of the steps (airbench94: 3 of 10)
-)
+from . import jobs
+from .config import TrainConfig, config_from_args, from_dict, parser
+from .console import Console
+from .control import Control
+from .curves import eta_seconds
+from .devices import DeviceError
+from .distributed import DDP_DEVICE, Rank, broadcast, from_env, init, shutdown
+from .messages import N_
+from .recorder import Event
+from .runs import Run, RunError, RunStore
+from .train import train
+from .validate import checkpoint_problem, run_problems
 
 
-STOPPED = "stopped by the user; resume continues from the saved checkpoint"
+class ProgressLine:
+    """One self-rewriting line on stderr: epoch, step, loss, images/s, ETA."""
+
+    def __init__(self, stream: TextIO = sys.stderr):
+        self.stream, self.last, self.t0, self.steps_per_epoch, self.epochs = (
+            stream,
+            0.0,
+            time.monotonic(),
+            1,
+            1,
+        )
+        self.first_step, self.total = None, 1
+
+    def __call__(self, ev: Event) -> None:
+        kind = ev["type"]
+        if kind in ("start", "resume"):
+            self.steps_per_epoch = ev.get("steps_per_epoch", self.steps_per_epoch)
+            self.epochs = ev.get("epochs", self.epochs)
+            self.total = ev.get("total_steps") or self.steps_per_epoch * self.epochs
+        elif kind == "step":
+            now = time.monotonic()
+            if self.first_step is None:
+                self.first_step, self.t0 = ev["global_step"], now
+            if now - self.last < 0.2:
+                return
+            self.last = now
+            done = ev["global_step"] + 1
+            eta = eta_seconds(done, self.total, (done - self.first_step) / max(now - self.t0, 1e-9)) or 0
+            bar = "#" * int(30 * done / self.total)
+            self.stream.write(
+                f"\repoch {ev['epoch'] + 1}/{self.epochs:g} [{bar:<30}] step {ev['step'] + 1}/"
+                f"{self.steps_per_epoch} loss {ev['loss']:.3f} {ev['images_per_s']:.0f} img/s ETA {eta:.0f}s "
+            )
+            self.stream.flush()
+        elif kind == "epoch":
+            self.stream.write(
+                f"\repoch {ev['epoch']}: train loss {ev['train_loss']:.3f}, test accuracy "
+                f"{ev['test_accuracy']:.2%}" + " " * 40 + "\n"
+            )
+        elif kind == "data" and ev["total"]:
+            self.stream.write(f"\r{ev['stage']}: {ev['done']:,}/{ev['total']:,}   ")
+        elif kind == "paused":
+            self.stream.write("\npaused\n")
 
 
-class Diverged(Exception):
-    """The loss is not a finite number: training cannot recover from it."""
+class ConsolePrinter:
+    """The tutorial's console (core/console.py) on stdout as the run makes it: loss lines, then
+    `Finished Training` and the test accuracy; loading progress and pauses as the progress line shows them."""
+
+    def __init__(self, batch_size: int, stream: TextIO | None = None, bar: ProgressLine | None = None):
+        self.console, self.bar = Console(batch_size), bar or ProgressLine()
+        self.stream = stream or sys.stdout  # the stdout of now, not of import time (tests capture it)
+        self.bar_open = False  # the progress line was written without a newline
+
+    def __call__(self, ev: Event) -> None:
+        if ev["type"] in ("data", "paused"):
+            self.bar(ev)
+            self.bar_open = ev["type"] == "data"
+        lines = self.console.add(ev)
+        if lines and self.bar_open:
+            self.bar.stream.write("\n")
+            self.bar_open = False
+        for line in lines:
+            print(line, file=self.stream, flush=True)
 
 
-def train(
-    cfg: TrainConfig,
-    run: Run,
-    on_event: Callable[[Event], None] | None = None,
-    control: Control | None = None,
-    dataset: Dataset | None = None,
-    rank: Rank = SINGLE_PROCESS,
-    device: torch.device | None = None,
-) -> dict[str, Any]:
-    """Train `cfg` into `run`, resuming from its checkpoint if it has one. Returns the final summary.
+PROGRESS = ("auto", "bar", "console")
 
-    What can go wrong inside a run (bad data, a device error, NaN loss, out of memory, a stop) ends it
-    `failed` / `stopped` with a reason. Anything else is a bug: recorded as failed, its traceback in
-    train.log, and raised. Under torchrun every rank calls this with its `rank` and `device`."""
-    control = control or Control(run.control_path if rank.main else None)
-    agreed = Control() if rank.distributed else control  # what every rank acts on: rank 0's commands
-    rec = Recorder(run, rank, on_event)
-    rec.summary.update(model=cfg.model, preset=cfg.preset, data=cfg.data)
-    clock = Stopwatch(float(rec.summary.get("train_seconds", 0.0)))
+
+def progress_printer(choice: str, cfg: TrainConfig) -> ProgressLine | ConsolePrinter:
+    """`--progress`: auto is the tutorial's console for the tutorial preset, the progress line otherwise."""
+    if choice == "console" or (choice == "auto" and cfg.preset == "tutorial"):
+        return ConsolePrinter(cfg.batch_size)
+    return ProgressLine()
+
+
+class UsageError(Exception):
+    """A command line that cannot start a run; the CLI prints it and exits with status 2."""
+
+
+class Terminated(Exception):
+    pass
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated(
+        "torchrun ended this process (another rank failed, or the job was cancelled); see torchrun's output"
+    )
+
+
+def prepare_run(args: argparse.Namespace, store: RunStore) -> tuple[TrainConfig, Run]:
+    """The config and run folder the command line asks for: a new run, or one to resume / train into.
+
+    Everything is checked (core.validate) before a new folder is created or a run is touched."""
+    distributed = from_env().distributed
+    if args.resume or args.run_id:
+        flag = "--resume" if args.resume else "--run-id"
+        try:
+            run = store.open(args.resume or args.run_id)
+            saved = run.config()
+            if not saved:
+                raise RunError(N_("The config of run {run} is damaged; it cannot resume."), run=run.id)
+            cfg = from_dict({**saved, **({"device": args.device} if args.device else {})})
+        except (RunError, TypeError) as e:
+            raise UsageError(f"{flag}: {e}") from None
+        # --resume: the run must be resumable; --run-id (a folder the app prepared): its checkpoint fits
+        problem = jobs.resume_problem(run) if args.resume else checkpoint_problem(run)
+        if problem is not None:
+            raise UsageError(f"{flag}: {problem}")
+    else:
+        if not args.data:
+            raise UsageError("--data is required (cifar10, synthetic or a folder path)")
+        cfg = config_from_args(args)
+    if not distributed and cfg.device == DDP_DEVICE:
+        raise UsageError(
+            "--device ddp runs one process per GPU; start it with torchrun: "
+            "torchrun --nproc_per_node=N -m core.train …"
+        )
+    if problems := run_problems(cfg, check_device=not distributed):
+        name, problem = next(iter(problems.items()))
+        raise UsageError(f"--{name.replace('_', '-')}: {problem}")
+    if not (args.resume or args.run_id):
+        try:
+            run = store.create(asdict(cfg), args.name)
+        except (RunError, OSError) as e:
+            raise UsageError(f"--runs-dir: {e}") from None
+    if args.resume:
+        run.control_path.unlink(missing_ok=True)  # the "stop" that ended the last session must not replay
+    return cfg, run
+
+
+def _join(args: argparse.Namespace, store: RunStore, rank: Rank) -> tuple[TrainConfig, Run, torch.device]:
+    """Under torchrun: join the group, then rank 0 prepares the run and tells the others."""
     try:
-        s = prepare(cfg, run, rec, dataset, rank, device)
-        sync = lambda: agree(control, agreed, s.device, rank)  # a collective: every rank at the same step
-        tick = (lambda: (control.poll(), sync())) if rank.distributed else control.poll
-        on_pause, on_resume = rec.status("paused"), rec.status("running")
-        speed = Throughput()
-        clock.start()  # training time starts here: loading data and building the model are not in it
-        for epoch in range(s.epoch0, s.batches.epochs):
-            s.model.train()
-            running, last_log = RunningLoss(s.device, rank), 0.0
-            for b in s.batches.epoch(epoch, s.step0 if epoch == s.epoch0 else 0):
-                global_step = epoch * s.batches.steps_per_epoch + b.step
-                # control: a pause is not training time; a stop saves a checkpoint at this step first
-                control.poll()
-                clock.exclude(agreed.wait_while_paused(on_pause, on_resume, tick))
-                if agreed.stopping:
-                    clock.stop()
-                    rec.checkpoint(s, epoch, b.step)
-                    raise Stopped
-                if (
-                    agreed.hyperparameters
-                ):  # `set lr=…` (typed while paused): applied, and kept in a checkpoint
-                    if rec.retuned(s.retune(agreed.hyperparameters), epoch, b.step, global_step):
-                        rec.checkpoint(s, epoch, b.step)
-                    agreed.hyperparameters = {}
-                if s.freeze_whiten_at is not None and global_step >= s.freeze_whiten_at:
-                    s.net.whiten.bias.requires_grad_(False)
-                    s.freeze_whiten_at = None
-                # forward, backward, step
-                lr, batch_loss = step(cfg, s, b, rank)
-                running.add(batch_loss, len(b.y), b.images)
-                speed.add(b.images)
-                # log the mean loss since the last log, a few times a second (under DDP: every SYNC_STEPS)
-                now = time.monotonic()
-                due = (b.step + 1) % SYNC_STEPS == 0 if rank.distributed else now - last_log >= LOG_SECONDS
-                if not (due or b.last):
-                    continue
-                loss = running.since_last_log()
-                if rank.distributed:
-                    sync()
-                last_log = now
-                if not math.isfinite(loss):
-                    raise Diverged(divergence_advice(cfg, loss, epoch, b.step))
-                rec.step(epoch, b.step, global_step, loss, lr, speed.rate)
-            # end of epoch: evaluate on the test set (each rank its shard, gathered), not training time
-            clock.stop()
-            report, train_loss = test(cfg, s, rank), running.epoch_mean()
-            clock.start()
-            # checkpoint, summary and the epoch's event
-            rec.checkpoint(s, epoch + 1, 0)
-            rate = speed.images / max(clock.session_seconds, 1e-9)
-            rec.epoch(epoch + 1, report, train_loss, clock.seconds, rate, s.sample_idx, s.sample_true)
-        return rec.finish("completed", "", clock.seconds)
-    except Stopped:
-        return rec.finish("stopped", STOPPED, clock.seconds)
-    except (Diverged, DataError, DeviceError, RunError) as e:
-        return rec.finish("failed", str(e), clock.seconds)
-    except torch.cuda.OutOfMemoryError:
-        reason = f"the GPU ran out of memory; lower the batch size (now {cfg.batch_size})."
-        return rec.finish("failed", reason, clock.seconds)
-    except Exception as e:  # a bug: still recorded, never a silent dead run
-        rec.log_traceback(e)
-        rec.finish("failed", f"{type(e).__name__}: {e} (traceback in {run.log_path.name})", clock.seconds)
-        raise
+        device = init(rank, args.device or "auto")
+    except DeviceError as e:
+        raise UsageError(f"--device: {e}") from None
+    payload = None
+    if rank.main:
+        try:
+            cfg, run = prepare_run(args, store)
+            payload = {"config": asdict(cfg), "path": str(run.path)}
+        except UsageError as e:
+            payload = {"error": str(e)}
+    payload = broadcast(payload, rank)
+    if "error" in payload:
+        shutdown()
+        raise UsageError(payload["error"])
+    return from_dict(payload["config"]), run if rank.main else Run(Path(payload["path"])), device
+
+
+def main(argv: list[str] | None = None) -> int:
+    torch.set_flush_denormal(
+        True
+    )  # before any parallel op, so every OpenMP thread starts with it (see train)
+    p = parser()
+    p.add_argument(
+        "--progress",
+        choices=PROGRESS,
+        default="auto",
+        help="what the terminal shows while training: bar (one self-rewriting line: epoch, loss, images/s, "
+        "ETA), console (the tutorial's lines: the loss every 2,000 mini-batches of 4 or ~8,000 images, "
+        "then the test accuracy overall and per class), auto (default: console for --preset tutorial, bar "
+        "otherwise)",
+    )
+    args = p.parse_args(argv)
+    store = RunStore(args.runs_dir)
+    rank = from_env()
+    try:
+        cfg, run, device = _join(args, store, rank) if rank.distributed else (*prepare_run(args, store), None)
+    except UsageError as e:
+        if rank.main:
+            p.error(str(e))
+        return 2
+    if rank.main:
+        print(f"run folder: {run.path}", flush=True)
+    if rank.distributed:  # torchrun ends the other ranks with SIGTERM when one fails: record it, don't vanish
+        signal.signal(signal.SIGTERM, _terminated)
+    control = Control(run.control_path if rank.main else None)
+    stop_once = lambda *_: (control.stop(), signal.signal(signal.SIGINT, signal.default_int_handler))
+    signal.signal(signal.SIGINT, stop_once)  # first Ctrl-C: stop cleanly with a checkpoint
+    progress = progress_printer(args.progress, cfg) if rank.main and not args.quiet else None
+    try:
+        summary = train(cfg, run, on_event=progress, control=control, rank=rank, device=device)
+    except Exception:  # a bug: train() wrote its traceback to train.log and the run says failed
+        summary = run.summary() if rank.main else {"status": "failed"}
     finally:
-        torch.backends.mkldnn.enabled = True
-        torch.set_flush_denormal(False)
+        shutdown()
+    if rank.main:
+        _report(summary, run, rank, device)
+    return 0 if summary["status"] in ("completed", "stopped") else 1
 
 
-def step(cfg: TrainConfig, s: Session, b: Batch, rank: Rank) -> tuple[float, torch.Tensor]:
-    """One optimizer step on batch `b`: the learning rate it used, and the loss (on the device)."""
-    with autocast(s.device, cfg.amp):
-        loss = s.criterion(s.model(b.x), b.y)
-    s.opt.zero_grad(set_to_none=True)
-    if rank.distributed:  # DDP averages over ranks; weighting by share size makes that the global mean
-        loss = loss * (len(b.y) * rank.world / b.images)
-    s.scaler.scale(loss).backward()
-    s.scaler.step(s.opt)
-    s.scaler.update()
-    lr = s.opt.param_groups[0]["lr"]
-    if s.sched:
-        s.sched.step()
-    return lr, loss.detach()
+def _report(summary: dict, run: Run, rank: Rank, device: torch.device | None) -> None:
+    sys.stderr.write("\n")
+    print(f"status: {summary['status']}" + (f" ({summary['reason']})" if summary.get("reason") else ""))
+    if "test_accuracy" in summary:
+        where = f" ({rank.world} processes, {device.type})" if rank.distributed else ""
+        print(
+            f"test accuracy: {summary['test_accuracy']:.2%} after {summary.get('epochs_completed', 0)} "
+            f"epoch(s), {summary['train_seconds']:.1f} s of training on {summary['device']}{where}"
+        )
+    print(f"run folder: {run.path}")
 
 
-def test(cfg: TrainConfig, s: Session, rank: Rank) -> Report:
-    """Accuracy on the test set: each rank scores its shard, the reports are gathered."""
-    part = evaluate(
-        s.net,
-        *s.test,
-        s.ds.classes,
-        s.spec.in_channels,
-        cfg.mean,
-        cfg.std,
-        tta=cfg.tta,
-        memory_format=s.memory_format,
-        amp=cfg.amp,
-    )
-    return gather_report(part, s.test_shard, len(s.ds.test_y), rank)
-
-
-def divergence_advice(cfg: TrainConfig, loss: float, epoch: int, step: int) -> str:
-    warmup = ", or add a schedule with warm-up (onecycle)" if cfg.schedule == "constant" else ""
-    return (
-        f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}: training diverged. "
-        f"Lower the learning rate (now {cfg.lr:g}), e.g. to {cfg.lr / 10:g}{warmup}."
-    )
-
-
-# --- setup --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Session:
-    """Everything `train()` builds before its first step."""
-
-    device: torch.device
-    ds: Dataset
-    spec: ModelSpec
-    net: nn.Module  # the network; `model` is what runs the steps (the DDP wrapper under torchrun)
-    model: nn.Module
-    opt: torch.optim.Optimizer
-    sched: Any
-    criterion: nn.Module
-    scaler: torch.amp.GradScaler
-    batches: Batches
-    memory_format: torch.memory_format
-    freeze_whiten_at: int | None
-    test: tuple[torch.Tensor, torch.Tensor]  # this rank's test images and labels
-    test_shard: torch.Tensor  # their indices in the test set
-    sample_idx: torch.Tensor
-    sample_true: list[int]
-    optimizer_name: str
-    hyperparameters: dict[str, float] = field(default_factory=dict)  # lr (peak), momentum, weight decay
-    epoch0: int = 0  # where training starts: 0, 0 unless resuming
-    step0: int = 0
-
-    def retune(self, values: dict[str, float]) -> dict[str, Any]:
-        """Apply new hyper-parameters: {"changed": values in force}, {"refused": why} or {} (nothing new)."""
-        if problems := hyperparameter_problems(values, self.optimizer_name):
-            return {"refused": " ".join(map(str, problems))}
-        if all(self.hyperparameters.get(k) == v for k, v in values.items()):
-            return {}
-        self.hyperparameters = set_hyperparameters(self.opt, self.sched, self.hyperparameters, values)
-        return {"changed": self.hyperparameters}
-
-
-def prepare(
-    cfg: TrainConfig,
-    run: Run,
-    rec: Recorder,
-    dataset: Dataset | None,
-    rank: Rank,
-    device: torch.device | None,
-) -> Session:
-    """Device, data, network, optimizer and the point to start from (the checkpoint's, when there is one)."""
-    device = device or resolve_device(cfg.device)
-    rec.save(device=DDP_DEVICE if rank.distributed else str(device))
-    if device.type == "cpu":  # every core (shared among this machine's ranks): the loop is all tensor ops
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, cores // rank.local_world))
-    ds = (dataset or load_dataset(cfg.data, cfg.data_dir, rec.data_progress)).to(device)
-    if cfg.batch_size > len(ds.train_y):
-        raise DataError(f"batch size {cfg.batch_size} is larger than the {len(ds.train_y)} training images.")
-    if cfg.batch_size < rank.world:
-        raise DataError(f"batch size {cfg.batch_size} is smaller than the {rank.world} processes sharing it.")
-    # the network, its optimizer, schedule and loss
-    spec = get_model_spec(cfg.model)
-    torch.manual_seed(cfg.seed)
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    net = spec.build(ds.num_classes).to(device, memory_format=fmt)
-    batches = Batches(ds, cfg, rank, spec.in_channels, fmt)
-    opt = make_optimizer(net, cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.norm_bias_lr_scale)
-    sched = make_schedule(opt, cfg.schedule, batches.total_steps)
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16" and device.type == "cuda")
-    params = sum(p.numel() for p in net.parameters())
-    rec.save(classes=ds.classes, parameters=params, epochs=cfg.epochs, dataset=ds.describe())
-    # airbench: the whitening layer's bias learns during the first part of the run only, then freezes, which
-    # spares the backward pass through the input of the biggest convolution (frozen throughout: +11 % img/s
-    # at 4 epochs). Not under DDP, whose gradient buckets are fixed when it wraps the model.
-    freeze = hasattr(net, "whiten") and not rank.distributed
-    freeze_whiten_at = round(WHITEN_BIAS_TRAIN * batches.total_steps) if freeze else None
-    # DDP: rank 0's weights to all, gradients averaged in backward
-    ids = [device.index] if device.type == "cuda" else None
-    model = DistributedDataParallel(net, device_ids=ids) if rank.distributed else net
-    # the test set (each rank scores its shard) and the gallery's fixed sample of it
-    sample_idx = torch.linspace(0, len(ds.test_y) - 1, min(SAMPLE_COUNT, len(ds.test_y))).long()
-    sample_true = ds.test_y[sample_idx.to(device)].tolist()
-    rec.samples(ds.test_x[sample_idx.to(device)], sample_true, ds.classes)
-    shard = torch.arange(rank.rank, len(ds.test_y), rank.world)
-    test = (
-        (ds.test_x[shard.to(device)], ds.test_y[shard.to(device)])
-        if rank.distributed
-        else (ds.test_x, ds.test_y)
-    )
-    # speed switches: oneDNN only where it wins; flush denormals (see below)
-    torch.backends.mkldnn.enabled = not (device.type == "cpu" and cfg.batch_size < SMALL_BATCH)
-    # Tiny values early in training are denormal floats, which x86 handles in slow microcode: flushing them
-    # to zero took the tutorial's loop from 2,000-2,800 img/s to 3,600. The flag is per thread and OpenMP
-    # threads copy it when created, so the CLI sets it first thing; here it covers at least this thread.
-    torch.set_flush_denormal(device.type == "cpu")
-    s = Session(
-        device,
-        ds,
-        spec,
-        net,
-        model,
-        opt,
-        sched,
-        criterion,
-        scaler,
-        batches,
-        fmt,
-        freeze_whiten_at,
-        test,
-        shard,
-        sample_idx,
-        sample_true,
-        cfg.optimizer,
-    )
-    s.hyperparameters = {"lr": cfg.lr, "momentum": cfg.momentum, "weight_decay": cfg.weight_decay}
-    resume_or_start(s, cfg, run, rec, rank)
-    return s
-
-
-def resume_or_start(s: Session, cfg: TrainConfig, run: Run, rec: Recorder, rank: Rank) -> None:
-    """Every rank resumes from rank 0's checkpoint (weights, optimizer, schedule, position, hyper-parameters
-    as changed during the run), or the run starts fresh; either is recorded as an event."""
-    ck = (
-        torch.load(run.checkpoint_path, map_location="cpu", weights_only=True)
-        if rank.main and run.checkpoint_path.exists()
-        else None
-    )
-    ck = broadcast(ck, rank)
-    if ck:
-        s.net.load_state_dict(ck["model"])
-        s.opt.load_state_dict(ck["optimizer"])
-        if s.sched and ck["scheduler"]:
-            s.sched.load_state_dict(ck["scheduler"])
-        s.epoch0, s.step0 = ck["epoch"], ck["step"]
-        s.hyperparameters = ck.get("hyperparameters") or s.hyperparameters
-        global0 = s.epoch0 * s.batches.steps_per_epoch + s.step0
-        rec.emit({"type": "resume", "epoch": s.epoch0, "step": s.step0, "global_step": global0})
-        return
-    if hasattr(s.net, "init_whitening"):  # airbench: the first layer whitens 2×2 patches of the data
-        s.net.init_whitening(to_model_input(s.ds.train_x[:5000], s.spec.in_channels, cfg.mean, cfg.std))
-    sizes = {
-        "steps_per_epoch": s.batches.steps_per_epoch,
-        "epochs": cfg.epochs,
-        "total_steps": s.batches.total_steps,
-    }
-    data = {"dataset": s.ds.describe(), "classes": s.ds.classes, "skipped_files": len(s.ds.skipped)}
-    rec.emit(
-        {
-            "type": "start",
-            **data,
-            "device": rec.summary["device"],
-            "parameters": rec.summary["parameters"],
-            **sizes,
-        }
-    )
-
-
-# --- small meters -------------------------------------------------------------------------------------
-
-
-class RunningLoss:
-    """An epoch's training loss, summed on the device in one op per step (no sync); a log reads it once."""
-
-    def __init__(self, device: torch.device, rank: Rank):
-        dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
-        self.sum, self.device, self.rank = torch.zeros((), device=device, dtype=dtype), device, rank
-        self.images, self.logged, self.pending = 0, 0.0, 0
-
-    def add(self, loss: torch.Tensor, images: int, global_images: int) -> None:
-        """`loss`: this rank's mean over its `images` of a batch of `global_images`."""
-        self.sum.add_(loss, alpha=global_images / self.rank.world)  # += the share's summed loss
-        self.images += images
-        self.pending += images
-
-    def since_last_log(self) -> float:
-        """The mean loss of the images since the last call, over every rank (a collective under DDP)."""
-        summed = self.sum.item()
-        total, count = all_sum([summed - self.logged, float(self.pending)], self.device, self.rank)
-        self.logged, self.pending = summed, 0
-        return total / max(count, 1)
-
-    def epoch_mean(self) -> float:
-        total, count = all_sum([self.sum.item(), float(self.images)], self.device, self.rank)
-        return total / max(count, 1)
-
-
-class Throughput:
-    """Images per second over the last half second or more, and images seen in this session."""
-
-    def __init__(self):
-        self.t, self.window, self.rate, self.images = time.monotonic(), 0, 0.0, 0
-
-    def add(self, images: int) -> None:
-        self.window += images
-        self.images += images
-        now = time.monotonic()
-        if now - self.t >= 0.5:
-            self.rate, self.t, self.window = self.window / (now - self.t), now, 0
-
-
-class Stopwatch:
-    """Training seconds: earlier sessions' (from the summary) plus this one's, without pauses or tests."""
-
-    def __init__(self, before: float = 0.0):
-        self.before, self.total, self._since = before, before, None
-
-    def start(self) -> None:
-        self._since = time.monotonic()
-
-    def stop(self) -> None:
-        if self._since is not None:
-            self.total += time.monotonic() - self._since
-            self._since = None
-
-    def exclude(self, seconds: float) -> None:
-        if self._since is not None:
-            self._since += seconds
-
-    @property
-    def seconds(self) -> float:
-        return self.total + (time.monotonic() - self._since if self._since is not None else 0.0)
-
-    @property
-    def session_seconds(self) -> float:
-        return self.seconds - self.before
-
-
-if __name__ == "__main__":  # python -m core.train: the command line is core/cli.py
-    from .cli import main
-
+if __name__ == "__main__":
     sys.exit(main())

@@ -24,6 +24,7 @@ from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.charts import descent_loss_figure, descent_paths_figure, path_span, plot
 from ui.i18n import _, error_text
+from ui.practice import practice_section
 
 through_navigation()
 chapter_heading(__file__)
@@ -247,4 +248,5 @@ def descent_section() -> None:
 
 
 descent_section()
+practice_section(2)
 next_link(__file__)

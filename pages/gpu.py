@@ -21,6 +21,7 @@ from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.charts import plot, race_loss_figure, race_width_figure
 from ui.i18n import _, error_text
+from ui.practice import practice_section
 
 through_navigation()
 chapter_heading(__file__)
@@ -206,4 +207,5 @@ if RACE in st.session_state:
     show_history()
 if not has_gpu:
     recorded_gpu_results()
+practice_section(5)
 next_link(__file__)

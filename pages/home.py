@@ -14,6 +14,7 @@ from core.runs import RunStore
 from ui import through_navigation
 from ui.chapter import CHAPTERS, chapter_heading, next_link
 from ui.i18n import _, error_text
+from ui.practice import progress_line, reset_button
 from ui.runs_panel import run_columns, runs_frame
 from ui.safe import md
 
@@ -54,6 +55,8 @@ for i, chapter in enumerate(CHAPTERS):
         st.markdown(_(chapter.summary))
         for page in chapter.pages:
             st.page_link(page.path, label=_(page.title), icon=page.icon)
+        st.caption(progress_line(chapter.number))
+reset_button()
 
 st.markdown(_("The same engine runs from a terminal:"))
 st.code(

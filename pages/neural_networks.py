@@ -8,6 +8,7 @@ from core.walkthrough import TRAINING_STEPS, net_cells, resnet18_walkthrough, ru
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.i18n import N_, _
+from ui.practice import practice_section
 
 through_navigation()
 chapter_heading(__file__)
@@ -177,4 +178,5 @@ st.markdown(
 )
 network_cells()
 resnet_section()
+practice_section(3)
 next_link(__file__)

@@ -20,6 +20,7 @@ from core.tensors import (
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.i18n import N_, _, error_text
+from ui.practice import practice_section
 from ui.tensor_view import attributes_table, commented, message_text, show_error, show_tensor
 
 through_navigation()
@@ -417,4 +418,5 @@ create()
 if tensors:
     inspect()
     operate()
+practice_section(1)
 next_link(__file__)

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.messages import MessageError
 from tests.apptest import APP
 from ui.chapter import CHAPTERS, HOME
-from ui.i18n import catalog_files, read_translations
+from core.catalogs import catalog_files, read_translations
 from ui.i18n_catalogs import LOCALES, ROOT, area, extract, source_files
 
 MARKERS = {"_", "gettext", "ngettext", "N_"}

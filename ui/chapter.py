@@ -78,6 +78,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             ChapterPage("pages/train.py", N_("Train"), "🏋️"),
             ChapterPage("pages/report.py", N_("Report"), "📊"),
             ChapterPage("pages/classify.py", N_("Classify"), "🎨"),
+            ChapterPage("pages/practice.py", N_("Practice"), "✍️"),
         ),
     ),
     Chapter(

@@ -424,3 +424,21 @@ def race_width_figure(rates: dict[str, list[tuple[int, float]]], title: str, x: 
             _line(pd.Series(widths), pd.Series(speeds), name, PALETTE[i % len(PALETTE)], mode="lines+markers")
         )
     return _figure(traces, title, x, y, xaxis={"type": "log", "dtick": 0.30103}, yaxis={"type": "log"})
+
+
+# --- practice ---
+
+
+def clinic_figure(
+    correct: Sequence[float], broken: Sequence[float], title: str, y: str, log: bool = False
+) -> dict:
+    """A clinic case's reading per step (loss or gradient norm) beside the correct loop's. A value that
+    became nan or inf ends its line there."""
+
+    def finite(values: Sequence[float]) -> pd.Series:
+        return pd.Series([v if v == v and abs(v) != float("inf") else None for v in values], dtype=object)
+
+    lines = ((correct, _("correct loop"), PALETTE[2]), (broken, _("this loop"), PALETTE[0]))
+    traces = [_line(pd.Series(range(1, len(v) + 1)), finite(v), name, color) for v, name, color in lines]
+    yaxis = {"type": "log" if log else "linear", "exponentformat": "power"}
+    return _figure(traces, title, _("step"), y, yaxis=yaxis)

@@ -11,88 +11,19 @@ dropped from the URL. How to add and translate strings: docs/TRANSLATING.md."""
 
 from __future__ import annotations
 
-import functools
-import gettext
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import streamlit as st
-from babel.messages.pofile import read_po
 
-from core.messages import N_, MessageError, Phrase
+from core.catalogs import SOURCE_LANGUAGE, Translations, translations
+from core.messages import N_, Phrase
 
 __all__ = ["LANGUAGES", "N_", "_", "error_text", "language", "language_switch", "ngettext", "setup"]
 
 LANGUAGES = {"zh": "中文", "en": "English"}
-SOURCE_LANGUAGE = "en"
-LOCALES = Path(__file__).resolve().parents[1] / "locales"
 PARAM = "lang"
 # session_state keys: the language chosen with the switch, the translations in use this run, the switch
 _CHOICE = "_i18n_choice"
 _ACTIVE = "_i18n_active"
 _SWITCH = "i18n_switch"
-
-
-def _english_plural(n: int) -> int:
-    return int(n != 1)
-
-
-@dataclass(frozen=True)
-class Translations:
-    """One language's merged catalogs: msgid → translation (a tuple of forms for plural messages)."""
-
-    language: str
-    messages: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
-    plural_index: Callable[[int], int] = _english_plural
-
-    def gettext(self, message: str) -> str:
-        found = self.messages.get(message)
-        return found if isinstance(found, str) and found else message
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        forms = self.messages.get(singular)
-        if isinstance(forms, tuple):
-            index = self.plural_index(n)
-            if index < len(forms) and forms[index]:
-                return forms[index]
-        return singular if n == 1 else plural
-
-
-def catalog_files(lang: str) -> list[Path]:
-    """The .po files of `lang`, in a fixed order."""
-    return sorted((LOCALES / lang / "LC_MESSAGES").glob("*.po"))
-
-
-def read_translations(lang: str, files: Sequence[Path]) -> Translations:
-    """Merge the translations in `files` (.po files of `lang`), leaving out untranslated and fuzzy ones."""
-    messages: dict[str, str | tuple[str, ...]] = {}
-    plural_index = None
-    for path in files:
-        with open(path, "rb") as f:
-            catalog = read_po(f, locale=lang)
-        plural_index = plural_index or gettext.c2py(catalog.plural_expr)
-        for message in catalog:
-            if not message.id or message.fuzzy or message.context:
-                continue
-            key = message.id[0] if isinstance(message.id, tuple) else message.id
-            value = tuple(message.string) if isinstance(message.string, (tuple, list)) else message.string
-            if any(value if isinstance(value, tuple) else (value,)):
-                messages[key] = value
-    return Translations(lang, messages, plural_index or _english_plural)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(lang: str, stamp: tuple[tuple[str, int], ...]) -> Translations:
-    """`lang`'s catalogs, cached; `stamp` (names and modification times) makes an edited file re-read."""
-    return read_translations(lang, [LOCALES / lang / "LC_MESSAGES" / name for name, _mtime in stamp])
-
-
-def translations(lang: str) -> Translations:
-    """`lang`'s translations (English: none, the code's strings are English)."""
-    if lang == SOURCE_LANGUAGE:
-        return Translations(lang)
-    return _load(lang, tuple((p.name, p.stat().st_mtime_ns) for p in catalog_files(lang)))
 
 
 def browser_language() -> str:
@@ -148,15 +79,7 @@ def error_text(error: Exception | Phrase) -> str:
     """An error's message in the learner's language: a core `MessageError`'s template is translated, then
     filled in (words among its values, `Phrase`s, translated too); any other error's text is looked up as it
     is (English when it has no translation)."""
-    if not isinstance(error, (MessageError, Phrase)):
-        return _(str(error))
-    translated = _(error.template)
-    values = {k: error_text(v) if isinstance(v, Phrase) else v for k, v in error.values.items()}
-    try:
-        return translated.format(**values) if values else translated
-    except (KeyError, IndexError, ValueError):
-        # a translation whose placeholders do not match: the English sentence rather than none
-        return str(error)
+    return _active().message(error)
 
 
 def _switched() -> None:
