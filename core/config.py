@@ -16,7 +16,7 @@ from typing import Any, get_type_hints
 import torch
 
 from .data import CIFAR_MEAN, CIFAR_STD, TUTORIAL_MEAN, TUTORIAL_STD
-from .distributed import DDP_DEVICE
+from .devices import DDP_DEVICE
 from .messages import N_, MessageError
 from .models import MODELS
 from .optim import OPTIMIZERS, SCHEDULES

@@ -376,7 +376,7 @@ def load_image_folder(
 # --- generated shapes --------------------------------------------------------------------------------
 
 
-def _shapes(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def shapes(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """One image per label: a class-specific shape or texture at a random place, size and colour,
     on a contrasting background, with pixel noise. Learnable from shape alone, since colours are random."""
     n = len(labels)
@@ -429,7 +429,7 @@ def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = 1000, seed: int
     test_y = torch.arange(n_test) % k
     train_y = train_y[torch.randperm(n_train, generator=g)]
     return Dataset(
-        "synthetic", list(SYNTHETIC_CLASSES), _shapes(train_y, g), train_y, _shapes(test_y, g), test_y
+        "synthetic", list(SYNTHETIC_CLASSES), shapes(train_y, g), train_y, shapes(test_y, g), test_y
     )
 
 

@@ -17,10 +17,7 @@ import torch
 import torch.distributed as dist
 
 from .control import Control
-from .devices import DeviceError, resolve_device
-from .evaluate import Report
-
-DDP_DEVICE = "ddp"  # TrainConfig.device for "every GPU of this machine, one process each"
+from .devices import DDP_DEVICE, DeviceError, resolve_device
 
 
 @dataclass(frozen=True)
@@ -100,23 +97,13 @@ def all_sum(values: list[float], device: torch.device, rank: Rank) -> list[float
     return t.tolist()
 
 
-def gather_report(part: Report, indices: torch.Tensor, total: int, rank: Rank) -> Report:
-    """One Report over the whole test set from each rank's Report over `indices` (its shard)."""
+def all_gather(obj, rank: Rank) -> list:
+    """Every rank's `obj`, in rank order, on every rank (each rank's share of the test results)."""
     if not rank.distributed:
-        return part
+        return [obj]
     parts: list = [None] * rank.world
-    dist.all_gather_object(
-        parts, (indices.cpu(), part.predictions, part.confidence, part.loss, part.confusion)
-    )
-    predictions = torch.zeros(total, dtype=torch.int64)
-    confidence = torch.zeros(total)
-    confusion = torch.zeros_like(part.confusion)
-    loss = 0.0
-    for idx, p, c, part_loss, m in parts:
-        predictions[idx], confidence[idx] = p, c
-        confusion += m
-        loss += part_loss * len(idx) / max(total, 1)
-    return Report(part.classes, confusion, loss, predictions, confidence)
+    dist.all_gather_object(parts, obj)
+    return parts
 
 
 def agree(control: Control, agreed: Control, device: torch.device, rank: Rank) -> None:

@@ -1,13 +1,10 @@
 """How good is a model, overall and per class; top-k predictions; loading a run's checkpoint.
 
-`python -m core.evaluate RUN_ID [--runs-dir DIR]` prints the report of a run's saved model (DIR defaults to
-BLITZLAB_RUNS_DIR or ./runs, as in the app).
+Its command line, `python -m core.evaluate RUN_ID`, is core/evaluate.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,12 +13,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .data import TUTORIAL_MEAN, TUTORIAL_STD, DataError, Dataset, load_dataset, to_model_input
-from .devices import DeviceError, autocast, resolve_device
+from .data import TUTORIAL_MEAN, TUTORIAL_STD, Dataset, load_dataset, to_model_input
+from .devices import autocast
 from .messages import N_, MessageError
 from .models import get_model_spec
-from .paths import data_dir, runs_dir
-from .runs import RunError, RunStore
+from .paths import data_dir
 
 
 class CheckpointError(MessageError):
@@ -72,6 +68,21 @@ class Report:
             }
             for c, p, r, f, s in zip(self.classes, self.precision, self.recall, self.f1, self.support)
         ]
+
+    @classmethod
+    def merge(cls, parts: Sequence[tuple[torch.Tensor, Report]], total: int) -> Report:
+        """One Report over a test set of `total` images from Reports over disjoint parts of it, each with its
+        images' positions in the set: how the ranks of a distributed run, each scoring its shard, add up."""
+        first = parts[0][1]
+        predictions = torch.zeros(total, dtype=torch.int64)
+        confidence = torch.zeros(total)
+        confusion = torch.zeros_like(first.confusion)
+        loss = 0.0
+        for indices, part in parts:
+            predictions[indices], confidence[indices] = part.predictions, part.confidence
+            confusion += part.confusion
+            loss += part.loss * len(indices) / max(total, 1)
+        return cls(first.classes, confusion, loss, predictions, confidence)
 
     def confusion_shares(self) -> torch.Tensor:
         """The confusion matrix with each row divided by its total: the share of each true class predicted
@@ -268,47 +279,3 @@ def evaluate_run(
         progress=progress,
     )
     return report, ds
-
-
-def format_report(report: Report) -> str:
-    lines = [
-        f"test accuracy: {report.accuracy:.2%}   (chance: {1 / len(report.classes):.0%})",
-        "",
-        f"{'class':<14}{'accuracy':>9}{'precision':>10}{'f1':>7}{'support':>9}",
-    ]
-    for row in sorted(report.table(), key=lambda r: -r["accuracy"]):
-        lines.append(
-            f"{row['class']:<14}{row['accuracy']:>9.1%}{row['precision']:>10.1%}"
-            f"{row['f1']:>7.2f}{row['support']:>9}"
-        )
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m core.evaluate", description="Report on a run's saved model."
-    )
-    parser.add_argument("run", help="run id (a folder name under --runs-dir)")
-    parser.add_argument(
-        "--runs-dir",
-        default=str(runs_dir()),
-        help="where runs are kept (default: $BLITZLAB_RUNS_DIR or runs)",
-    )
-    parser.add_argument("--device", default="auto")
-    args = parser.parse_args(argv)
-    try:
-        device = resolve_device(args.device)
-        run = RunStore(args.runs_dir).open(args.run)
-        report, ds = evaluate_run(run, device)
-    except DeviceError as e:
-        parser.error(str(e))
-    except (RunError, CheckpointError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"run {run.id}: {run.config()['model']} on {ds.describe()}")
-    print(format_report(report))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Export a run's recipe as one standalone training script: torch and torchvision only.
+"""`python -m core.export RUN_ID`: a run's recipe as one standalone training script (torch and torchvision
+only), written by core/recipe_code.py's `export_script`.
 
     python -m core.export RUN_ID > train_cifar.py     (--runs-dir DIR; default BLITZLAB_RUNS_DIR or ./runs)
     python train_cifar.py --epochs 0.5 --data path/to/folder
@@ -7,35 +8,17 @@ The script is the program core/recipe_code.py shows beside the run, with a comma
 data source (CIFAR-10 through torchvision, the generated demo shapes, or an image folder; any script also
 reads a folder given with --data PATH), trains with the run's network and tricks written out, prints the
 tutorial's console lines and saves model.pth, a state_dict of the same class and keys as core/models.py
-builds, so the app's pages and `core.evaluate.load_weights` open it.
+builds, so the app's pages and `core.evaluation.load_weights` open it.
 """
 
 from __future__ import annotations
 
 import sys
 
-from .config import OneLineParser, TrainConfig, from_dict
+from .config import OneLineParser, from_dict
 from .paths import runs_dir
-from .recipe_code import CONSTRUCTORS, Program
+from .recipe_code import export_script
 from .runs import RunError, RunStore
-
-
-def export_script(cfg: TrainConfig, run_id: str = "") -> str:
-    """The standalone script that trains `cfg`'s recipe (the config's first MessageError when invalid)."""
-    recipe = f"the {cfg.preset} preset" if cfg.preset else "a custom recipe"
-    model = CONSTRUCTORS[cfg.model].split("(")[0] if cfg.model in CONSTRUCTORS else cfg.model
-    origin = f"Blitz Lab run {run_id}" if run_id else "Blitz Lab"
-    data = cfg.data.replace("\\", "/").replace('"', "'")  # a path, inside a docstring
-    doc = f'''"""Train {cfg.model} on {data} with {recipe}, in PyTorch alone (from {origin}).
-
-Needs torch and torchvision. Prints the tutorial's loss lines, then the test accuracy overall and per
-class, and saves the trained weights (a state_dict of {model}) to model.pth:
-
-    python this_script.py                                      # the run's own recipe and data
-    python this_script.py --epochs 0.5 --data path/to/folder   # half an epoch on folder/train/<class>/*
-    python this_script.py --help                               # every setting
-"""'''
-    return doc + "\n\n" + Program(cfg, script=True).code()
 
 
 def main(argv: list[str] | None = None) -> int:

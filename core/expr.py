@@ -7,25 +7,19 @@ calls to allow-listed `torch.*` functions and tensor methods, and allow-listed a
 no imports, no dunders, no lambdas or comprehensions, no attribute chains out of torch; the callables it
 hands around are private objects that typed text cannot forge.
 
-Messages are `ExprError`s (core.messages' `MessageError`): an `N_`-marked English template and its
-values, so the app can show them translated; words that fill a template (what a value is, "a numpy
-array") are `Phrase`s, translatable the same way.
-
-Resources are bounded before they are spent: every operation (calls, operators, indexing, advanced
-indexing) is first run on the `meta` device (shapes only, no memory) and refused if its result would
-exceed MAX_ELEMENTS, if the evaluation's new tensors together would exceed MAX_BYTES, or its estimated
-work MAX_WORK; between operations the evaluation stops once it has run MAX_SECONDS.
+Three ideas, three modules: this one is the visitor (one `_node_<Type>` method per allowed node, and the
+allow-lists); core/expr_budget.py bounds resources before they are spent (every operation sized on the
+`meta` device and charged against memory, work and time caps); core/expr_explain.py turns errors into one
+plain sentence (`ExprError`, an `N_`-marked English template and its values, so the app can show them
+translated; words that fill a template, such as "a numpy array", are `Phrase`s, translatable the same way).
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-import functools
 import math
 import operator
-import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,13 +28,28 @@ import numpy as np
 import torch
 
 from .devices import DeviceError, resolve_device
-from .messages import N_, MessageError, Phrase
+from .expr_budget import MAX_ELEMENTS, Budget, meta_index, warm_meta_kernels
+from .expr_explain import TORCH_ERRORS, ExprError, Refused, as_expr_error, shape_text, syntax_error
+from .messages import N_, Phrase
 
-MAX_ELEMENTS = 10_000_000  # in any one result
-MAX_BYTES = 400_000_000  # new tensors of one evaluation together (views and in-place results are free)
-MAX_WORK = 1_000_000_000  # element operations (multiply-adds for matmul) of one evaluation
-MAX_SECONDS = 1.0  # checked before each operation
-MAX_LIST = 10_000  # elements `tolist()` may turn into Python numbers
+# what the rest of the app uses (core.tensors, core.autograd, the pages, the exercises)
+__all__ = [
+    "KEYWORDS",
+    "MAX_ELEMENTS",
+    "MAX_LENGTH",
+    "TENSOR_METHODS",
+    "TORCH_FUNCTIONS",
+    "Evaluator",
+    "ExprError",
+    "Printed",
+    "Refused",
+    "as_expr_error",
+    "evaluate",
+    "names_in",
+    "printed",
+]
+
+MAX_SECONDS = 1.0  # an evaluation's time, checked before each operation (core/expr_budget.py)
 MAX_LENGTH = 2_000
 MAX_NODES = 300
 MAX_INT = 10**12
@@ -60,7 +69,6 @@ TORCH_FUNCTIONS = SHARED | set(
     minimum allclose equal
     """.split()
 )
-FACTORIES = {"empty", "zeros", "ones", "rand", "randn", "randint", "arange", "linspace", "eye", "full"}
 CUDA_FUNCTIONS = {"is_available", "device_count"}  # torch.cuda.* that only report
 TENSOR_METHODS = SHARED | set(
     """
@@ -133,9 +141,6 @@ KEYWORDS = {
     "size",
 }
 # no meta kernel or none needed: they allocate nothing, report a number, or make a bounded copy
-SKIP_META = {"numpy", "tolist", "item", "data_ptr", "from_numpy", "allclose", "equal", "size", "dim"}
-MATMULS = {"matmul", "mm", "bmm", "@", "dot"}  # work: result × inner size
-SORTS = {"sort", "topk"}
 BIN_OPS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -164,39 +169,9 @@ COMPARE = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
 }
-# torch's texts for the tutorial's common mistakes, which get a sentence of their own (_explain)
-SHAPE_MISMATCH = re.compile(r"shape '\[(?P<shape>[-\d, ]*)\]' is invalid for input of size (?P<count>\d+)")
-NOT_SCALAR = re.compile(r"a Tensor with (?P<count>\d+) elements cannot be converted to Scalar")
-# what torch raises for arguments it does not accept (AssertionError: e.g. a CUDA call in a CPU build)
-TORCH_ERRORS = (
-    RuntimeError,
-    TypeError,
-    ValueError,
-    IndexError,
-    ZeroDivisionError,
-    OverflowError,
-    AssertionError,
-)
-
-
-class ExprError(MessageError):
-    """An expression that is refused or fails; the message is a sentence for the user."""
-
-
-class Refused(ExprError):
-    """Something the box does not allow; the message is one sentence: what, and why."""
-
-
 WHY = Phrase(
     N_("the box runs only torch's tensor functions, so typed text cannot reach files or Python itself")
 )
-
-
-def as_expr_error(error: Exception) -> ExprError:
-    """Another module's error as an ExprError, keeping its template and values when it has them."""
-    if isinstance(error, MessageError):
-        return ExprError(error.template, **error.values)
-    return ExprError(str(error))
 
 
 class _Namespace:
@@ -238,168 +213,6 @@ def printed(value: Any) -> Printed:
     return Printed(repr(value))
 
 
-@functools.cache
-def _warm_meta_kernels() -> None:
-    """torch's first operation on the meta device loads its meta kernels (about a second here): done once,
-    before the first evaluation's clock starts, so that it is not refused as too slow."""
-    m = torch.ones(2, 2, device="meta")
-    (m @ m + 1).sum()
-
-
-def _to_meta(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
-    if isinstance(x, torch.device):
-        return torch.device("meta")
-    if isinstance(x, (list, tuple)) and not isinstance(x, torch.Size):
-        return type(x)(_to_meta(v) for v in x)
-    return x
-
-
-def _tensors(x: Any) -> list[torch.Tensor]:
-    if isinstance(x, torch.Tensor):
-        return [x]
-    if isinstance(x, (list, tuple)):
-        return [t for v in x for t in _tensors(v)]
-    return []
-
-
-def _numel(x: Any) -> int:
-    return sum(t.numel() for t in _tensors(x))
-
-
-def _shape_text(t: torch.Tensor) -> str:
-    return "×".join(map(str, t.shape)) or Phrase(N_("scalar"))
-
-
-def _broadcastable(a: torch.Size, b: torch.Size) -> bool:
-    try:
-        torch.broadcast_shapes(a, b)
-    except RuntimeError:
-        return False
-    return True
-
-
-def _explain(fn_name: str, args: list[Any], names: list[str], error: Exception) -> ExprError:
-    """torch's error as a plain sentence, with the shape rule for the common mistakes."""
-    tensors = [(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor)]
-    text = str(error)
-    if fn_name.endswith("_") and tensors and ("can't be cast" in text or "Promotion" in text):
-        n, t = tensors[0]
-        return ExprError(
-            N_(
-                "{fn} cannot store that result in {name}, which is {dtype}: in-place operations keep the "
-                "tensor's dtype, so use a {dtype} value or {new_fn}, which makes a new tensor."
-            ),
-            fn=fn_name,
-            name=n,
-            dtype=t.dtype,
-            new_fn=fn_name[:-1],
-        )
-    if len(tensors) == 2 and tensors[0][1].dtype != tensors[1][1].dtype and "dtype" in text:
-        (na, a), (nb, b) = tensors
-        return ExprError(
-            N_(
-                "{fn} needs both tensors to have the same dtype: {a} is {a_dtype}, {b} is {b_dtype}. "
-                "Convert one, e.g. {a}.float()."
-            ),
-            fn=fn_name,
-            a=na,
-            a_dtype=a.dtype,
-            b=nb,
-            b_dtype=b.dtype,
-        )
-    if fn_name in ("matmul", "mm", "@") and len(tensors) == 2:
-        (na, a), (nb, b) = tensors
-        if a.dim() >= 1 and b.dim() >= 1:
-            cols, rows = a.shape[-1], b.shape[0] if b.dim() == 1 else b.shape[-2]
-            if cols != rows:
-                return ExprError(
-                    N_(
-                        "matmul needs {a}'s columns ({cols}) to equal {b}'s rows ({rows}): {a} is {a_shape}, "
-                        "{b} is {b_shape}."
-                    ),
-                    a=na,
-                    b=nb,
-                    cols=cols,
-                    rows=rows,
-                    a_shape=_shape_text(a),
-                    b_shape=_shape_text(b),
-                )
-    if fn_name in ("+", "-", "*", "/", "//", "%", "**", "add", "sub", "mul", "div") and len(tensors) == 2:
-        (na, a), (nb, b) = tensors
-        if not _broadcastable(a.shape, b.shape):
-            return ExprError(
-                N_(
-                    "{a} ({a_shape}) and {b} ({b_shape}) cannot be broadcast together: comparing shapes from "
-                    "the right, each pair of sizes must be equal or one of them 1."
-                ),
-                a=na,
-                a_shape=_shape_text(a),
-                b=nb,
-                b_shape=_shape_text(b),
-            )
-    if fn_name in ("view", "reshape") and tensors and (bad := SHAPE_MISMATCH.search(text)):
-        n = tensors[0][0]
-        shape = [int(s) for s in bad["shape"].split(",") if s.strip()]
-        count, known = int(bad["count"]), math.prod(s for s in shape if s != -1)
-        if -1 not in shape:
-            return ExprError(
-                N_(
-                    "{name} has {count} elements, which cannot be arranged as ({shape}): that shape holds "
-                    "{total}."
-                ),
-                name=n,
-                count=count,
-                shape=bad["shape"],
-                total=known,
-            )
-        if known:
-            return ExprError(
-                N_(
-                    "{name} has {count} elements, which cannot be arranged as ({shape}): {count} is not a "
-                    "multiple of {known}."
-                ),
-                name=n,
-                count=count,
-                shape=bad["shape"],
-                known=known,
-            )
-    if fn_name == "item" and tensors and (many := NOT_SCALAR.search(text)):
-        return ExprError(
-            N_("item() needs a tensor of one element, and {name} has {count}."),
-            name=tensors[0][0],
-            count=int(many["count"]),
-        )
-    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-    return ExprError(N_("{fn} failed: {reason}"), fn=fn_name, reason=first)
-
-
-def _syntax_error(error: SyntaxError, text: str) -> ExprError:
-    """Python's complaint as a sentence of ours for the common ones; Python's own words for the rest."""
-    column = error.offset or len(text.strip())  # 0 or None: the text ended too early
-    bracket = re.match(r"'(.)' was never closed|unmatched '(.)'", error.msg or "")
-    if error.msg == "invalid syntax":
-        return ExprError(
-            N_("That is not a valid expression: Python cannot read it at column {column}."), column=column
-        )
-    if bracket and bracket[1]:
-        return ExprError(
-            N_("That is not a valid expression: the {bracket} at column {column} is never closed."),
-            bracket=bracket[1],
-            column=column,
-        )
-    if bracket:
-        return ExprError(
-            N_("That is not a valid expression: the {bracket} at column {column} closes nothing."),
-            bracket=bracket[2],
-            column=column,
-        )
-    return ExprError(
-        N_("That is not a valid expression ({reason}, at column {column})."), reason=error.msg, column=column
-    )
-
-
 def names_in(text: str) -> set[str]:
     """The names an expression reads (tensors, arrays, torch), none when it cannot be parsed: what its
     result depends on besides the text itself."""
@@ -421,24 +234,10 @@ def _device_arg(value: Any) -> None:
             raise as_expr_error(e) from None
 
 
-def _work(fn_name: str, args: list[Any], result: Any) -> int:
-    """A rough count of element operations: what bounds an operation's time once its sizes are bounded."""
-    inputs, out = _numel(args), _numel(result)
-    tensors = _tensors(args)
-    if fn_name in MATMULS and tensors and tensors[0].dim() >= 1:
-        return max(out, 1) * tensors[0].shape[-1] + inputs
-    if fn_name in SORTS:
-        return inputs * max(1, math.ceil(math.log2(max(inputs, 2))))
-    return inputs + out
-
-
 class Evaluator:
     def __init__(self, names: dict[str, Any], max_elements: int = MAX_ELEMENTS):
         self.names = names
-        self.max_elements = max_elements
-        self.bytes = 0
-        self.work = 0
-        self.deadline = math.inf
+        self.budget = Budget(max_elements)
 
     # --- entry ---------------------------------------------------------------------------------
     def evaluate(self, text: str) -> Any:
@@ -454,7 +253,7 @@ class Evaluator:
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as e:
-            raise _syntax_error(e, text) from None
+            raise syntax_error(e, text) from None
         except ValueError:  # a null byte
             raise ExprError(
                 N_("That is not a valid expression (it holds a character Python cannot read).")
@@ -471,8 +270,8 @@ class Evaluator:
                 count=count,
                 limit=MAX_NODES,
             )
-        _warm_meta_kernels()
-        self.deadline = time.monotonic() + MAX_SECONDS
+        warm_meta_kernels()
+        self.budget.start(MAX_SECONDS)
         try:
             result = self._eval(tree.body)
         except RecursionError:
@@ -570,7 +369,7 @@ class Evaluator:
                 symbol=symbol,
                 kind=_kind(value),
             )
-        return self._run(symbol, op, [value], {}, [_label(node.operand)])
+        return self.budget.run(symbol, op, [value], {}, [_label(node.operand)])
 
     def _node_BinOp(self, node: ast.BinOp) -> Any:
         op = BIN_OPS.get(type(node.op))
@@ -590,7 +389,7 @@ class Evaluator:
                 )
         if isinstance(left, NUMBER) and isinstance(right, NUMBER):
             return self._number_op(symbol, op, left, right)
-        return self._run(symbol, op, [left, right], {}, [_label(node.left), _label(node.right)])
+        return self.budget.run(symbol, op, [left, right], {}, [_label(node.left), _label(node.right)])
 
     def _node_Compare(self, node: ast.Compare) -> Any:
         if len(node.ops) != 1:
@@ -605,7 +404,7 @@ class Evaluator:
                     N_("Comparing {kind} is not allowed here: compare tensors, numbers or shapes."),
                     kind=_kind(v),
                 )
-        return self._run(
+        return self.budget.run(
             Phrase(N_("comparison")), op, [left, right], {}, [_label(node.left), _label(node.comparators[0])]
         )
 
@@ -630,8 +429,10 @@ class Evaluator:
         items = index if isinstance(index, tuple) else (index,)
         items = tuple(self._index_item(i) for i in items)
         index = items if isinstance(index, tuple) else items[0]
-        label = Phrase(N_("Indexing {label} ({shape})"), label=_label(node.value), shape=_shape_text(value))
-        return self._run(label, operator.getitem, [value, index], {}, [_label(node.value)], meta=_meta_index)
+        label = Phrase(N_("Indexing {label} ({shape})"), label=_label(node.value), shape=shape_text(value))
+        return self.budget.run(
+            label, operator.getitem, [value, index], {}, [_label(node.value)], meta=meta_index
+        )
 
     def _node_Attribute(self, node: ast.Attribute) -> Any:
         base = self._eval(node.value)
@@ -712,12 +513,12 @@ class Evaluator:
                 return self._tensor(args, kwargs)
             if target.name == "device":
                 return self._device(args, kwargs)
-            return self._run(target.name, getattr(torch, target.name), args, kwargs, names, out=out)
+            return self.budget.run(target.name, getattr(torch, target.name), args, kwargs, names, out=out)
         method = target.name
         if method == "to":
             for a in args:
                 _device_arg(a)
-        return self._run(
+        return self.budget.run(
             method,
             lambda *a, **k: getattr(a[0], method)(*a[1:], **k),
             [target.owner, *args],
@@ -805,7 +606,7 @@ class Evaluator:
             raise ExprError(N_("torch.tensor takes one argument: a number or a (nested) list of numbers."))
         if not isinstance(args[0], np.ndarray):
             _check_literal(args[0])
-        self._charge("torch.tensor", _numel_literal(args[0]) * 8, 0)
+        self.budget.charge("torch.tensor", _numel_literal(args[0]) * 8, 0)
         try:
             return torch.tensor(args[0], **kwargs)
         except TORCH_ERRORS as e:
@@ -824,139 +625,6 @@ class Evaluator:
             raise ExprError(
                 N_("{fn} failed: {reason}"), fn="torch.device", reason=str(e).splitlines()[0]
             ) from None
-
-    def _charge(self, what: str, new_bytes: int, work: int) -> None:
-        """Add one operation's memory and work to the evaluation's totals; refuse past the caps."""
-        self.bytes += new_bytes
-        self.work += work
-        if self.bytes > MAX_BYTES:
-            raise Refused(
-                N_(
-                    "{what} would bring this expression's new tensors to {mb:,.0f} MB and the limit here is "
-                    "{limit:,.0f} MB, so it is refused before allocating."
-                ),
-                what=what,
-                mb=self.bytes / 1e6,
-                limit=MAX_BYTES / 1e6,
-            )
-        if self.work > MAX_WORK:
-            raise Refused(
-                N_(
-                    "{what} would bring this expression to about {work:,} element operations and the limit "
-                    "here is {limit:,}, so it is refused before running."
-                ),
-                what=what,
-                work=self.work,
-                limit=MAX_WORK,
-            )
-
-    def _run(
-        self,
-        fn_name: str,
-        fn: Callable,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        names: list[str],
-        out: torch.Tensor | None = None,
-        meta: Callable | None = None,
-    ) -> Any:
-        """Run on the meta device first (sizes only) and refuse what is too big, then run for real."""
-        if time.monotonic() > self.deadline:
-            raise Refused(
-                N_("The expression ran longer than {seconds:g} s, so it was stopped before {fn}."),
-                seconds=MAX_SECONDS,
-                fn=fn_name,
-            )
-        if fn_name == "tolist" and args[0].numel() > MAX_LIST:
-            raise Refused(
-                N_(
-                    "tolist would make {count:,} Python numbers and the limit here is {limit:,}, so take "
-                    "fewer elements by indexing first."
-                ),
-                count=args[0].numel(),
-                limit=MAX_LIST,
-            )
-        if fn_name not in SKIP_META:
-            result = self._meta_run(fn_name, fn, args, kwargs, names, meta)
-            if out is not None:
-                if not isinstance(result, torch.Tensor) or result.shape != out.shape:
-                    shape = (
-                        _shape_text(result)
-                        if isinstance(result, torch.Tensor)
-                        else Phrase(N_("not a tensor"))
-                    )
-                    raise Refused(
-                        N_(
-                            "out= needs a tensor of the result's shape ({shape}), and {out} would have to be "
-                            "resized."
-                        ),
-                        shape=shape,
-                        out=_shape_text(out),
-                    )
-                kwargs = {**kwargs, "out": out}
-        else:
-            self._charge(fn_name, sum(t.numel() * t.element_size() for t in _tensors(args)), _numel(args))
-        try:
-            return fn(*args, **kwargs)
-        except TORCH_ERRORS as e:
-            raise _explain(fn_name, args, names, e) from None
-
-    def _meta_run(
-        self,
-        fn_name: str,
-        fn: Callable,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        names: list[str],
-        meta: Callable | None,
-    ) -> Any:
-        """The result's shapes, from the meta device or from `meta` (which gets the real arguments)."""
-        meta_args = _to_meta(args)
-        meta_kwargs = {**kwargs, "device": "meta"} if fn_name in FACTORIES or "device" in kwargs else kwargs
-        if fn_name == "to":  # positional devices ("cuda", torch.device) move nothing on the meta device
-            meta_args = [a if not isinstance(a, str) else "meta" for a in meta_args]
-        try:
-            result = meta(*args) if meta else fn(*meta_args, **meta_kwargs)
-        except NotImplementedError:
-            # no meta kernel (data-dependent sizes such as torch.where(cond)): bounded by the inputs
-            result = torch.empty(_numel(args) * max([1] + [t.dim() for t in _tensors(args)]), device="meta")
-        except TORCH_ERRORS as e:
-            raise _explain(fn_name, args, names, e) from None
-        n = _numel(result)
-        if n > self.max_elements:
-            raise Refused(
-                N_(
-                    "{fn} would make a tensor of {count:,} elements; the limit here is {limit:,}, so it is "
-                    "refused before allocating."
-                ),
-                fn=fn_name,
-                count=n,
-                limit=self.max_elements,
-            )
-        fresh = [
-            t
-            for t in _tensors(result)
-            if not t._is_view()
-            and not any(t is a for a in _tensors(meta_args))  # views and in-place: no new memory
-        ]
-        self._charge(fn_name, sum(t.numel() * t.element_size() for t in fresh), _work(fn_name, args, result))
-        return result
-
-
-def _meta_index(value: torch.Tensor, index: Any) -> Any:
-    """value[index] on the meta device: a boolean mask stands for its nonzero positions, one index
-    tensor per masked dimension (what torch does), so even data-dependent indexing is sized exactly."""
-    items = index if isinstance(index, tuple) else (index,)
-    meta_items: list[Any] = []
-    for i in items:
-        if isinstance(i, torch.Tensor) and i.dtype == torch.bool and i.dim() == 0:
-            meta_items.append(bool(i))
-        elif isinstance(i, torch.Tensor) and i.dtype == torch.bool:
-            count = int(i.count_nonzero())
-            meta_items.extend(torch.empty(count, dtype=torch.long, device="meta") for _ in range(i.dim()))
-        else:
-            meta_items.append(_to_meta(i))
-    return _to_meta(value)[tuple(meta_items)]
 
 
 def _check_literal(value: Any, depth: int = 0) -> None:

@@ -10,7 +10,7 @@ import torch.nn as nn
 import torchvision
 
 from .data import TUTORIAL_MEAN, TUTORIAL_STD, to_model_input
-from .evaluate import eval_mode
+from .evaluation import eval_mode
 
 
 class FeatureMaps(NamedTuple):

@@ -23,8 +23,7 @@ import torch
 
 from .config import TrainConfig
 from .control import COMMANDS, set_command, write_command
-from .devices import DeviceError, resolve_device
-from .distributed import DDP_DEVICE
+from .devices import DDP_DEVICE, DeviceError, resolve_device
 from .messages import N_
 from .optim import hyperparameter_problems
 from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim, pid_alive

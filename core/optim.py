@@ -13,7 +13,7 @@ OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "onecycle", "cosine", "linear")
 
 
-def _param_groups(model: nn.Module, lr: float, weight_decay: float, norm_bias_lr_scale: float) -> list[dict]:
+def param_groups(model: nn.Module, lr: float, weight_decay: float, norm_bias_lr_scale: float) -> list[dict]:
     """airbench's trick: batch-norm shifts learn `norm_bias_lr_scale`× faster; their weight decay is divided
     by the same factor so every parameter decays by the same amount per step."""
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
@@ -41,7 +41,7 @@ def make_optimizer(
 
     On CPU and CUDA the update is torch's fused kernel: the same arithmetic in one call instead of a
     Python loop over parameters (at the tutorial's batch 4, the loop was a seventh of every step)."""
-    groups = _param_groups(model, lr, weight_decay, norm_bias_lr_scale)
+    groups = param_groups(model, lr, weight_decay, norm_bias_lr_scale)
     fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters()) or None
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, fused=fused)
@@ -54,7 +54,7 @@ def make_optimizer(
     raise ValueError(f"Unknown optimizer '{name}'. Available: {', '.join(OPTIMIZERS)}.")
 
 
-def _warmup_linear(total_steps: int, warmup: float = 0.2, start: float = 0.2):
+def warmup_linear(total_steps: int, warmup: float = 0.2, start: float = 0.2):
     """airbench's triangle: from `start`× up to the peak over the first `warmup` of training,
     then down to 0."""
     peak = max(int(warmup * total_steps), 1)
@@ -79,7 +79,7 @@ def make_schedule(optimizer: torch.optim.Optimizer, name: str, total_steps: int)
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     if name == "linear":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_linear(total_steps))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps))
     raise ValueError(f"Unknown schedule '{name}'. Available: {', '.join(SCHEDULES)}.")
 
 

@@ -2,12 +2,12 @@
 
 Data (load, normalise, mini-batches), the network class, loss function and optimizer (and schedule), the
 training loop, saving, test accuracy overall and per class. One generator, two outputs: `recipe_code(cfg)`
-is shown beside a run (its settings written as values), and `core.export.export_script(cfg)` is the same
-program with a command line. The network classes and the helpers the fast recipes use are the engine's own
-source (inspect.getsource); the other lines do what core/train.py and core/batches.py do, in the same order
-(seeded shuffles, chunked preparation), and tests/test_export.py checks that both train the same weights.
-For the `tutorial` preset it reads like the tutorial's chapter 4; every line a faster recipe adds has a
-comment. The output is laid out as ruff format would (line length 110).
+is shown beside a run (its settings written as values), and `export_script(cfg)` is the same program with
+a command line (what `python -m core.export` prints). The network classes and the helpers the fast recipes
+use are the engine's own source (inspect.getsource); the other lines do what core/trainer.py and
+core/batches.py do, in the same order (seeded shuffles, chunked preparation), and tests/test_export.py
+checks that both train the same weights. For the `tutorial` preset it reads like the tutorial's chapter 4;
+every line a faster recipe adds has a comment. The output is laid out as ruff format would (line length 110).
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from . import models
 from .batches import CHUNK_IMAGES
 from .config import TrainConfig
 from .console import ACCURACY_LINE, CLASS_LINE, FINISHED, IMAGES_PER_LINE, LOSS_LINE, TUTORIAL_BATCH_SIZE
-from .data import IMAGE_SIZE, SYNTHETIC_CLASSES, augment, make_synthetic
-from .data import _shapes as shapes  # the engine's own helpers, emitted as source
-from .optim import _param_groups as param_groups
-from .optim import _warmup_linear as warmup_linear
-from .train import SMALL_BATCH, WHITEN_BIAS_TRAIN
+from .data import IMAGE_SIZE, SYNTHETIC_CLASSES, augment, make_synthetic, shapes
+from .devices import SMALL_BATCH
+from .models import WHITEN_BIAS_TRAIN
+from .optim import param_groups, warmup_linear
 
 # how each registered model is built, as code (tests check that every model of core.models.MODELS is here
 # and that the code builds the same state_dict keys and shapes)
@@ -72,6 +71,24 @@ def recipe_code(cfg: TrainConfig) -> str:
     """The run's recipe as PyTorch code, its settings written as values. Raises the config's first
     MessageError (core.config) when it is not a valid recipe."""
     return Program(cfg, script=False).code()
+
+
+def export_script(cfg: TrainConfig, run_id: str = "") -> str:
+    """The standalone script that trains `cfg`'s recipe (the config's first MessageError when invalid)."""
+    recipe = f"the {cfg.preset} preset" if cfg.preset else "a custom recipe"
+    model = CONSTRUCTORS[cfg.model].split("(")[0] if cfg.model in CONSTRUCTORS else cfg.model
+    origin = f"Blitz Lab run {run_id}" if run_id else "Blitz Lab"
+    data = cfg.data.replace("\\", "/").replace('"', "'")  # a path, inside a docstring
+    doc = f'''"""Train {cfg.model} on {data} with {recipe}, in PyTorch alone (from {origin}).
+
+Needs torch and torchvision. Prints the tutorial's loss lines, then the test accuracy overall and per
+class, and saves the trained weights (a state_dict of {model}) to model.pth:
+
+    python this_script.py                                      # the run's own recipe and data
+    python this_script.py --epochs 0.5 --data path/to/folder   # half an epoch on folder/train/<class>/*
+    python this_script.py --help                               # every setting
+"""'''
+    return doc + "\n\n" + Program(cfg, script=True).code()
 
 
 @dataclass
@@ -560,9 +577,8 @@ def class_sources(model: str) -> str:
 
 @functools.cache
 def _source(obj: object) -> str:
-    """An engine function's or class's source, under its public name (core's helpers start with `_`)."""
-    text = inspect.getsource(obj).rstrip()
-    return text.replace(f"def {obj.__name__}(", f"def {obj.__name__.lstrip('_')}(", 1)
+    """An engine function's or class's source, as the engine runs it."""
+    return inspect.getsource(obj).rstrip()
 
 
 def _names(source: str) -> set[str]:

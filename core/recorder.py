@@ -9,17 +9,14 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .distributed import Rank
-from .evaluate import Report
+from .evaluation import Report
 from .files import atomic_torch_save
 from .runs import Run, claim
-
-if TYPE_CHECKING:
-    from .train import Session
 
 Event = dict[str, Any]
 DATA_EVENT_SECONDS = 0.25  # data-loading progress events at most this often
@@ -109,21 +106,15 @@ class Recorder:
             }
         )
 
-    def checkpoint(self, s: Session, epoch: int, step: int) -> None:
-        """checkpoint.pt to resume from (weights, optimizer, schedule, position) and the bare model.pth."""
+    def checkpoint(self, state: Callable[[], dict[str, Any]], epoch: int, step: int) -> None:
+        """checkpoint.pt to resume from and the bare model.pth. `state()` gives the trainer's parts (model,
+        optimizer, scheduler, classes, hyperparameters); only rank 0, which writes, asks for it."""
         if self.rank.main:
-            state = {k: v.detach().cpu().contiguous() for k, v in s.net.state_dict().items()}
-            position = {"epoch": epoch, "step": step, "classes": s.ds.classes}
-            scheduler = s.sched.state_dict() if s.sched else None
-            checkpoint = {
-                "model": state,
-                "optimizer": s.opt.state_dict(),
-                "scheduler": scheduler,
-                **position,
-                "hyperparameters": s.hyperparameters,
-            }
+            parts = state()
+            weights = {k: v.detach().cpu().contiguous() for k, v in parts.pop("model").items()}
+            checkpoint = {"model": weights, **parts, "epoch": epoch, "step": step}
             atomic_torch_save(checkpoint, self.run.checkpoint_path)
-            atomic_torch_save(state, self.run.model_path)
+            atomic_torch_save(weights, self.run.model_path)
         self.emit({"type": "checkpoint", "epoch": epoch, "step": step})
 
     def retuned(self, outcome: dict[str, Any], epoch: int, step: int, global_step: int) -> bool:

@@ -1,5 +1,5 @@
 """`python -m core.train`: train from a terminal, with a progress line (or the tutorial's console lines,
-`--progress`); also how the app starts its jobs.
+`--progress`); also how the app starts its jobs. The loop itself is core/trainer.py.
 
     python -m core.train --data cifar10 --preset tutorial
     torchrun --standalone --nproc_per_node=2 -m core.train --data cifar10 --preset fast-gpu --device ddp
@@ -25,12 +25,12 @@ from .config import TrainConfig, config_from_args, from_dict, parser
 from .console import Console
 from .control import Control
 from .curves import eta_seconds
-from .devices import DeviceError
-from .distributed import DDP_DEVICE, Rank, broadcast, from_env, init, shutdown
+from .devices import DDP_DEVICE, DeviceError
+from .distributed import Rank, broadcast, from_env, init, shutdown
 from .messages import N_
 from .recorder import Event
 from .runs import Run, RunError, RunStore
-from .train import train
+from .trainer import train
 from .validate import checkpoint_problem, run_problems
 
 

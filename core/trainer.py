@@ -1,6 +1,6 @@
 """The trainer: a TrainConfig in, a run folder out, events to a callback while it runs.
 
-    python -m core.train --data synthetic --preset tutorial --epochs 1      (the command line: core/cli.py)
+    python -m core.train --data synthetic --preset tutorial --epochs 1      (the command line: core/train.py)
 
 `train()` reads top to bottom: set up (`prepare`: data, network, optimizer, resume point), then for each
 epoch its steps (control, forward/backward/step, log) and its end (evaluate, checkpoint). Beside it:
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,23 +26,17 @@ from .batches import Batch, Batches
 from .config import TrainConfig
 from .control import Control, Stopped
 from .data import DataError, Dataset, load_dataset, to_model_input
-from .devices import DeviceError, autocast, resolve_device
-from .distributed import DDP_DEVICE, SINGLE_PROCESS, Rank, agree, all_sum, broadcast, gather_report
-from .evaluate import Report, evaluate
-from .models import ModelSpec, get_model_spec
+from .devices import DDP_DEVICE, SMALL_BATCH, DeviceError, autocast, resolve_device
+from .distributed import SINGLE_PROCESS, Rank, agree, all_gather, all_sum, broadcast
+from .evaluation import Report, evaluate
+from .models import WHITEN_BIAS_TRAIN, ModelSpec, get_model_spec
 from .optim import hyperparameter_problems, make_optimizer, make_schedule, set_hyperparameters
 from .recorder import Event, Recorder
 from .runs import Run, RunError
 
 SAMPLE_COUNT = 32  # test images whose predictions every epoch event carries, for a live gallery
-# below this batch size, PyTorch's plain convolution beats oneDNN's (whose per-call setup dominates):
-# the tutorial's batch 4 on 2 threads: 3,600 img/s without oneDNN, 2,800 with it
-SMALL_BATCH = 32
 LOG_SECONDS = 0.1  # step events at most this often; each carries the mean loss of the steps since the last
 SYNC_STEPS = 10  # under DDP, ranks agree on the loss and on pause / stop every this many steps
-WHITEN_BIAS_TRAIN = (
-    0.3  # airbench models train the whitening bias this part of the steps (airbench94: 3 of 10)
-)
 
 
 STOPPED = "stopped by the user; resume continues from the saved checkpoint"
@@ -89,13 +82,13 @@ def train(
                 clock.exclude(agreed.wait_while_paused(on_pause, on_resume, tick))
                 if agreed.stopping:
                     clock.stop()
-                    rec.checkpoint(s, epoch, b.step)
+                    rec.checkpoint(s.state, epoch, b.step)
                     raise Stopped
                 if (
                     agreed.hyperparameters
                 ):  # `set lr=…` (typed while paused): applied, and kept in a checkpoint
                     if rec.retuned(s.retune(agreed.hyperparameters), epoch, b.step, global_step):
-                        rec.checkpoint(s, epoch, b.step)
+                        rec.checkpoint(s.state, epoch, b.step)
                     agreed.hyperparameters = {}
                 if s.freeze_whiten_at is not None and global_step >= s.freeze_whiten_at:
                     s.net.whiten.bias.requires_grad_(False)
@@ -121,7 +114,7 @@ def train(
             report, train_loss = test(cfg, s, rank), running.epoch_mean()
             clock.start()
             # checkpoint, summary and the epoch's event
-            rec.checkpoint(s, epoch + 1, 0)
+            rec.checkpoint(s.state, epoch + 1, 0)
             rate = speed.images / max(clock.session_seconds, 1e-9)
             rec.epoch(epoch + 1, report, train_loss, clock.seconds, rate, s.sample_idx, s.sample_true)
         return rec.finish("completed", "", clock.seconds)
@@ -170,7 +163,9 @@ def test(cfg: TrainConfig, s: Session, rank: Rank) -> Report:
         memory_format=s.memory_format,
         amp=cfg.amp,
     )
-    return gather_report(part, s.test_shard, len(s.ds.test_y), rank)
+    if not rank.distributed:
+        return part
+    return Report.merge(all_gather((s.test_shard.cpu(), part), rank), len(s.ds.test_y))
 
 
 def divergence_advice(cfg: TrainConfig, loss: float, epoch: int, step: int) -> str:
@@ -208,6 +203,16 @@ class Session:
     hyperparameters: dict[str, float] = field(default_factory=dict)  # lr (peak), momentum, weight decay
     epoch0: int = 0  # where training starts: 0, 0 unless resuming
     step0: int = 0
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps besides its position (core/recorder.py writes it)."""
+        return {
+            "model": self.net.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict() if self.sched else None,
+            "classes": self.ds.classes,
+            "hyperparameters": self.hyperparameters,
+        }
 
     def retune(self, values: dict[str, float]) -> dict[str, Any]:
         """Apply new hyper-parameters: {"changed": values in force}, {"refused": why} or {} (nothing new)."""
@@ -404,9 +409,3 @@ class Stopwatch:
     @property
     def session_seconds(self) -> float:
         return self.seconds - self.before
-
-
-if __name__ == "__main__":  # python -m core.train: the command line is core/cli.py
-    from .cli import main
-
-    sys.exit(main())

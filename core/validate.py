@@ -16,8 +16,7 @@ from PIL import Image, UnidentifiedImageError
 from .cifar import CifarError, cifar_problem
 from .config import TrainConfig, from_dict
 from .data import IMAGE_EXTENSIONS, DataError, inspect_image_folder, train_size
-from .devices import DeviceError, resolve_device
-from .distributed import DDP_DEVICE
+from .devices import DDP_DEVICE, DeviceError, resolve_device
 from .messages import N_, MessageError
 from .models import get_model_spec
 from .runs import Run

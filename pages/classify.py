@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from core.evaluate import CheckpointError, load_run_model, predict_topk
+from core.evaluation import CheckpointError, load_run_model, predict_topk
 from core.images import FITS, ImageError, from_canvas, model_view, read_images
 from core.insight import feature_maps, first_layer_filters, saliency
 from core.models import get_model_spec

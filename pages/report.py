@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.data import DataError, Dataset
-from core.evaluate import CheckpointError, Report, confusion_cell, evaluate_run
+from core.evaluation import CheckpointError, Report, confusion_cell, evaluate_run
 from core.paths import data_dir, runs_dir
 from core.reference import TUTORIAL_ACCURACY, references_for
 from core.runs import Run, RunStore

@@ -39,7 +39,7 @@ def trained_run(runs_dir) -> Callable[[str], Run]:
     that read trained models."""
     # imported here so that only the tests that train depend on the training engine
     from core.config import make_config
-    from core.train import train
+    from core.trainer import train
 
     def make(name: str) -> Run:
         cfg = make_config(

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import make_config
 from core.runs import RunStore
-from core.train import train
+from core.trainer import train
 from tests.apptest import APP
 from ui.runs_panel import changed_statuses
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.batches import Batches
-from core.cli import main
+from core.train import main
 from core.config import PRESETS, TrainConfig, cli_command, config_from_args, make_config, parser
 from core.data import make_synthetic
 from core.distributed import Rank

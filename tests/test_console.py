@@ -1,14 +1,14 @@
 """The tutorial's console rebuilt from a run's events (core/console.py), printed by the CLI for the tutorial
-preset (core/cli.py) and shown on the Train page (ui/recipe_view.py)."""
+preset (core/train.py) and shown on the Train page (ui/recipe_view.py)."""
 
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.cli import main
 from core.console import accuracy_percent, console_lines
 from core.runs import RunStore
+from core.train import main
 
 START = {"type": "start", "dataset": "cifar10: 50,000 train / 10,000 test images, 10 classes"}
 

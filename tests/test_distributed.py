@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-import core.cli
 import core.train
+import core.trainer
 from core import jobs
 from core.config import make_config
-from core.distributed import DDP_DEVICE
-from core.evaluate import evaluate_run
+from core.devices import DDP_DEVICE
+from core.evaluation import evaluate_run
 from core.runs import RunStore
-from core.train import train
+from core.trainer import train
 from tests.appserver import ROOT
 from tests.wait import wait_for
 
@@ -91,7 +91,7 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path, m
     spe = events[0]["steps_per_epoch"]
     assert spe == 79  # ceil(5000 / 64): the same steps as one process with batch 64
 
-    monkeypatch.setattr(core.train, "LOG_SECONDS", 0)  # the reference logs every step
+    monkeypatch.setattr(core.trainer, "LOG_SECONDS", 0)  # the reference logs every step
     cfg = make_config(
         data="synthetic",
         model="tutorial",
@@ -129,7 +129,7 @@ def test_more_processes_than_gpus_is_a_message(tmp_path):
 
 def test_ddp_without_torchrun_says_how_to_start_it(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        core.cli.main([*RECIPE, "--device", DDP_DEVICE, "--runs-dir", str(tmp_path)])
+        core.train.main([*RECIPE, "--device", DDP_DEVICE, "--runs-dir", str(tmp_path)])
     assert e.value.code == 2 and "torchrun --nproc_per_node" in capsys.readouterr().err
 
 

@@ -6,18 +6,11 @@ import pytest
 import torch
 
 from core.config import make_config
-from core.evaluate import (
-    CheckpointError,
-    Report,
-    confusion_cell,
-    evaluate,
-    load_weights,
-    main,
-    predict_topk,
-)
+from core.evaluate import main
+from core.evaluation import CheckpointError, Report, confusion_cell, evaluate, load_weights, predict_topk
 from core.models import LeNet, Net
 from core.runs import RunStore
-from core.train import train
+from core.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,6 +79,20 @@ def test_evaluate_counts_every_image_and_reports_progress():
     assert report.confusion.sum() == 7 and report.accuracy == pytest.approx(6 / 7)
     assert report.confusion[2, 1] == 1 and report.predictions.tolist() == [0, 1, 2, 1, 1, 0, 0]
     assert seen == [(3, 7), (6, 7), (7, 7)]
+
+
+def test_reports_over_disjoint_shards_merge_into_the_report_over_all_images():
+    """How the ranks of a distributed run add up their test shards (strided, as core/trainer.py cuts them)."""
+    y = torch.tensor([0, 1, 2, 2, 1, 0, 0])
+    x = torch.zeros(7, 3, 32, 32, dtype=torch.uint8)
+    x[:, 0, 0, 0] = torch.tensor([0, 1, 2, 1, 1, 0, 0], dtype=torch.uint8)
+    whole = evaluate(Oracle(), x, y, ["a", "b", "c"], 3)
+    shards = [torch.arange(r, 7, 2) for r in range(2)]
+    parts = [(i, evaluate(Oracle(), x[i], y[i], ["a", "b", "c"], 3)) for i in shards]
+    merged = Report.merge(parts, 7)
+    assert torch.equal(merged.confusion, whole.confusion) and torch.equal(merged.predictions, whole.predictions)
+    assert torch.allclose(merged.confidence, whole.confidence) and merged.loss == pytest.approx(whole.loss)
+    assert merged.classes == whole.classes
 
 
 def test_predict_topk_is_sorted_probabilities():

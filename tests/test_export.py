@@ -1,8 +1,8 @@
-"""The exported script (core/export.py) trains a run's recipe with torch and torchvision alone: each preset's
-script, run for a few dozen steps on a small generated image folder, learns (its loss falls) and saves a
-model.pth that core.evaluate loads and scores as the script did; the tutorial and fast-cpu scripts train the
-very weights the engine trains and print the console core.console rebuilds from the run's events;
-`python -m core.export RUN_ID` prints the script."""
+"""The exported script (core/recipe_code.py's `export_script`) trains a run's recipe with torch and
+torchvision alone: each preset's script, run for a few dozen steps on a small generated image folder, learns
+(its loss falls) and saves a model.pth that core.evaluation loads and scores as the script did; the tutorial
+and fast-cpu scripts train the very weights the engine trains and print the console core.console rebuilds
+from the run's events; `python -m core.export RUN_ID` prints the script."""
 
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ from PIL import Image
 from core.config import make_config
 from core.console import FINISHED, accuracy_percent, console_lines
 from core.data import load_image_folder
-from core.evaluate import evaluate, load_weights
-from core.export import export_script, main
+from core.evaluation import evaluate, load_weights
+from core.export import main
 from core.models import MODELS, build_model
+from core.recipe_code import export_script
 from core.runs import RunStore
-from core.train import train
+from core.trainer import train
 
 COLOURS = {"blue": (40, 60, 200), "gray": (128, 128, 128), "green": (40, 180, 60), "red": (200, 40, 40)}
 LOSS = re.compile(r"^\[(\d+), +(\d+)\] loss: (\d+\.\d{3})$")
@@ -109,7 +110,7 @@ def test_each_script_trains_and_its_model_opens_in_core_evaluate(name, folder, t
     out = run_script(script, tmp_path, "--data", str(folder), "--out", str(tmp_path / "model.pth"), *flags)
     losses = _losses(out)
     assert len(losses) >= 2 and losses[-1] < losses[0], out
-    # model.pth: the state_dict of the class core.models builds, scored by core.evaluate as by the script
+    # model.pth: the state_dict of the class core.models builds, scored by core.evaluation as by the script
     ds = load_image_folder(folder)
     model = build_model(cfg.model, len(ds.classes))
     load_weights(model, tmp_path / "model.pth")

@@ -27,7 +27,7 @@ from streamlit.testing.v1 import AppTest
 from core import jobs
 from core.config import make_config
 from core.runs import RunError, RunStore, pid_alive
-from core.train import train
+from core.trainer import train
 from tests.appserver import ROOT, start_app
 from tests.apptest import APP, open_page
 from tests.wait import wait_for

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
-from core.evaluate import evaluate_run
+from core.evaluation import evaluate_run
 from core.runs import RunStore
 from tests.appserver import ROOT
 from tests.apptest import APP, open_page

@@ -7,13 +7,13 @@ from dataclasses import asdict
 import pytest
 import torch
 
-import core.train
+import core.trainer
 from core import jobs
 from core.config import make_config
 from core.control import Control, set_command, write_command
 from core.optim import make_optimizer, make_schedule, set_hyperparameters
 from core.runs import RunError, RunStore
-from core.train import train
+from core.trainer import train
 from tests.wait import wait_for
 
 QUICK = dict(model="tutorial", optimizer="sgd", lr=0.01, momentum=0.9, batch_size=32, device="cpu", epochs=2)
@@ -21,7 +21,7 @@ QUICK = dict(model="tutorial", optimizer="sgd", lr=0.01, momentum=0.9, batch_siz
 
 @pytest.fixture(autouse=True)
 def every_step(monkeypatch):
-    monkeypatch.setattr(core.train, "LOG_SECONDS", 0)
+    monkeypatch.setattr(core.trainer, "LOG_SECONDS", 0)
 
 
 def train_with_a_change_while_paused(run, data, cfg, values) -> tuple[list, dict]:
@@ -103,7 +103,7 @@ def test_bad_values_are_refused_with_a_reason_and_change_nothing(tmp_path, small
 
 
 def test_the_optimizer_keeps_the_fast_groups_ratio_and_decay_per_step():
-    net = core.train.get_model_spec("airbench-mini").build(10)
+    net = core.trainer.get_model_spec("airbench-mini").build(10)
     opt = make_optimizer(net, "nesterov", 0.5, 0.85, 1e-3, norm_bias_lr_scale=64)
     sched = make_schedule(opt, "onecycle", 100)
     now = set_hyperparameters(

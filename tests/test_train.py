@@ -5,13 +5,13 @@ import time
 import pytest
 import torch
 
-import core.train
-from core.cli import main
+import core.trainer
 from core.config import PRESETS, TrainConfig, make_config
 from core.control import Control
 from core.models import Net, build_model
 from core.runs import RunStore
-from core.train import train
+from core.train import main
+from core.trainer import train
 
 QUICK = dict(model="tutorial", optimizer="adam", lr=3e-3, batch_size=32, device="cpu")
 
@@ -24,7 +24,7 @@ def quick(**overrides) -> TrainConfig:
 @pytest.fixture
 def every_step(monkeypatch):
     """A step event for every step (by default they come at most every LOG_SECONDS), for exact-step checks."""
-    monkeypatch.setattr(core.train, "LOG_SECONDS", 0)
+    monkeypatch.setattr(core.trainer, "LOG_SECONDS", 0)
 
 
 def test_presets_and_overrides():
@@ -129,10 +129,10 @@ def test_the_control_file_stops_a_run_from_another_process(tmp_path, small_data,
 
 def test_step_events_are_throttled_to_means_and_each_epoch_ends_with_one(tmp_path, small_data, monkeypatch):
     every = []
-    monkeypatch.setattr(core.train, "LOG_SECONDS", 0)
+    monkeypatch.setattr(core.trainer, "LOG_SECONDS", 0)
     train(quick(epochs=2), RunStore(tmp_path).create({}), on_event=every.append, dataset=small_data)
     per_step = {e["global_step"]: e["loss"] for e in every if e["type"] == "step"}
-    monkeypatch.setattr(core.train, "LOG_SECONDS", 1e9)  # never by time: only each epoch's last step
+    monkeypatch.setattr(core.trainer, "LOG_SECONDS", 1e9)  # never by time: only each epoch's last step
     logged = []
     train(quick(epochs=2), RunStore(tmp_path).create({}), on_event=logged.append, dataset=small_data)
     steps = [e for e in logged if e["type"] == "step"]

@@ -292,7 +292,7 @@ def confusion_figure(matrix: list[list[float]], classes: list[str], normalized: 
 
     Its cells can be clicked (st.plotly_chart's on_select): plotly selects no heatmap cells, so a marker
     sits on each, invisible until selected, with customdata [true index, predicted index] for
-    core.evaluate.confusion_cell; the selected cell gets an outline."""
+    core.evaluation.confusion_cell; the selected cell gets an outline."""
     cells = [(t, p) for t in range(len(classes)) for p in range(len(classes))]
     return {
         "data": [

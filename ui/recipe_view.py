@@ -3,8 +3,8 @@
     recipe_panel(run.config(), run_id=run.id)             # the code (copy button) + the script download
     console_panel(run.events(), cfg["batch_size"])        # the lines the tutorial's loop would print
 
-The code comes from core/recipe_code.py, the script from core/export.py and the console from
-core/console.py: what is shown is generated from the run's own config and events.
+The code and the script come from core/recipe_code.py, the console from core/console.py: what is shown is
+generated from the run's own config and events.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import streamlit as st
 
 from core.config import TrainConfig, from_dict
 from core.console import console_lines, print_every
-from core.export import export_script
 from core.messages import MessageError
-from core.recipe_code import recipe_code
+from core.recipe_code import export_script, recipe_code
 from ui.i18n import _, error_text
 
 

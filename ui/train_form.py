@@ -12,8 +12,7 @@ from core import jobs
 from core.cifar import ARCHIVE, FOLDER, CifarError, Source, can_download, on_disk, resolve_copy
 from core.config import AMP, PRESETS, TrainConfig, cli_command, make_config
 from core.data import DataError, preview_grid
-from core.devices import default_device, list_devices
-from core.distributed import DDP_DEVICE
+from core.devices import DDP_DEVICE, default_device, list_devices
 from core.models import MODELS, build_model, get_model_spec
 from core.optim import OPTIMIZERS, SCHEDULES
 from core.paths import data_dir
