@@ -111,6 +111,23 @@ def forward_flops(width: int) -> int:
     return counter.get_total_flops()
 
 
+@dataclass(frozen=True)
+class NetSize:
+    """What a width makes of the race's network, read off `race_net` itself."""
+
+    conv1: int  # output channels
+    conv2: int
+    parameters: int
+    forward_flops: int  # one image's forward pass
+
+
+@functools.cache
+def net_size(width: int) -> NetSize:
+    net = race_net(width)
+    parameters = sum(p.numel() for p in net.parameters())
+    return NetSize(net.conv1.out_channels, net.conv2.out_channels, parameters, forward_flops(width))
+
+
 def page_max_steps(width: int, batch_size: int) -> int:
     """The most steps the page offers at this width and batch: within PAGE_FORWARD_FLOPS of work and
     PAGE_IMAGES images (a narrow network is bound by per-step costs, not arithmetic), PAGE_MIN_STEPS to
@@ -232,8 +249,7 @@ def run_race(
     lanes = [Lane(name, labels.get(name, name), steps, batch_size) for name in names]
     for lane in lanes:
         run_lane(lane, width, batches, progress or _noop)
-    parameters = sum(p.numel() for p in race_net(width).parameters())
-    return Race(width, batch_size, steps, parameters, lanes)
+    return Race(width, batch_size, steps, net_size(width).parameters, lanes)
 
 
 def recorded_results(path: Path = BENCHMARKS) -> list[dict[str, str]]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .devices import DeviceError, resolve_device
-from .expr import MAX_ELEMENTS, ExprError, as_expr_error
+from .expr import MAX_ELEMENTS, ExprError, as_expr_error, evaluate, names_in
 from .messages import N_, Phrase
 
 FACTORIES = ("rand", "randn", "ones", "zeros", "empty", "arange", "linspace", "eye", "full")
@@ -162,48 +162,42 @@ def factory(
             known=", ".join(FACTORIES),
         )
     dev, dt = _device(device), DTYPES[dtype]
-    grad = requires_grad and dt.is_floating_point
-    extra = (
-        f", dtype=torch.{dtype}"
-        + (f", device='{dev}'" if dev.type != "cpu" else "")
-        + (", requires_grad=True" if grad else "")
-    )
-    opts = dict(dtype=dt, device=dev, requires_grad=grad)
     if requires_grad and not dt.is_floating_point:
         raise ExprError(N_("Only floating-point tensors can require gradients."))
-    try:
-        if kind in ("rand", "randn") and not dt.is_floating_point:
-            raise ExprError(N_("torch.{kind} makes floating-point numbers; pick a float dtype."), kind=kind)
-        if kind in ("rand", "randn", "ones", "zeros", "empty"):
-            size = parse_shape(shape)
-            t = getattr(torch, kind)(size, **opts)
-            code = f"{name} = torch.{kind}({', '.join(map(str, size))}{extra})"
-        elif kind == "full":
-            size = parse_shape(shape)
-            t = torch.full(size, fill, **opts)
-            code = f"{name} = torch.full({size}, {fill:g}{extra})"
-        elif kind == "arange":
-            if end <= start or (end - start) / 1 > MAX_ELEMENTS:
-                raise ExprError(
-                    N_("arange needs end > start, and at most {limit:,} steps of 1."), limit=MAX_ELEMENTS
-                )
-            t = torch.arange(start, end, **opts)
-            code = f"{name} = torch.arange({start:g}, {end:g}{extra})"
-        elif kind == "linspace":
-            _check_numel(steps)
-            t = torch.linspace(start, end, steps, **opts)
-            code = f"{name} = torch.linspace({start:g}, {end:g}, {steps}{extra})"
-        else:  # eye
-            size = parse_shape(shape)
-            n = size[0] if size else 3
-            _check_numel(n * n)
-            t = torch.eye(n, **opts)
-            code = f"{name} = torch.eye({n}{extra})"
-    except RuntimeError as e:
-        raise ExprError(
-            N_("{fn} failed: {reason}"), fn=f"torch.{kind}", reason=str(e).splitlines()[0]
-        ) from None
-    return Created(t, code)
+    if kind in ("rand", "randn") and not dt.is_floating_point:
+        raise ExprError(N_("torch.{kind} makes floating-point numbers; pick a float dtype."), kind=kind)
+    if kind in ("rand", "randn", "ones", "zeros", "empty"):
+        args = ", ".join(map(str, parse_shape(shape)))
+    elif kind == "full":
+        args = f"{parse_shape(shape)}, {_number(fill)}"
+    elif kind == "arange":
+        if end <= start or (end - start) / 1 > MAX_ELEMENTS:
+            raise ExprError(
+                N_("arange needs end > start, and at most {limit:,} steps of 1."), limit=MAX_ELEMENTS
+            )
+        args = f"{_number(start)}, {_number(end)}"
+    elif kind == "linspace":
+        _check_numel(steps)
+        args = f"{_number(start)}, {_number(end)}, {steps}"
+    else:  # eye
+        size = parse_shape(shape)
+        n = size[0] if size else 3
+        _check_numel(n * n)
+        args = str(n)
+    options = (
+        f", dtype=torch.{dtype}"
+        + (f", device='{dev}'" if dev.type != "cpu" else "")
+        + (", requires_grad=True" if requires_grad else "")
+    )
+    call = f"torch.{kind}({args}{options})"
+    # one source: the tensor is what the shown code makes, run through the expression box's evaluator
+    return Created(evaluate(call, {}), f"{name} = {call}")
+
+
+def _number(x: float) -> str:
+    """A number as code, as short as it reads (7, 0.5) yet exactly the value (0.1234567 stays whole)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))
 
 
 def describe(t: torch.Tensor) -> dict[str, Any]:
@@ -308,3 +302,41 @@ def valid_name(name: str) -> str:
             name=name,
         )
     return name
+
+
+@dataclass
+class ResultCache:
+    """The expression box's last result, kept until its text or a tensor it reads changes (another object
+    under a name, or an in-place change: the tensor's `_version`). A rerun (a click anywhere on the page)
+    then shows and saves the same result instead of drawing torch.rand again or repeating an add_."""
+
+    reads: tuple[str, list[tuple[str, Any, int | None]]] | None = None
+    result: Any = None
+
+    def result_of(self, text: str, names: dict[str, Any]) -> Any:
+        """`text` evaluated with `names` (core.expr), or its ExprError; evaluated again only when needed."""
+        if self.reads is not None and _same_reads(self.reads, _reads(text, names)):
+            return self.result
+        try:
+            result = evaluate(text, names)
+        except ExprError as e:
+            result = e
+        # what it read as it is now: an in-place expression has changed it, and must not run again
+        self.reads, self.result = _reads(text, names), result
+        return result
+
+
+def _reads(text: str, names: dict[str, Any]) -> tuple[str, list[tuple[str, Any, int | None]]]:
+    """An expression's text, and each name it reads with the object that name holds and its `_version`."""
+    return text, [(n, names.get(n), getattr(names.get(n), "_version", None)) for n in sorted(names_in(text))]
+
+
+def _same_reads(a: tuple[str, list], b: tuple[str, list]) -> bool:
+    """The same text reading the very same objects, unchanged (objects compared by identity: `==` on
+    tensors compares their elements)."""
+    (text_a, reads_a), (text_b, reads_b) = a, b
+    return (
+        text_a == text_b
+        and len(reads_a) == len(reads_b)
+        and all(x[0] == y[0] and x[1] is y[1] and x[2] == y[2] for x, y in zip(reads_a, reads_b))
+    )

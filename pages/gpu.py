@@ -11,9 +11,8 @@ from core.race import (
     PAGE_WIDTHS,
     WARMUP_STEPS,
     Race,
-    forward_flops,
+    net_size,
     page_max_steps,
-    race_net,
     recorded_results,
     run_race,
 )
@@ -103,12 +102,14 @@ def race_controls() -> tuple[int, int, int]:
     steps = right.slider(
         _("Steps per device"), PAGE_MIN_STEPS, most, min(DEFAULT_STEPS, most), key="gpu_steps"
     )
-    params = sum(p.numel() for p in race_net(width).parameters())
+    size = net_size(width)
     st.caption(
         _(
             "At width {width}: conv1 has {c1} output channels and conv2 {c2}; {params:,} parameters; "
             "{mflop:.1f} MFLOP per image for the forward pass (about twice that again for backward)."
-        ).format(width=width, c1=6 * width, c2=16 * width, params=params, mflop=forward_flops(width) / 1e6)
+        ).format(
+            width=width, c1=size.conv1, c2=size.conv2, params=size.parameters, mflop=size.forward_flops / 1e6
+        )
     )
     return width, batch, steps
 

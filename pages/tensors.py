@@ -8,6 +8,7 @@ from core.expr import ExprError, evaluate, names_in, printed
 from core.tensors import (
     DTYPES,
     FACTORIES,
+    ResultCache,
     bridgeable,
     factory,
     fits,
@@ -236,32 +237,12 @@ def expression() -> None:
         save_as(result)
 
 
-def reads(text: str, names: dict) -> tuple[str, list[tuple[str, object, int | None]]]:
-    """What an expression's result depends on: its text, and each name it reads with the object that name
-    holds and that tensor's count of in-place changes (`_version`)."""
-    return text, [(n, names.get(n), getattr(names.get(n), "_version", None)) for n in sorted(names_in(text))]
-
-
 def evaluated(text: str) -> object:
-    """The expression's result, or its ExprError, evaluated once for this text and these tensors: a rerun
-    (a click on Save, or anywhere else) shows and saves the same result instead of drawing torch.rand again
-    or repeating an in-place add_."""
+    """The expression's result, or its ExprError, evaluated once for this text and these tensors
+    (core.tensors.ResultCache): a rerun (a click on Save, or anywhere else) shows the same result."""
     # the numpy bridge's arrays too, by the names its code uses: torch.from_numpy(a_np)
     names = {**{f"{n}_np": v for n, v in arrays.items()}, **tensors}
-    cached = st.session_state.get("t_result")
-    if cached is not None:
-        (old_text, old_reads), result = cached
-        new_text, new_reads = reads(text, names)
-        if old_text == new_text and len(old_reads) == len(new_reads):
-            if all(a[0] == b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(old_reads, new_reads)):
-                return result
-    try:
-        result = evaluate(text, names)
-    except ExprError as e:
-        result = e
-    # what it read as it is now: an in-place expression has changed it, and must not run again
-    st.session_state["t_result"] = (reads(text, names), result)
-    return result
+    return st.session_state.setdefault("t_result", ResultCache()).result_of(text, names)
 
 
 def save_as(result: torch.Tensor) -> None:

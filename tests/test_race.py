@@ -20,6 +20,7 @@ from core.race import (
     RaceError,
     forward_flops,
     lane_stopped,
+    net_size,
     page_max_steps,
     race_net,
     recorded_results,
@@ -81,6 +82,15 @@ def test_width_multiplies_the_conv_channels_and_the_work_grows_with_it():
     assert wide(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     flops = [forward_flops(w) for w in PAGE_WIDTHS]
     assert flops == sorted(flops) and flops[-1] > 50 * flops[0]
+
+
+def test_a_widths_sizes_are_read_off_its_network():
+    """What the GPU page says about a width (channels, parameters, work) comes from the raced network."""
+    assert net_size(1).parameters == sum(p.numel() for p in Net().parameters())
+    size, wide = net_size(4), race_net(4)
+    assert (size.conv1, size.conv2) == (wide.conv1.out_channels, wide.conv2.out_channels) == (24, 64)
+    assert size.parameters == sum(p.numel() for p in wide.parameters())
+    assert size.forward_flops == forward_flops(4)
 
 
 def test_the_page_offers_fewer_steps_for_more_work():

@@ -8,6 +8,7 @@ from core.expr import ExprError
 from core.tensors import (
     HEATMAP_SIDE,
     PREVIEW_ELEMENTS,
+    ResultCache,
     as_image,
     bridgeable,
     describe,
@@ -32,6 +33,42 @@ def test_factories_make_what_the_code_says():
     assert torch.equal(factory("d", "eye", "3").tensor, torch.eye(3))
     assert factory("e", "full", "2", fill=7.0).tensor.tolist() == [7.0, 7.0]
     assert factory("f", "ones", "2", requires_grad=True).tensor.requires_grad
+
+
+@pytest.mark.parametrize(
+    "kind, values",
+    [
+        ("ones", {"shape": "2, 3", "dtype": "float64", "requires_grad": True}),
+        ("full", {"shape": "3", "fill": 0.1234567}),
+        ("arange", {"start": 0.5, "end": 4, "dtype": "float32"}),
+        ("linspace", {"start": -1, "end": 1.25, "steps": 4}),
+        ("eye", {"shape": "3", "dtype": "int32"}),
+    ],
+)
+def test_a_created_tensor_is_exactly_what_its_shown_code_makes(kind, values):
+    """One source: running the shown line in plain Python gives the same tensor, to the last digit."""
+    created = factory("t", kind, **values)
+    scope = {"torch": torch}
+    exec(created.code, scope)
+    made = scope["t"]
+    assert torch.equal(made, created.tensor) and made.dtype == created.tensor.dtype
+    assert made.requires_grad == created.tensor.requires_grad
+
+
+def test_the_result_cache_runs_an_expression_once_until_what_it_reads_changes():
+    a = torch.zeros(3)
+    names = {"a": a}
+    cache = ResultCache()
+    first = cache.result_of("a.add_(1)", names)
+    assert cache.result_of("a.add_(1)", names) is first and a.tolist() == [1.0, 1.0, 1.0]  # not twice
+    drawn = cache.result_of("torch.rand(2)", names)
+    assert cache.result_of("torch.rand(2)", names) is drawn  # the same draw, not a new one
+    assert cache.result_of("a * 2", names).tolist() == [2.0, 2.0, 2.0]
+    a.mul_(5)  # changed in place (its _version moves): evaluated again
+    assert cache.result_of("a * 2", names).tolist() == [10.0, 10.0, 10.0]
+    names["a"] = torch.ones(3)  # another tensor under the name: evaluated again
+    assert cache.result_of("a * 2", names).tolist() == [2.0, 2.0, 2.0]
+    assert isinstance(cache.result_of("b + 1", names), ExprError)
 
 
 @pytest.mark.parametrize(
