@@ -184,12 +184,18 @@ def run_program(setup: str, loop: str) -> Symptoms:
     namespace: dict[str, Any] = {"trainloader": _trainloader(), "losses": []}
     norms: list[float] = []
     error = None
+    # a batch of 16 through this small network is too little work to share between threads: one thread
+    # ran a case in 1.6 s where two took 17 s on a busy 2-core machine (threads waiting on each other)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         run_cells((Cell("setup", "", setup),), namespace)
         _watch_gradients(namespace["net"], norms)
         run_cells((Cell("loop", "", loop),), namespace)
     except RuntimeError as e:
         error = f"{type(e).__name__}: {e}"
+    finally:
+        torch.set_num_threads(threads)
     return Symptoms(tuple(namespace["losses"]), tuple(norms), error, f"{setup}\n\n{loop}")
 
 

@@ -761,8 +761,8 @@ GPU = (
         (
             N_("Think of what a GPU does well: many multiplications at once."),
             N_(
-                "With batch 4 and a tiny network each step is a few "
-                "thousand operations; start-up costs dominate."
+                "With batch 4 and a tiny network a step is over in moments; launching its kernels and "
+                "copying its batch cost more than the arithmetic."
             ),
         ),
         N_(

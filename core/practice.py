@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except (AnswerError, MessageError) as e:
         print(tr.message(e))
         return 2
-    mark = tr.gettext(N_("Right")) if feedback.ok else tr.gettext(N_("Not yet"))
+    mark = tr.gettext(N_("Correct")) if feedback.ok else tr.gettext(N_("Not yet"))
     print(f"{mark}. {tr.message(feedback.message)}")
     for code, printed in feedback.ran:
         print(f"\n{code}\n---\n{printed}", end="")

@@ -145,6 +145,7 @@ def practice_section(chapter: int) -> None:
     """The chapter's 练习 (each exercise a card), with its progress line and a damaged file's notice."""
     st.divider()
     st.header(_("Practice"))
+    progress()  # reads the file first: a damaged one is set aside now, and its notice shown below
     if (notice := st.session_state.get(_NOTICE)) is not None:
         st.warning(error_text(notice))
     exercises = [e for e in for_chapter(chapter) if e.kind != "clinic"]
