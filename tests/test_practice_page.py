@@ -108,3 +108,13 @@ def test_the_practice_reads_in_chinese(runs_dir):
     assert "练习" in [h.value for h in at.header]
     _answer(at, "net-fc1-in", "1600")
     assert at.error and any("\u4e00" <= ch <= "\u9fff" for ch in at.error[0].value)
+
+
+def test_home_resets_the_progress(runs_dir):
+    _answer(open_page("pages/neural_networks.py"), "net-fc1-in", "400")
+    assert _progress(runs_dir) == {"net-fc1-in": "solved"}
+    home = open_page("pages/home.py")
+    assert "Practice: 1 of 6 solved" in [c.value for c in home.caption]
+    home.button(key="practice_reset").click().run()
+    assert not (runs_dir.parent / "data" / "progress.json").exists()
+    assert "Practice: 0 of 6 solved" in [c.value for c in home.caption]

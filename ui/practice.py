@@ -207,7 +207,7 @@ def clinic_case(exercise: Exercise) -> None:
         else:
             left, right = st.columns(2)
             with left:
-                fig = clinic_figure(correct.losses, broken.losses, _("Loss per step"), _("loss"))
+                fig = clinic_figure(correct.losses, broken.losses, _("Loss per step"), _("loss"), log=True)
                 plot(fig, key=_key(exercise, "loss_chart"))
             with right:
                 fig = clinic_figure(
