@@ -23,7 +23,7 @@ from core.expr import ExprError
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.charts import descent_loss_figure, descent_paths_figure, path_span, plot
-from ui.i18n import _, error_text
+from ui.i18n import N_, _, error_text, t, translated
 from ui.practice import practice_section
 
 through_navigation()
@@ -98,11 +98,13 @@ def expression_section() -> None:
             gradient = torch.randn(
                 traced.out.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
             ).round(decimals=2)
+            shown = f"`{gradient.tolist()}`"
             st.caption(
-                _(
+                t(
                     "The gradient argument v (random, rounded to two decimals): {v}. Each leaf's `.grad` "
-                    "becomes vᵀ·J, the sum over the elements of `out` of v times that element's gradient."
-                ).format(v=f"`{gradient.tolist()}`")
+                    "becomes vᵀ·J, the sum over the elements of `out` of v times that element's gradient.",
+                    v=shown,
+                )
             )
     c = st.columns([3, 1])
     times = c[0].number_input(
@@ -199,7 +201,7 @@ def descent_section() -> None:
     choice = c[0].selectbox(
         _("Function f(x, y)"),
         [*FUNCTIONS_2D, CUSTOM],
-        format_func=lambda name: _("type your own") if name == CUSTOM else _(name),
+        format_func=translated({**{name: name for name in FUNCTIONS_2D}, CUSTOM: N_("type your own")}),
         key="gd_fn",
     )
     f_text = (
@@ -240,10 +242,13 @@ def descent_section() -> None:
     for name, r in runs.items():
         if r["diverged"]:
             st.warning(
-                _(
+                t(
                     "{name} diverged after {steps} steps: the learning rate {lr} is too large for this "
-                    "function, each step overshoots the minimum by more than the last. Lower it."
-                ).format(name=name, steps=len(r["loss"]), lr=f"{lr:g}")
+                    "function, each step overshoots the minimum by more than the last. Lower it.",
+                    name=name,
+                    steps=len(r["loss"]),
+                    lr=format(lr, "g"),
+                )
             )
 
 

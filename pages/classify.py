@@ -12,7 +12,7 @@ from core.runs import RunStore
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.charts import plot, topk_figure
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 from ui.run_picker import pick_trained_run
 from ui.safe import error, md
 
@@ -63,8 +63,12 @@ def show_prediction(x, key: str) -> None:
         )
         c[1].image(first_layer_filters(model).numpy(), caption=_("the first conv layer's filters"), width=320)
         for maps in feature_maps(model, x, in_channels, tuple(cfg["mean"]), tuple(cfg["std"])):
-            caption = _("feature maps of {layer}: {count} maps of {height}×{width}").format(
-                layer=maps.layer, count=maps.count, height=maps.height, width=maps.width
+            caption = t(
+                "feature maps of {layer}: {count} maps of {height}×{width}",
+                layer=maps.layer,
+                count=maps.count,
+                height=maps.height,
+                width=maps.width,
             )
             st.image(maps.grid.numpy(), caption=caption)
 

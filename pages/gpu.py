@@ -19,7 +19,7 @@ from core.race import (
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.charts import plot, race_loss_figure, race_width_figure
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 from ui.practice import practice_section
 
 through_navigation()
@@ -104,11 +104,14 @@ def race_controls() -> tuple[int, int, int]:
     )
     size = net_size(width)
     st.caption(
-        _(
+        t(
             "At width {width}: conv1 has {c1} output channels and conv2 {c2}; {params:,} parameters; "
-            "{mflop:.1f} MFLOP per image for the forward pass (about twice that again for backward)."
-        ).format(
-            width=width, c1=size.conv1, c2=size.conv2, params=size.parameters, mflop=size.forward_flops / 1e6
+            "{mflop:.1f} MFLOP per image for the forward pass (about twice that again for backward).",
+            width=width,
+            c1=size.conv1,
+            c2=size.conv2,
+            params=size.parameters,
+            mflop=size.forward_flops / 1e6,
         )
     )
     return width, batch, steps
@@ -123,7 +126,7 @@ def start_race(width: int, batch: int, steps: int) -> None:
         if done % every == 0 or done == total:
             bar.progress(
                 done / total,
-                text=_("{device}: step {done} of {total}").format(device=device, done=done, total=total),
+                text=t("{device}: step {done} of {total}", device=device, done=done, total=total),
             )
 
     race = run_race(width, steps, batch, progress=progress)
@@ -140,10 +143,14 @@ def start_race(width: int, batch: int, steps: int) -> None:
 def show_race(race: Race) -> None:
     """Each lane side by side (images/s, time, last loss, or why it stopped), then the loss curves."""
     st.caption(
-        _(
+        t(
             "Width {width}, batch {batch}, {steps} steps per device, lanes one after another. Times leave "
-            "out the first {warmup} step (the warm-up: allocating memory, choosing kernels, starting CUDA)."
-        ).format(width=race.width, batch=race.batch_size, steps=race.steps, warmup=WARMUP_STEPS)
+            "out the first {warmup} step (the warm-up: allocating memory, choosing kernels, starting CUDA).",
+            width=race.width,
+            batch=race.batch_size,
+            steps=race.steps,
+            warmup=WARMUP_STEPS,
+        )
     )
     for column, lane in zip(st.columns(len(race.lanes)), race.lanes):
         column.markdown(f"**{error_text(lane.label)}**")
@@ -151,7 +158,7 @@ def show_race(race: Race) -> None:
             column.error(error_text(lane.error))
             continue
         column.metric(_("Throughput (images/s)"), f"{lane.images_per_second:,.0f}")
-        column.metric(_("Time"), _("{seconds:.2f} s").format(seconds=lane.seconds))
+        column.metric(_("Time"), t("{seconds:.2f} s", seconds=lane.seconds))
         column.metric(_("Last loss"), f"{lane.losses[-1]:.3f}")
     losses = {lane.device: lane.losses for lane in race.lanes if lane.losses}
     if losses:
@@ -165,9 +172,7 @@ def show_history() -> None:
         return
     rates: dict[str, list[tuple[int, float]]] = {}
     for device, width, batch, speed in history:
-        rates.setdefault(_("{device}, batch {batch}").format(device=device, batch=batch), []).append(
-            (width, speed)
-        )
+        rates.setdefault(t("{device}, batch {batch}", device=device, batch=batch), []).append((width, speed))
     st.markdown(_("Race again at other widths: each race adds its points."))
     plot(race_width_figure(rates, _("Throughput by width"), _("width"), _("images/s")), key="gpu_by_width")
 

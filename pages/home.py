@@ -13,7 +13,7 @@ from core.paths import data_dir, runs_dir
 from core.runs import RunStore
 from ui import through_navigation
 from ui.chapter import CHAPTERS, chapter_heading, next_link
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 from ui.practice import progress_line, reset_button
 from ui.runs_panel import run_columns, runs_frame
 from ui.safe import md
@@ -74,8 +74,9 @@ with left:
     st.markdown(f"torch **{torch.__version__}** · torchvision **{version('torchvision')}**")
     table([{"device": d.name, "details": error_text(d.label)} for d in list_devices()])
     st.caption(
-        _("The tutorial picks its device with: {code}").format(
-            code="`device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')`"
+        t(
+            "The tutorial picks its device with: {code}",
+            code="`device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')`",
         )
     )
 with right:
@@ -93,8 +94,10 @@ if runs:
     table(runs_frame(runs))
 else:
     st.info(
-        _("No runs yet in {folder}. Start one on the Train page, or from a terminal: {command}").format(
-            folder=md(runs_dir()), command="`python -m core.train --data synthetic --epochs 1`"
+        t(
+            "No runs yet in {folder}. Start one on the Train page, or from a terminal: {command}",
+            folder=md(runs_dir()),
+            command="`python -m core.train --data synthetic --epochs 1`",
         )
     )
 next_link(__file__)

@@ -7,7 +7,7 @@ import streamlit as st
 from core.walkthrough import TRAINING_STEPS, net_cells, resnet18_walkthrough, run_cells
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
-from ui.i18n import N_, _
+from ui.i18n import N_, _, t
 from ui.practice import practice_section
 
 through_navigation()
@@ -141,9 +141,10 @@ def resnet_section() -> None:
         return
     if result.fallback_reason:
         st.warning(
-            _(
-                "The pretrained weights could not be loaded ({reason}), so this ran with random weights."
-            ).format(reason=result.fallback_reason)
+            t(
+                "The pretrained weights could not be loaded ({reason}), so this ran with random weights.",
+                reason=result.fallback_reason,
+            )
         )
     for cell, output in zip(result.cells, result.outputs):
         st.markdown(f"**{_(cell.title)}**")
@@ -152,7 +153,7 @@ def resnet_section() -> None:
     metrics = st.columns(len(result.seconds) + 1)
     metrics[0].metric(_("autograd graph nodes"), f"{result.graph_nodes:,}")
     for column, cell in zip(metrics[1:], result.cells[1:]):
-        column.metric(_(cell.title), _("{ms:.0f} ms").format(ms=1000 * result.seconds[cell.key]))
+        column.metric(_(cell.title), t("{ms:.0f} ms", ms=1000 * result.seconds[cell.key]))
     st.dataframe(
         pd.DataFrame(result.modules),
         hide_index=True,

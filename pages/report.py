@@ -13,7 +13,7 @@ from ui.chapter import chapter_heading, next_link
 from ui.charts import confusion_figure, per_class_figure, plot
 from ui.data import cached_dataset
 from ui.downloads import run_downloads
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 from ui.run_picker import pick_trained_run
 from ui.safe import error, info, md
 
@@ -41,7 +41,7 @@ def report_for(run_id: str, model_mtime: float) -> Report:
         dataset=dataset_of(run),
         progress=lambda done, total: bar.progress(
             done / total,
-            text=_("Evaluating: {done:,} / {total:,} test images").format(done=done, total=total),
+            text=t("Evaluating: {done:,} / {total:,} test images", done=done, total=total),
         ),
     )
     bar.empty()
@@ -85,7 +85,7 @@ refs = references_for(run, store.list())
 shown = [(_("Test accuracy"), f"{100 * rep.accuracy:.1f} %")]
 if refs.tutorial is not None:
     shown.append((_("The tutorial's Net on CIFAR-10"), percent(refs.tutorial)))
-shown.append((_("Chance (1 / {n} classes)").format(n=len(rep.classes)), percent(refs.chance)))
+shown.append((t("Chance (1 / {n} classes)", n=len(rep.classes)), percent(refs.chance)))
 if refs.best_earlier is not None:
     shown.append((_("Best earlier run on the same data"), f"{100 * refs.best_earlier.accuracy:.1f} %"))
 for column, (label, value) in zip(st.columns(len(shown)), shown):
@@ -93,13 +93,14 @@ for column, (label, value) in zip(st.columns(len(shown)), shown):
 notes = []
 if refs.tutorial is None:
     notes.append(
-        _(
+        t(
             "The tutorial's {tutorial} is for CIFAR-10; this run learned other data, so read its accuracy "
-            "against chance and your earlier runs on the same data."
-        ).format(tutorial=percent(TUTORIAL_ACCURACY))
+            "against chance and your earlier runs on the same data.",
+            tutorial=percent(TUTORIAL_ACCURACY),
+        )
     )
 if refs.best_earlier is not None:
-    notes.append(_("Best earlier run: {run}.").format(run=md(refs.best_earlier.run_id)))
+    notes.append(t("Best earlier run: {run}.", run=md(refs.best_earlier.run_id)))
 if notes:
     st.caption(" ".join(notes))
 run_downloads(run, "rp_download")
@@ -117,10 +118,11 @@ left, right = st.columns(2)
 with left:
     plot(per_class_figure(per_class, chance=refs.chance), key="rp_bars")
     st.caption(
-        _(
+        t(
             "The dotted line is chance: the accuracy of guessing one of the {n} classes at random. A bar "
-            "near it means the model has learned little about that class."
-        ).format(n=len(rep.classes))
+            "near it means the model has learned little about that class.",
+            n=len(rep.classes),
+        )
     )
 with right:
     normalized = st.toggle(_("Row-normalised (share of each true class)"), key="rp_norm")
@@ -169,15 +171,15 @@ pred_class = c[1].selectbox(
     _("Predicted as"),
     predicted,
     key="rp_pred",
-    format_func=lambda cls: _("{cls} (correct)").format(cls=cls) if cls == true_class else cls,
+    format_func=lambda cls: t("{cls} (correct)", cls=cls) if cls == true_class else cls,
 )
 ds = dataset_of(run)
 hits = rep.mistakes(ds.test_y, true_class, pred_class)
 count = int(rep.confusion[rep.classes.index(true_class), rep.classes.index(pred_class)])
 if not hits and pred_class == true_class:
-    info(_("No {true} test image was recognised.").format(true=true_class))
+    info(t("No {true} test image was recognised.", true=true_class))
 elif not hits:
-    info(_("No {true} was mistaken for a {predicted}.").format(true=true_class, predicted=pred_class))
+    info(t("No {true} was mistaken for a {predicted}.", true=true_class, predicted=pred_class))
 else:
     if pred_class == true_class:
         text = _("{true} recognised: {count} test images; the first {shown} with the model's confidence.")

@@ -20,7 +20,7 @@ from core.tensors import (
 )
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
-from ui.i18n import N_, _, error_text
+from ui.i18n import N_, _, error_text, t, translated
 from ui.practice import practice_section
 from ui.tensor_view import attributes_table, commented, message_text, show_error, show_tensor
 
@@ -102,7 +102,7 @@ def names_key() -> str:
 
 def shapes_key() -> str:
     """The tensors' names, shapes and dtypes, for the key of a widget whose default depends on them."""
-    return ",".join(f"{n}{tuple(t.shape)}{t.dtype}" for n, t in tensors.items())
+    return ",".join(f"{n}{tuple(x.shape)}{x.dtype}" for n, x in tensors.items())
 
 
 def create() -> None:
@@ -110,9 +110,10 @@ def create() -> None:
     st.subheader(_("1 · Create"))
     left, right = st.columns([3, 2])
     with left:
-        # labels translated now: a format_func that called _() later would not know this run's language
-        labels = {v: _(v) for v in (FUNCTION, LIST, NUMPY)}
-        source = st.radio(_("From"), list(labels), format_func=labels.get, horizontal=True, key="t_source")
+        sources = (FUNCTION, LIST, NUMPY)
+        source = st.radio(
+            _("From"), sources, format_func=translated(sources), horizontal=True, key="t_source"
+        )
         c = st.columns(3)
         name = c[0].text_input(_("Name"), value=next_name(set(tensors)), key=f"t_name_{names_key()}")
         devices = [d.name for d in list_devices()]
@@ -171,12 +172,11 @@ def create() -> None:
     with right:
         if tensors:
             st.markdown(_("**Your tensors**"))
-            for n, t in list(tensors.items()):
+            for n, tensor in list(tensors.items()):
                 row = st.columns([4, 1])
-                row[0].markdown(
-                    f"`{n}` · {tuple(t.shape)} · {str(t.dtype).replace('torch.', '')} · {t.device}"
-                )
-                if row[1].button("✕", key=f"t_del_{n}", help=_("forget {name}").format(name=n)):
+                dtype = str(tensor.dtype).replace("torch.", "")
+                row[0].markdown(f"`{n}` · {tuple(tensor.shape)} · {dtype} · {tensor.device}")
+                if row[1].button("✕", key=f"t_del_{n}", help=t("forget {name}", name=n)):
                     tensors.pop(n)
                     arrays.pop(n, None)
                     st.rerun()
@@ -188,16 +188,16 @@ def inspect() -> None:
     """2 · Inspect: one tensor's attributes and values."""
     st.subheader(_("2 · Inspect"))
     shown = st.selectbox(_("Tensor"), list(tensors), key="t_inspect")
-    t = tensors[shown]
+    tensor = tensors[shown]
     a, b = st.columns([1, 2])
     with a:
-        attributes_table(t)
+        attributes_table(tensor)
         st.code(
             f"{shown}.shape, {shown}.dtype, {shown}.device\n{shown}.stride(), {shown}.is_contiguous()",
             language="python",
         )
     with b:
-        show_tensor(t, shown)
+        show_tensor(tensor, shown)
 
 
 def expression() -> None:
@@ -228,10 +228,10 @@ def expression() -> None:
     shown = printed(result)
     st.code(shown.text, language=None)  # what Python prints for `result`
     if shown.shape is not None:
-        st.caption(_("shape {shape} · dtype {dtype}").format(shape=shown.shape, dtype=shown.dtype))
+        st.caption(t("shape {shape} · dtype {dtype}", shape=shown.shape, dtype=shown.dtype))
     # a tensor it read and returned: an in-place method (a result saved under a name is not one)
     if same := [n for n in sorted(names_in(text)) if tensors.get(n) is result]:
-        st.caption(_("This is {name} itself: the expression changed it in place.").format(name=same[0]))
+        st.caption(t("This is {name} itself: the expression changed it in place.", name=same[0]))
     if isinstance(result, torch.Tensor):
         show_tensor(result, "result")
         save_as(result)
@@ -253,7 +253,7 @@ def save_as(result: torch.Tensor) -> None:
         _("Save as"), value=next_name(set(tensors)), key=f"t_save_name_{names_key()}"
     )
     taken = as_name.strip() in tensors
-    label = _("Replace {name}").format(name=as_name.strip()) if taken else _("Save")
+    label = t("Replace {name}", name=as_name.strip()) if taken else _("Save")
     if save[1].button(label, key="t_save"):
         try:
             tensors[valid_name(as_name)] = result
@@ -261,7 +261,7 @@ def save_as(result: torch.Tensor) -> None:
         except ExprError as e:
             show_error(e)
     if taken:
-        st.warning(_("`{name}` already exists: saving replaces it.").format(name=as_name.strip()))
+        st.warning(t("`{name}` already exists: saving replaces it.", name=as_name.strip()))
 
 
 def mul_versus_matmul() -> None:
@@ -284,17 +284,22 @@ def mul_versus_matmul() -> None:
             )  # a new or replaced tensor, or another left side, starts again from a choice that works
             y = choices[y_name]
             st.markdown(
-                _("`{left}` is **{left_shape}**, `{right}` is **{right_shape}**.").format(
-                    left=x_name, left_shape=tuple(x.shape), right=y_name, right_shape=tuple(y.shape)
+                t(
+                    "`{left}` is **{left_shape}**, `{right}` is **{right_shape}**.",
+                    left=x_name,
+                    left_shape=tuple(x.shape),
+                    right=y_name,
+                    right_shape=tuple(y.shape),
                 )
             )
-            same_as = _("same as {code}").format(code=f"torch.{fn}({x_name}, {y_name})")
+            call = f"torch.{fn}({x_name}, {y_name})"
+            same_as = t("same as {code}", code=call)
             st.code(commented(f"{x_name} {symbol} {y_name}", same_as), language="python")
             try:
                 show_tensor(evaluate(f"{x_name} {symbol} {y_name}", tensors), fn)
             except ExprError as e:
                 # the rule at work on these shapes: an explanation, not a failure of the page
-                st.info(_("Not possible with these two: {reason}").format(reason=message_text(e)))
+                st.info(t("Not possible with these two: {reason}", reason=message_text(e)))
 
 
 def in_place() -> None:
@@ -303,7 +308,7 @@ def in_place() -> None:
     target = c[0].selectbox(_("Tensor"), list(tensors), key="t_inplace_target")
     op = c[1].selectbox(_("Operation"), ["add", "mul", "sub"], key="t_inplace_op")
     amount = c[2].number_input(_("by"), value=1.0, key="t_inplace_amount")
-    t = tensors[target]
+    tensor = tensors[target]
     st.markdown(
         _(
             "Methods ending in `_` change the tensor itself: same storage (`data_ptr`), no new memory. "
@@ -315,7 +320,7 @@ def in_place() -> None:
     # what happened, as an English template and its values, shown in the language of the run that shows it
     c = st.columns(2)
     if c[0].button(in_place_code, key="t_inplace_do"):
-        before = t.data_ptr()
+        before = tensor.data_ptr()
         try:
             evaluate(in_place_code, tensors)
             st.session_state["t_inplace_msg"] = (
@@ -329,7 +334,7 @@ def in_place() -> None:
             new = evaluate(new_code, tensors)
             st.session_state["t_inplace_msg"] = (
                 N_("{code} made a new tensor: data_ptr {new}, while {name} stays at {old}"),
-                dict(code=new_code, new=hex(new.data_ptr()), name=target, old=hex(t.data_ptr())),
+                dict(code=new_code, new=hex(new.data_ptr()), name=target, old=hex(tensor.data_ptr())),
             )
         except ExprError as e:
             st.session_state["t_inplace_msg"] = e
@@ -355,33 +360,36 @@ def numpy_bridge() -> None:
         st.info(_("Create a CPU tensor without requires_grad, of a dtype numpy has, to try the bridge."))
         return
     n = st.selectbox(_("Tensor"), cpu, key="t_np_tensor")
-    t = tensors[n]
+    tensor = tensors[n]
     array = arrays.get(n)
-    if array is None or array.__array_interface__["data"][0] != t.data_ptr():  # none yet, or n was replaced
-        array = arrays[n] = t.numpy()
-    shared = array.__array_interface__["data"][0] == t.data_ptr()
+    if (
+        array is None or array.__array_interface__["data"][0] != tensor.data_ptr()
+    ):  # none yet, or n was replaced
+        array = arrays[n] = tensor.numpy()
+    shared = array.__array_interface__["data"][0] == tensor.data_ptr()
     c = st.columns(3)
-    if c[0].button(_("{code}  (torch, in place)").format(code=f"{n}.add_(1)"), key="t_np_torch"):
-        t.add_(1)
+    torch_add, numpy_add = f"{n}.add_(1)", f"{n}_np += 1"
+    if c[0].button(t("{code}  (torch, in place)", code=torch_add), key="t_np_torch"):
+        tensor.add_(1)
         st.rerun()
-    if c[1].button(_("{code}  (numpy, in place)").format(code=f"{n}_np += 1"), key="t_np_numpy"):
+    if c[1].button(t("{code}  (numpy, in place)", code=numpy_add), key="t_np_numpy"):
         array += 1
         # torch does not see numpy's writes: counted as an in-place change of the tensor, so that the
         # expression box evaluates again what reads it
-        torch.autograd.graph.increment_version(t)
+        torch.autograd.graph.increment_version(tensor)
         st.rerun()
     if c[2].button(f"{n}_copy = torch.tensor({n}_np)", key="t_np_copy"):
         tensors[f"{n}_copy"] = torch.tensor(array)
         st.rerun()
     lines = [
-        commented(f"{n}_np = {n}.numpy()", _("shares memory: {shared}").format(shared=shared)),
-        commented(f"{n}.add_(1)", _("{array} changes too").format(array=f"{n}_np")),
-        commented(f"{n}_np += 1", _("and so does {tensor}").format(tensor=n)),
+        commented(f"{n}_np = {n}.numpy()", t("shares memory: {shared}", shared=shared)),
+        commented(torch_add, t("{array} changes too", array=n + "_np")),
+        commented(numpy_add, t("and so does {tensor}", tensor=n)),
     ]
     st.code("\n".join(lines), language="python")
     c = st.columns(2)
     c[0].markdown(f"**{n}** (torch)")
-    c[0].code(str(t))
+    c[0].code(str(tensor))
     c[1].markdown(f"**{n}_np** (numpy)")
     c[1].code(repr(array))
 

@@ -7,7 +7,7 @@ from core.paths import runs_dir
 from core.runs import RunError, RunStore
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 from ui.live import live_view
 from ui.recipe_view import recipe_panel
 from ui.runs_panel import runs_panel
@@ -35,7 +35,7 @@ try:
     shown = store.open(wanted) if wanted else (active[0] if active else (store.list() or [None])[0])
 except RunError:
     # the id comes from the URL: shown as text, never as markdown
-    st.warning(md(_("There is no run '{run}'.").format(run=wanted)))
+    st.warning(md(t("There is no run '{run}'.", run=wanted)))
     shown = None
 
 if shown is not None:
@@ -56,7 +56,7 @@ with st.expander(_("▶ New run"), expanded=not active):
             st.error(md(error_text(e)))
             st.page_link(
                 "pages/train.py",
-                label=_("Open run {run}").format(run=md(e.run.id)),
+                label=t("Open run {run}", run=md(e.run.id)),
                 query_params={"run": e.run.id},
             )
         except (ValueError, OSError) as e:  # a check that failed since the form drew, or a runs folder gone

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 from streamlit.testing.v1 import AppTest
 
+from core.catalogs import catalog_files, read_translations
 from core.messages import MessageError
 from tests.apptest import APP
 from ui.chapter import CHAPTERS, HOME
-from core.catalogs import catalog_files, read_translations
-from ui.i18n_catalogs import LOCALES, ROOT, area, extract, source_files
+from ui.i18n_catalogs import KEYWORDS, LOCALES, ROOT, area, extract, source_files
 
-MARKERS = {"_", "gettext", "ngettext", "N_"}
+MARKERS = {"_", "gettext", "ngettext", "N_", "t"}
 
 
 def _po(lang: str, name: str) -> Catalog:
@@ -199,3 +200,35 @@ def test_core_errors_are_shown_translated_with_their_values():
         command="make",
     )
     assert str(english).startswith("No runs yet in runs.")
+
+
+def _t_script() -> None:
+    import streamlit as st
+
+    from ui.i18n import t, translated
+
+    st.write(t("{count:,} training images.", count=12345))
+    st.radio("refresh", ["every second", "paused"], format_func=translated(["every second", "paused"]))
+
+
+def test_t_translates_then_fills_in_and_translated_labels_follow_the_language():
+    at = AppTest.from_function(_t_script, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert at.markdown[0].value == "训练集共 12,345 张图像。"
+    assert at.radio[0].options == [_po("zh", "ui_live").get(o).string for o in ("every second", "paused")]
+    at = AppTest.from_function(_t_script, default_timeout=60)
+    at.query_params["lang"] = "en"
+    at.run()
+    assert at.markdown[0].value == "12,345 training images."
+    assert at.radio[0].options == ["every second", "paused"]
+
+
+def test_t_is_extracted_like_underscore(tmp_path):
+    """`make messages` and pybabel (babel.cfg) both read t("…") as a message."""
+    source = tmp_path / "page.py"
+    source.write_text('t("{n} apples", n=3)\n_("pears")\n')
+    found = [message for _line, message, _c, _ctx in extract_from_file("python", source, keywords=KEYWORDS)]
+    assert found == ["{n} apples", "pears"]
+    sections = (ROOT / "babel.cfg").read_text().split("[python:")[1:]
+    assert sections and all("keywords = t" in section for section in sections)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.i18n import N_, _, setup
+from ui.i18n import N_, _, setup, t
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,7 +117,7 @@ def chapter_heading(page_file: str) -> None:
     setup()
     for chapter, page in _order():
         if chapter is not None and page.path == _page_path(page_file):
-            st.caption(_("Chapter {number} · {title}").format(number=chapter.number, title=_(chapter.title)))
+            st.caption(t("Chapter {number} · {title}", number=chapter.number, title=_(chapter.title)))
 
 
 def next_link(page_file: str) -> None:
@@ -132,4 +132,4 @@ def next_link(page_file: str) -> None:
     else:
         # a chapter with several pages names the page too: "4 · Training a classifier · Report"
         title = chapter.label if len(chapter.pages) == 1 else f"{chapter.label} · {_(page.title)}"
-        st.page_link(page.path, label=_("Next: {title}").format(title=title), icon=page.icon)
+        st.page_link(page.path, label=t("Next: {title}", title=title), icon=page.icon)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from ui.i18n import _
+from ui.i18n import _, t
 
 PALETTE = ["#EE4C2C", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 
@@ -57,7 +57,7 @@ def loss_figure(curves: dict[str, pd.DataFrame], show_raw: bool = True) -> dict:
                 _line(
                     c["global_step"],
                     c["loss"],
-                    _("raw") if single else _("{name} raw").format(name=name),
+                    _("raw") if single else t("{name} raw", name=name),
                     color,
                     1,
                     opacity=0.3,
@@ -250,7 +250,7 @@ def per_class_figure(accuracy: dict[str, dict[str, float]], chance: float | None
                 "x": [None],
                 "y": [None],
                 "mode": "lines",
-                "name": _("chance ({percent} %)").format(percent=f"{100 * chance:.3g}"),
+                "name": t("chance ({percent} %)", percent=format(100 * chance, ".3g")),
                 "line": {"dash": "dot", "color": "gray"},
                 "hoverinfo": "skip",
             }
@@ -293,7 +293,7 @@ def confusion_figure(matrix: list[list[float]], classes: list[str], normalized: 
     Its cells can be clicked (st.plotly_chart's on_select): plotly selects no heatmap cells, so a marker
     sits on each, invisible until selected, with customdata [true index, predicted index] for
     core.evaluation.confusion_cell; the selected cell gets an outline."""
-    cells = [(t, p) for t in range(len(classes)) for p in range(len(classes))]
+    cells = [(y, p) for y in range(len(classes)) for p in range(len(classes))]
     return {
         "data": [
             {
@@ -308,12 +308,15 @@ def confusion_figure(matrix: list[list[float]], classes: list[str], normalized: 
             {
                 "type": "scatter",
                 "mode": "markers",
-                "x": [classes[p] for _t, p in cells],
-                "y": [classes[t] for t, _p in cells],
-                "customdata": [[t, p] for t, p in cells],
-                "text": [f"{matrix[t][p]:.2f}" if normalized else f"{matrix[t][p]:.0f}" for t, p in cells],
-                "hovertemplate": _("true {true} → predicted {predicted}: {value}").format(
-                    true="%{y}", predicted="%{x}", value="%{text}"
+                "x": [classes[p] for _y, p in cells],
+                "y": [classes[y] for y, _p in cells],
+                "customdata": [[y, p] for y, p in cells],
+                "text": [f"{matrix[y][p]:.2f}" if normalized else f"{matrix[y][p]:.0f}" for y, p in cells],
+                "hovertemplate": t(
+                    "true {true} → predicted {predicted}: {value}",
+                    true="%{y}",
+                    predicted="%{x}",
+                    value="%{text}",
                 )
                 + "<extra></extra>",
                 "marker": {"symbol": "square-open", "size": 26, "color": PALETTE[0], "opacity": 0},
@@ -385,8 +388,8 @@ def heatmap_figure(
                 "colorscale": "RdBu",
                 "reversescale": True,
                 "texttemplate": ("%{z:d}" if integer else "%{z:.3~g}") if few else None,
-                "hovertemplate": _("row {row}, column {column}: {value}").format(
-                    row="%{y}", column="%{x}", value="%{z:.4~g}"
+                "hovertemplate": t(
+                    "row {row}, column {column}: {value}", row="%{y}", column="%{x}", value="%{z:.4~g}"
                 )
                 + "<extra></extra>",
                 "colorbar": {"exponentformat": "e"},

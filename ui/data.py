@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from core.data import Dataset, load_dataset
-from ui.i18n import _
+from ui.i18n import _, t
 from ui.safe import md
 
 
@@ -18,13 +18,13 @@ from ui.safe import md
 def cached_dataset(source: str, data_dir: str) -> Dataset:
     """The dataset, loaded once per source and folder, with a progress bar while it loads (the bar's text is
     in the language of whoever loads it first; the dataset itself holds no translated text)."""
-    bar = st.progress(0.0, text=_("Loading {source}…").format(source=md(source)))
+    bar = st.progress(0.0, text=t("Loading {source}…", source=md(source)))
     ds = load_dataset(
         source,
         data_dir,
         lambda stage, done, total: bar.progress(
             done / total if total else 0.0,
-            text=_("{stage}: {done:,} / {total:,}").format(stage=_(stage), done=done, total=total),
+            text=t("{stage}: {done:,} / {total:,}", stage=_(stage), done=done, total=total),
         ),
     )
     bar.empty()

@@ -11,12 +11,25 @@ dropped from the URL. How to add and translate strings: docs/TRANSLATING.md."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+
 import streamlit as st
 
 from core.catalogs import SOURCE_LANGUAGE, Translations, translations
 from core.messages import N_, Phrase
 
-__all__ = ["LANGUAGES", "N_", "_", "error_text", "language", "language_switch", "ngettext", "setup"]
+__all__ = [
+    "LANGUAGES",
+    "N_",
+    "_",
+    "error_text",
+    "translated",
+    "language",
+    "language_switch",
+    "ngettext",
+    "setup",
+    "t",
+]
 
 LANGUAGES = {"zh": "中文", "en": "English"}
 PARAM = "lang"
@@ -68,6 +81,21 @@ def language() -> str:
 def _(message: str) -> str:
     """`message` (English) in the learner's language; English when it has no translation."""
     return _active().gettext(message)
+
+
+def t(message: str, /, **values: object) -> str:
+    """`message` translated, then its placeholders filled: `t("{count:,} images", count=n)`. The English
+    template is what the catalogs hold (`make messages` extracts `t` like `_`), so translate first, format
+    second; one call keeps that order."""
+    return _(message).format(**values)
+
+
+def translated(options: Mapping[str, str] | Iterable[str]) -> Callable[[str], str]:
+    """A widget's `format_func` for options shown by their English text (an iterable) or by a label each (a
+    mapping): translated now, during the run. Streamlit may call format_func after the run, when this
+    session's language is no longer at hand, so `format_func=_` is not safe."""
+    texts = options if isinstance(options, Mapping) else {option: option for option in options}
+    return {option: _(text) for option, text in texts.items()}.get
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -1,5 +1,5 @@
-"""Keep the translation catalogs in step with the code: extract every `_()`, `ngettext()` and `N_()` string
-from app.py, pages/, ui/ and core/, write them all to locales/messages.pot, and add each area's new strings
+"""Keep the translation catalogs in step with the code: extract every `_()`, `t()`, `ngettext()` and `N_()`
+string from app.py, pages/, ui/ and core/, write them all to locales/messages.pot, add each area's new strings
 to its own locales/<lang>/LC_MESSAGES/<area>.po (existing translations kept, strings gone from the code
 dropped). One .po per area: pages/<page>.py → <page>.po, ui/<mod>.py → ui_<mod>.po, core/<mod>.py →
 core_<mod>.po, app.py → app.po.
@@ -24,6 +24,8 @@ LOCALES = ROOT / "locales"
 TEMPLATE = LOCALES / "messages.pot"
 # the same files as babel.cfg (for `pybabel extract -F babel.cfg`)
 SOURCES = ("app.py", "pages/*.py", "ui/*.py", "core/*.py")
+# gettext's usual markers, and ui.i18n's t("…", value=…), which translates its first argument (babel.cfg too)
+KEYWORDS = {**DEFAULT_KEYWORDS, "t": None}
 TARGET_LANGUAGES = ("zh",)
 PROJECT = "Blitz Lab"
 
@@ -49,7 +51,7 @@ def extract(paths: Iterable[Path]) -> dict[str, Catalog]:
         catalog = templates.setdefault(area(path), Catalog(project=PROJECT, fuzzy=False))
         rel = path.resolve().relative_to(ROOT).as_posix()
         for lineno, message, comments, context in extract_from_file(
-            "python", path, keywords=DEFAULT_KEYWORDS, comment_tags=("TRANSLATORS:",)
+            "python", path, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
         ):
             catalog.add(message, locations=[(rel, lineno)], auto_comments=comments, context=context)
     return templates

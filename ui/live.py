@@ -33,7 +33,7 @@ from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
 from ui.charts import accuracy_figure, loss_figure, lr_figure, plot
 from ui.data import run_samples
 from ui.downloads import run_downloads
-from ui.i18n import N_, _, error_text
+from ui.i18n import N_, _, error_text, t, translated
 from ui.recipe_view import console_panel
 from ui.safe import md
 from ui.train_form import use_demo_data
@@ -186,9 +186,8 @@ def _recipe(cfg: dict, summary: dict) -> str:
     """One line saying what the run trains (the lr in force, if it was changed), as markdown-safe text
     (config.json may hold anything)."""
     return md(
-        _(
-            "{model} · {preset} · data: {data} · device: {device} · batch {batch} · {optimizer} lr {lr}"
-        ).format(
+        t(
+            "{model} · {preset} · data: {data} · device: {device} · batch {batch} · {optimizer} lr {lr}",
             model=cfg.get("model", "?"),
             preset=cfg.get("preset") or _("custom recipe"),
             data=cfg.get("data", "?"),
@@ -213,10 +212,10 @@ def _problems(run: Run, summary: dict, status: str) -> None:
     """What went wrong, if anything: damaged files, a failure's reason, a dead or silent process."""
     if problems := run.problems(_event_log(run)):
         found = " · ".join(error_text(e) for e in problems)
-        st.warning(md(_("Some of this run's files are damaged: {problems}").format(problems=found)))
+        st.warning(md(t("Some of this run's files are damaged: {problems}", problems=found)))
     if status == "failed":
         reason = str(summary.get("reason") or _("no reason recorded"))
-        st.error(md(_("Training failed: {reason}").format(reason=reason)))
+        st.error(md(t("Training failed: {reason}", reason=reason)))
         if "Could not download CIFAR-10" in reason:
             st.button(_("Use the demo data instead"), on_click=use_demo_data, key="live_demo")
     elif status == "interrupted":
@@ -229,10 +228,11 @@ def _problems(run: Run, summary: dict, status: str) -> None:
         _log(run)
     elif status == "stalled":
         st.warning(
-            _(
+            t(
                 "No sign of life from the training process for {seconds} s, far longer than its usual "
-                "pace: it may hang. Stop it, or end the process and resume."
-            ).format(seconds=summary.get("quiet_seconds", "?"))
+                "pace: it may hang. Stop it, or end the process and resume.",
+                seconds=summary.get("quiet_seconds", "?"),
+            )
         )
         _log(run)
 
@@ -325,11 +325,12 @@ def _status(run_id: str, store: RunStore) -> None:
         st.progress(d["done"] / d["total"], text=f"{_(d['stage'])}: {d['done']:,} / {d['total']:,}")
     if p["epochs"]:
         eta = format_seconds(p["eta_seconds"]) if summary["status"] in ACTIVE else "–"
-        text = _("epoch {epoch}/{epochs} · step {step}/{steps} · ETA {eta}").format(
+        text = t(
+            "epoch {epoch}/{epochs} · step {step}/{steps} · ETA {eta}",
             epoch=p["epoch"],
             epochs=p["epochs"],
-            step=f"{p['step']:,}",
-            steps=f"{p['steps_per_epoch']:,}",
+            step=format(p["step"], ","),
+            steps=format(p["steps_per_epoch"], ","),
             eta=eta,
         )
         st.progress(p["fraction"], text=text)
@@ -362,12 +363,12 @@ def _reference_help(refs: References) -> str:
 def _changes(run: Run, events: list[dict]) -> None:
     """The learning-rate changes asked for while paused: applied (the values in force after) or refused."""
     for c in (e for e in events if e.get("type") == "hyperparameters"):
-        where = _("step {step}").format(step=f"{c.get('global_step', 0):,}")
+        where = t("step {step}", step=format(c.get("global_step", 0), ","))
         if "refused" in c:
-            st.caption(md(_("{where}: change refused: {reason}").format(where=where, reason=_(c["refused"]))))
+            st.caption(md(t("{where}: change refused: {reason}", where=where, reason=_(c["refused"]))))
         else:
             values = " · ".join(f"{_(f[0])} {_number(c[k])}" for k, f in RETUNE_FIELDS.items() if k in c)
-            st.caption(md(_("{where}: changed to {values}").format(where=where, values=values)))
+            st.caption(md(t("{where}: changed to {values}", where=where, values=values)))
 
 
 def _charts(run_id: str, store: RunStore) -> None:
@@ -415,10 +416,13 @@ def _gallery(run_id: str, store: RunStore) -> None:
     shown = min(len(true), len(samples["png"]))
     if not all(0 <= i < len(classes) for i in predicted[:shown] + true[:shown]):
         return
-    right = sum(p == t for p, t in zip(predicted, true))
+    right = sum(p == y for p, y in zip(predicted, true))
     st.markdown(
-        _("**Test images after epoch {epoch}** — {right}/{total} right").format(
-            epoch=last["epoch"], right=right, total=len(true)
+        t(
+            "**Test images after epoch {epoch}** — {right}/{total} right",
+            epoch=last["epoch"],
+            right=right,
+            total=len(true),
         )
     )
     per_row = 8
@@ -426,10 +430,9 @@ def _gallery(run_id: str, store: RunStore) -> None:
         cols = st.columns(per_row)
         for col, i in zip(cols, range(start, min(start + per_row, shown))):
             col.image(samples["png"][i], width=64)
-            p, t = md(classes[predicted[i]]), md(classes[true[i]])  # class names are folder names
-            col.markdown(
-                f":green[{p}]" if p == t else f":red[{p}]  \n:gray[{_('(is {label})').format(label=t)}]"
-            )
+            guess, label = md(classes[predicted[i]]), md(classes[true[i]])  # class names are folder names
+            is_label = t("(is {label})", label=label)
+            col.markdown(f":green[{guess}]" if guess == label else f":red[{guess}]  \n:gray[{is_label}]")
 
 
 def _fragments(every: float | None) -> tuple:
@@ -492,7 +495,7 @@ def live_view(run_id: str, store: RunStore) -> None:
         choice = st.radio(
             _("Live updates"),
             list(REFRESH),
-            format_func=_,
+            format_func=translated(list(REFRESH)),
             horizontal=True,
             key="live_refresh",
             help=_(

@@ -18,7 +18,7 @@ from core.config import TrainConfig, from_dict
 from core.console import console_lines, print_every
 from core.messages import MessageError
 from core.recipe_code import export_script, recipe_code
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 
 
 def _config(cfg: TrainConfig | dict[str, Any]) -> TrainConfig | None:
@@ -41,7 +41,7 @@ def recipe_panel(cfg: TrainConfig | dict[str, Any], run_id: str = "") -> None:
     try:
         code, script = recipe_code(config), export_script(config, run_id)
     except MessageError as e:  # a config.json with a value no run accepts
-        st.info(_("This recipe cannot be written as code: {problem}").format(problem=error_text(e)))
+        st.info(t("This recipe cannot be written as code: {problem}", problem=error_text(e)))
         return
     st.caption(
         _(
@@ -57,10 +57,11 @@ def recipe_panel(cfg: TrainConfig | dict[str, Any], run_id: str = "") -> None:
         file_name=name,
         mime="text/x-python",
         key=f"recipe-script-{run_id}",
-        help=_(
+        help=t(
             "One .py file that needs only torch and torchvision: it trains this recipe, prints the "
-            "tutorial's lines and saves model.pth. `python {file} --help` lists its options."
-        ).format(file=name),
+            "tutorial's lines and saves model.pth. `python {file} --help` lists its options.",
+            file=name,
+        ),
     )
 
 
@@ -71,13 +72,14 @@ def console_panel(events: list[dict[str, Any]], batch_size: int) -> None:
         return
     n = print_every(batch_size)
     st.caption(
-        _(
+        t(
             "What the tutorial's training loop would print for this run: the mean loss of every {n} "
-            "mini-batches (or of a shorter epoch), then the test accuracy overall and per class."
-        ).format(n=f"{n:,}")
+            "mini-batches (or of a shorter epoch), then the test accuracy overall and per class.",
+            n=format(n, ","),
+        )
     )
     lines = console_lines(events, batch_size)
     if lines:
         st.code("\n".join(lines), language="text")
     else:
-        st.caption(_("No line yet: the first comes after {n} mini-batches.").format(n=f"{n:,}"))
+        st.caption(t("No line yet: the first comes after {n} mini-batches.", n=format(n, ",")))

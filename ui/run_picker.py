@@ -7,7 +7,7 @@ import streamlit as st
 from core import jobs
 from core.config import make_config
 from core.runs import Run, RunStore
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 from ui.safe import md
 
 DEMO = make_config(
@@ -23,8 +23,9 @@ def pick_trained_run(store: RunStore, label: str, key: str, hint: str = "") -> R
     runs = [r for r in store.list() if r.config_problem() is None and r.file_usable(r.model_path)]
     if not runs:
         st.info(
-            _("No trained runs yet. Train one on the Train page: the demo shapes take seconds{hint}.").format(
-                hint=hint
+            t(
+                "No trained runs yet. Train one on the Train page: the demo shapes take seconds{hint}.",
+                hint=hint,
             )
         )
         c = st.columns(2)

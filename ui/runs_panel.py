@@ -16,7 +16,7 @@ from core.curves import epochs_frame, loss_curve
 from core.runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, run_row
 from ui.charts import accuracy_figure, loss_figure, plot
 from ui.downloads import run_downloads
-from ui.i18n import N_, _, error_text
+from ui.i18n import N_, _, error_text, t
 from ui.live import FOLLOWED, PAGE_HIDDEN
 from ui.safe import md
 
@@ -74,13 +74,16 @@ def _current(store: RunStore, run_id: str, seen: str) -> Run | None:
     try:
         run = store.open(run_id)
     except RunError:
-        st.session_state[MESSAGE] = _("Run {run} no longer exists.").format(run=run_id)
+        st.session_state[MESSAGE] = t("Run {run} no longer exists.", run=run_id)
         return None
     if (status := run.status) != seen:
-        st.session_state[MESSAGE] = _(
+        st.session_state[MESSAGE] = t(
             "Run {run} is now {status} (it was {seen} when the page showed it); nothing was done. "
-            "Look again, then retry."
-        ).format(run=run_id, status=_(status), seen=_(seen))
+            "Look again, then retry.",
+            run=run_id,
+            status=_(status),
+            seen=_(seen),
+        )
         return None
     return run
 
@@ -126,7 +129,7 @@ def _actions(run: Run, store: RunStore, status: str) -> None:
     if status in RESUMABLE:
         cols[2].button(_("▶ Resume"), key="runs_resume", on_click=_resume, args=(store, run.id, status))
     with cols[3].popover(_("🗑 Delete"), disabled=status in ACTIVE):
-        st.markdown(_("Delete {run} and its checkpoints for good?").format(run=md(run.id)))
+        st.markdown(t("Delete {run} and its checkpoints for good?", run=md(run.id)))
         st.button(
             _("Yes, delete"),
             key="runs_delete",

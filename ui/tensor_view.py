@@ -11,7 +11,7 @@ import torch
 
 from core.tensors import HEATMAP_SIDE, PREVIEW_ELEMENTS, as_image, describe, downsample, plane, preview
 from ui.charts import heatmap_figure, plot
-from ui.i18n import _, error_text
+from ui.i18n import _, error_text, t
 
 # markdown's own characters, escaped so that names like `__class__` stay text (numbers and commas stay as
 # they are, so the message reads the same in the page's markdown source)
@@ -34,41 +34,45 @@ def commented(code: str, comment: str) -> str:
     return f"{code}   # {comment}"
 
 
-def attributes_table(t: torch.Tensor) -> None:
+def attributes_table(tensor: torch.Tensor) -> None:
     """The tensor's attributes; the "attribute" column holds the English names, shown translated."""
     st.dataframe(
-        pd.DataFrame([{"attribute": _(k), "value": str(v)} for k, v in describe(t).items()]),
+        pd.DataFrame([{"attribute": _(k), "value": str(v)} for k, v in describe(tensor).items()]),
         hide_index=True,
         width="stretch",
         column_config={"attribute": _("attribute"), "value": _("value")},
     )
 
 
-def show_tensor(t: torch.Tensor, key: str) -> None:
+def show_tensor(tensor: torch.Tensor, key: str) -> None:
     """Values of a tensor (or of the 2-D plane the user slices out of it)."""
-    if t.numel() == 0:
+    if tensor.numel() == 0:
         st.caption(
-            _("{name} is empty: shape {shape}, no values to show.").format(name=key, shape=tuple(t.shape))
+            t("{name} is empty: shape {shape}, no values to show.", name=key, shape=tuple(tensor.shape))
         )
         return
-    if t.is_complex():
-        st.code(repr(t))
+    if tensor.is_complex():
+        st.code(repr(tensor))
         return
     index: tuple[int, ...] = ()
-    if t.dim() > 2:
-        cols = st.columns(t.dim() - 2)
+    if tensor.dim() > 2:
+        cols = st.columns(tensor.dim() - 2)
         index = tuple(
-            col.slider(_("index in dim {dim}").format(dim=d), 0, t.shape[d] - 1, 0, key=f"{key}_dim{d}")
-            if t.shape[d] > 1
+            col.slider(t("index in dim {dim}", dim=d), 0, tensor.shape[d] - 1, 0, key=f"{key}_dim{d}")
+            if tensor.shape[d] > 1
             else 0
             for d, col in enumerate(cols)
         )
         st.caption(
-            _("Showing {name}[{index}] — a {rows}×{cols} plane.").format(
-                name=key, index=", ".join(map(str, index)), rows=t.shape[-2], cols=t.shape[-1]
+            t(
+                "Showing {name}[{index}] — a {rows}×{cols} plane.",
+                name=key,
+                index=", ".join(map(str, index)),
+                rows=tensor.shape[-2],
+                cols=tensor.shape[-1],
             )
         )
-    values = plane(t, index)
+    values = plane(tensor, index)
     if values.dim() == 0:
         st.metric(_("value"), f"{values.item():.6g}" if values.is_floating_point() else str(values.item()))
         return
@@ -89,10 +93,9 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
     )
     if shown.numel() < grid.numel():
         table.caption(
-            _(
+            t(
                 "The first {rows:,}×{cols:,} of {all_rows:,}×{all_cols:,} values "
-                "(at most {limit:,} are listed)."
-            ).format(
+                "(at most {limit:,} are listed).",
                 rows=shown.shape[0],
                 cols=shown.shape[1],
                 all_rows=grid.shape[0],
@@ -107,12 +110,11 @@ def show_tensor(t: torch.Tensor, key: str) -> None:
         plot(heatmap_figure(cells, rows, cols, integer=not grid.is_floating_point()), key=f"{key}_heat")
         if len(rows) * len(cols) < grid.numel():
             st.caption(
-                _("Each cell is the mean of a block of values (at most {side}×{side} cells).").format(
-                    side=HEATMAP_SIDE
+                t(
+                    "Each cell is the mean of a block of values (at most {side}×{side} cells).",
+                    side=HEATMAP_SIDE,
                 )
             )
-    image = as_image(t)
+    image = as_image(tensor)
     if image is not None:
-        st.image(
-            image, caption=_("{name} as an image (3×H×W, scaled to its min..max)").format(name=key), width=240
-        )
+        st.image(image, caption=t("{name} as an image (3×H×W, scaled to its min..max)", name=key), width=240)

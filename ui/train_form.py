@@ -19,7 +19,7 @@ from core.paths import data_dir
 from core.runs import RunStore
 from core.validate import data_size, run_problems
 from ui.data import cached_dataset
-from ui.i18n import N_, _, error_text
+from ui.i18n import N_, _, error_text, t, translated
 from ui.safe import md
 
 DATA_LABELS = {
@@ -110,17 +110,20 @@ def _cifar_copy(folder: str) -> tuple[str, str, list[str]]:
         return found.data, found.data_dir or folder, []
     if can_download():
         st.caption(
-            _("Not in the data folder {folder} yet: the first run downloads it (163 MB, once).").format(
-                folder=md(folder)
+            t(
+                "Not in the data folder {folder} yet: the first run downloads it (163 MB, once).",
+                folder=md(folder),
             )
         )
     else:
         st.info(
-            _(
+            t(
                 "Already have CIFAR-10? Type its path above: a {folder} folder or a {archive} file (both "
                 "checked against the official md5s), a folder holding either, or CIFAR-10 saved as an image "
-                "folder (train/<class>/…, test/<class>/…)."
-            ).format(folder=f"`{FOLDER}`", archive=f"`{ARCHIVE}`")
+                "folder (train/<class>/…, test/<class>/…).",
+                folder="`" + FOLDER + "`",
+                archive="`" + ARCHIVE + "`",
+            )
         )
         st.button(_("Use the demo data instead"), on_click=use_demo_data, key="f_use_demo")
     return "cifar10", folder, []
@@ -128,13 +131,10 @@ def _cifar_copy(folder: str) -> tuple[str, str, list[str]]:
 
 def _data_section() -> tuple[str, str, int | None, list[str]]:
     """The data source, the folder it lives in (CIFAR-10's), its training-set size and its problems."""
-    # every format_func here looks labels up in a dict made during this run: Streamlit (and AppTest) may call
-    # it outside the run, where the language is unknown
-    labels = {name: _(label) for name, label in DATA_LABELS.items()}
     source = st.radio(
         _("Data"),
-        list(labels),
-        format_func=labels.get,
+        list(DATA_LABELS),
+        format_func=translated(DATA_LABELS),
         key="f_data",
         **KEEP,
         horizontal=True,
@@ -143,10 +143,11 @@ def _data_section() -> tuple[str, str, int | None, list[str]]:
     problems: list[str] = []
     if source == "synthetic" and not on_disk(folder):
         st.caption(
-            _(
+            t(
                 "CIFAR-10, the tutorial's data, is not in the data folder {folder}: the demo shapes are the "
-                "default, since they need no download."
-            ).format(folder=md(folder))
+                "default, since they need no download.",
+                folder=md(folder),
+            )
         )
     if source == "folder":
         source = st.text_input(_("Folder path"), key="f_folder", **KEEP, placeholder="/home/me/pets").strip()
@@ -161,7 +162,7 @@ def _data_section() -> tuple[str, str, int | None, list[str]]:
             problems.append(error_text(checked))
         else:
             size = checked
-            st.caption(_("{count:,} training images.").format(count=size))
+            st.caption(t("{count:,} training images.", count=size))
     if not problems and st.toggle(_("Preview training images"), key="f_preview", **KEEP):
         try:
             grid, classes = preview_grid(cached_dataset(source, folder))
@@ -175,14 +176,16 @@ def _data_section() -> tuple[str, str, int | None, list[str]]:
 
 def _model_section() -> None:
     labels = {
-        n: _("{name} · {count:,} parameters").format(name=n, count=get_model_spec(n).parameter_count())
+        n: t("{name} · {count:,} parameters", name=n, count=get_model_spec(n).parameter_count())
         for n in MODELS
     }
     name = st.selectbox(_("Model"), list(labels), key="f_model", **KEEP, format_func=labels.get)
     spec = get_model_spec(name)
     st.caption(
-        _("{description} Input {channels}×32×32.").format(
-            description=_(spec.description), channels=spec.input_shape[0]
+        t(
+            "{description} Input {channels}×32×32.",
+            description=_(spec.description),
+            channels=spec.input_shape[0],
         )
     )
     with st.expander("print(net)"):
@@ -244,10 +247,10 @@ def _recipe_section() -> None:
 def _device_section(store: RunStore) -> list[str]:
     names = {d.name: error_text(d.label) for d in list_devices()}
     if (gpus := jobs.ddp_processes()) > 1:  # DistributedDataParallel over every GPU, through torchrun
-        names[DDP_DEVICE] = _("all {count} GPUs (DDP, one torchrun process each)").format(count=gpus)
+        names[DDP_DEVICE] = t("all {count} GPUs (DDP, one torchrun process each)", count=gpus)
     busy = {name: jobs.busy_run(store, name) for name in names}
     labels = {
-        name: _("{device} — busy with {run}").format(device=label, run=busy[name].id) if busy[name] else label
+        name: t("{device} — busy with {run}", device=label, run=busy[name].id) if busy[name] else label
         for name, label in names.items()
     }
     if st.session_state.get("f_device") not in labels:
@@ -259,7 +262,7 @@ def _device_section(store: RunStore) -> list[str]:
         st.session_state["f_device"] = chosen
     st.session_state[SENT_DEVICE_LABELS] = labels
     device = st.selectbox(_("Device"), list(labels), format_func=labels.get, key="f_device", **KEEP)
-    here = _("here: {device}").format(device=device)
+    here = t("here: {device}", device=device)
     st.code(
         "device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
         f"# {here}\nnet.to(device)\ninputs, labels = data[0].to(device), data[1].to(device)",
@@ -272,11 +275,13 @@ def _device_section(store: RunStore) -> list[str]:
         )
     )
     if device == DDP_DEVICE:
+        command = f"`torchrun --standalone --nproc_per_node={gpus} -m core.train …`"
         st.caption(
-            _(
+            t(
                 "{command}: each GPU trains on its share of every batch; DDP averages the gradients; the "
-                "batch size below is the global one."
-            ).format(command=f"`torchrun --standalone --nproc_per_node={gpus} -m core.train …`")
+                "batch size below is the global one.",
+                command=command,
+            )
         )
     choices = AMP if device.startswith("cuda") or device == DDP_DEVICE else ("off", "bf16")
     if st.session_state.get("f_amp") not in choices:
@@ -292,7 +297,7 @@ def _device_section(store: RunStore) -> list[str]:
         ),
     )
     if busy.get(device):
-        return [_("Device {device} is busy with run {run}.").format(device=device, run=busy[device].id)]
+        return [t("Device {device} is busy with run {run}.", device=device, run=busy[device].id)]
     return []
 
 
