@@ -36,9 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from core.config import make_config  # noqa: E402
 from core.data import load_dataset  # noqa: E402
-from core.models import Net, get_model_spec  # noqa: E402
+from core.models import WHITEN_BIAS_TRAIN, Net, get_model_spec  # noqa: E402
 from core.runs import RunStore  # noqa: E402
-from core.models import WHITEN_BIAS_TRAIN  # noqa: E402
 
 TARGETS = (0.54, 0.70, 0.80, 0.85, 0.90)
 LADDER = (0.5, 1, 2, 4, 8, 10)  # fast-cpu epochs

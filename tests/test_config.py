@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from core.batches import Batches
-from core.train import main
 from core.config import PRESETS, TrainConfig, cli_command, config_from_args, make_config, parser
 from core.data import make_synthetic
 from core.distributed import Rank
 from core.models import MODELS
 from core.optim import OPTIMIZERS, SCHEDULES
+from core.train import main
 
 # a valid value different from every preset's and from the default, per field
 CHANGED = {

@@ -90,7 +90,9 @@ def test_reports_over_disjoint_shards_merge_into_the_report_over_all_images():
     shards = [torch.arange(r, 7, 2) for r in range(2)]
     parts = [(i, evaluate(Oracle(), x[i], y[i], ["a", "b", "c"], 3)) for i in shards]
     merged = Report.merge(parts, 7)
-    assert torch.equal(merged.confusion, whole.confusion) and torch.equal(merged.predictions, whole.predictions)
+    assert torch.equal(merged.confusion, whole.confusion) and torch.equal(
+        merged.predictions, whole.predictions
+    )
     assert torch.allclose(merged.confidence, whole.confidence) and merged.loss == pytest.approx(whole.loss)
     assert merged.classes == whole.classes
 
