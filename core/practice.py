@@ -51,9 +51,8 @@ def _show(exercise: Exercise, tr: Translations) -> str:
     setup = getattr(exercise.check, "setup_code", None)
     if setup and setup():
         lines += ["", setup()]
-    lines += [""] + [
-        f"{tr.gettext(N_('Hint'))} {i}: {tr.gettext(h)}" for i, h in enumerate(exercise.hints, 1)
-    ]
+    hint = tr.gettext(N_("Hint {n}: {text}"))
+    lines += [""] + [hint.format(n=i, text=tr.gettext(h)) for i, h in enumerate(exercise.hints, 1)]
     return "\n".join(lines)
 
 
@@ -95,10 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     except (AnswerError, MessageError) as e:
         print(tr.message(e))
         return 2
-    mark = tr.gettext(N_("Correct")) if feedback.ok else tr.gettext(N_("Not yet"))
-    print(f"{mark}. {tr.message(feedback.message)}")
+    verdict = tr.gettext(N_("Correct. {message}") if feedback.ok else N_("Not yet. {message}"))
+    print(verdict.format(message=tr.message(feedback.message)))
+    # what the engine ran to check a prediction: each cell that printed something, then its output
     for code, printed in feedback.ran:
-        print(f"\n{code}\n---\n{printed}", end="")
+        if printed:
+            print(f"\n{code}\n---\n{printed}", end="")
     if feedback.diff:
         print(f"\n{feedback.diff}")
     return 0 if feedback.ok else 1
