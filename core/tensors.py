@@ -261,6 +261,18 @@ def bridgeable(t: torch.Tensor) -> bool:
     return t.device.type == "cpu" and not t.requires_grad and t.dtype in NUMPY_DTYPES
 
 
+def views_as(array: np.ndarray | None, t: torch.Tensor) -> bool:
+    """Whether `array` shows `t`'s elements as `t.numpy()` would: the same memory, shape and strides. An
+    in-place change of the view (`t.t_()`, `t.resize_()`) keeps the memory but not the other two."""
+    return (
+        array is not None
+        and array.__array_interface__["data"][0] == t.data_ptr()
+        and array.shape == tuple(t.shape)
+        and array.strides == tuple(s * t.element_size() for s in t.stride())
+        and array.dtype == t.numpy().dtype
+    )
+
+
 def fits(symbol: str, x: torch.Tensor, y: torch.Tensor) -> bool:
     """Whether `x * y` or `x @ y` works for these shapes and dtypes, checked on the meta device (no work)."""
     if symbol == "@" and x.dtype != y.dtype:  # the meta device does not check this; matmul does
@@ -312,17 +324,20 @@ class ResultCache:
 
     reads: tuple[str, list[tuple[str, Any, int | None]]] | None = None
     result: Any = None
+    changed: tuple[str, ...] = ()  # the names whose tensor the evaluation changed in place (its _version)
 
     def result_of(self, text: str, names: dict[str, Any]) -> Any:
         """`text` evaluated with `names` (core.expr), or its ExprError; evaluated again only when needed."""
         if self.reads is not None and _same_reads(self.reads, _reads(text, names)):
             return self.result
+        before = _reads(text, names)
         try:
             result = evaluate(text, names)
         except ExprError as e:
             result = e
         # what it read as it is now: an in-place expression has changed it, and must not run again
         self.reads, self.result = _reads(text, names), result
+        self.changed = tuple(n for (n, _o, v0), (_n, _p, v1) in zip(before[1], self.reads[1]) if v0 != v1)
         return result
 
 

@@ -17,6 +17,7 @@ from core.tensors import (
     next_name,
     operands,
     valid_name,
+    views_as,
 )
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
@@ -229,9 +230,21 @@ def expression() -> None:
     st.code(shown.text, language=None)  # what Python prints for `result`
     if shown.shape is not None:
         st.caption(t("shape {shape} · dtype {dtype}", shape=shown.shape, dtype=shown.dtype))
-    # a tensor it read and returned: an in-place method (a result saved under a name is not one)
+    # a tensor it read and returned: changed in place (its _version moved), or returned as it is
     if same := [n for n in sorted(names_in(text)) if tensors.get(n) is result]:
-        st.caption(t("This is {name} itself: the expression changed it in place.", name=same[0]))
+        if same[0] in st.session_state["t_result"].changed:
+            st.caption(t("This is {name} itself: the expression changed it in place.", name=same[0]))
+        elif text.strip() == same[0]:
+            st.caption(t("This is {name} itself: the same tensor, not a copy.", name=same[0]))
+        else:
+            st.caption(
+                t(
+                    "This is {name} itself, unchanged: nothing needed to change, so the call returned "
+                    "the same tensor, not a copy (`.to()` makes a new tensor only when the device or "
+                    "dtype differs).",
+                    name=same[0],
+                )
+            )
     if isinstance(result, torch.Tensor):
         show_tensor(result, "result")
         save_as(result)
@@ -362,9 +375,7 @@ def numpy_bridge() -> None:
     n = st.selectbox(_("Tensor"), cpu, key="t_np_tensor")
     tensor = tensors[n]
     array = arrays.get(n)
-    if (
-        array is None or array.__array_interface__["data"][0] != tensor.data_ptr()
-    ):  # none yet, or n was replaced
+    if not views_as(array, tensor):  # none yet, n replaced, or its view changed in place (a.t_())
         array = arrays[n] = tensor.numpy()
     shared = array.__array_interface__["data"][0] == tensor.data_ptr()
     c = st.columns(3)

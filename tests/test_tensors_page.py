@@ -258,3 +258,34 @@ def test_the_heatmap_labels_whole_numbers_and_plain_ticks(runs_dir):
     heats = [json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")]
     heat = next(h for h in heats if h["z"][0][0] == pytest.approx(1e-12))
     assert heat["texttemplate"] == "%{z:.3~g}" and heat["colorbar"]["exponentformat"] == "e"
+
+
+def test_a_tensor_returned_as_it_is_is_not_called_changed_in_place(runs_dir):
+    """Issue 21: `a` and `a.to('cpu')` return a itself, unchanged; only `a.add_(1)` changed it in place."""
+    at = open_page("pages/tensors.py")
+    create_list(at)  # a = torch.tensor([[1, 2], [3, 4]]) on the CPU
+    at.text_input(key="t_expr").input("a").run()
+    captions = [c.value for c in at.caption]
+    assert not any("in place" in c for c in captions)
+    assert any("a itself: the same tensor, not a copy" in c for c in captions)
+    at.text_input(key="t_expr").input("a.to('cpu')").run()
+    captions = [c.value for c in at.caption]
+    assert not any("in place" in c for c in captions)
+    assert any("nothing needed to change" in c and "`.to()`" in c for c in captions)
+    at.text_input(key="t_expr").input("a.add_(1)").run()
+    assert any("a itself: the expression changed it in place" in c.value for c in at.caption)
+    at.text_input(key="t_expr").input("a.to('cpu', torch.double)").run()  # a new tensor: no such caption
+    assert not any("itself" in c.value for c in at.caption)
+
+
+def test_the_numpy_bridge_follows_an_in_place_transpose(runs_dir):
+    """Issue 21: after `a.t_()` the bridge shows what `a.numpy()` gives, not the old view of the memory."""
+    at = open_page("pages/tensors.py")
+    create_list(at, "[[2, 3], [4, 5]]")
+    assert any(c.value == "array([[2, 3],\n       [4, 5]])" for c in at.code)  # the bridge's array
+    at.text_input(key="t_expr").input("a.t_()").run()
+    assert not at.exception
+    codes = [c.value for c in at.code]
+    assert "array([[2, 4],\n       [3, 5]])" in codes
+    assert "array([[2, 3],\n       [4, 5]])" not in codes
+    assert "tensor([[2, 4],\n        [3, 5]])" in codes  # the torch side beside it
