@@ -7,7 +7,6 @@ Each answers something the tutorial teaches or a question its readers keep askin
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -22,9 +21,8 @@ from .exercises import (
     TrainCheck,
 )
 from .messages import N_, Phrase
-from .models import LeNet
 from .runs import Run
-from .walkthrough import Cell
+from .walkthrough import Cell, lenet_source
 
 _IMPORTS = Cell(
     "imports",
@@ -302,18 +300,18 @@ AUTOGRAD = (
 
 # --- chapter 3: neural networks -----------------------------------------------------------------------
 
-_LENET = Cell("class", N_("The tutorial's LeNet"), inspect.getsource(LeNet).strip())
+_LENET = Cell("class", N_("The tutorial's LeNet"), lenet_source("en"))
 _BIAS_GRAD = Cell(
     "bias-grad",
     N_("conv1.bias.grad of a new network"),
-    "torch.manual_seed(0)\nnet = LeNet()\nnet.zero_grad()\nprint(net.conv1.bias.grad)",
+    "torch.manual_seed(0)\nnet = Net()\nnet.zero_grad()\nprint(net.conv1.bias.grad)",
 )
 _ZERO_GRAD = Cell(
     "zero-grad",
     N_("50 steps with and without zero_grad()"),
     """def fit(zero_grad):
     torch.manual_seed(0)
-    net = LeNet()
+    net = Net()
     input, target = torch.randn(1, 1, 32, 32), torch.randn(1, 10)
     criterion = nn.MSELoss()
     optimizer = optim.SGD(net.parameters(), lr=0.01)

@@ -1,14 +1,15 @@
 """Chapter 3 (neural networks) as cells of real code, run when the learner asks.
 
 Each cell's code is the code that runs: `run_cells` executes the cells' text in one namespace, in order,
-and each cell's output is what its `print` calls wrote. The network is the registry's `Net`, defined
-from its own source (`inspect.getsource`), so the class shown is the class the app trains. Every random
-draw follows a `torch.manual_seed` written in the code, so running the shown code anywhere prints the same.
+and each cell's output is what its `print` calls wrote. The network is the tutorial's LeNet (1 input
+channel, 32×32), the same layers as the registry's `lenet` model (a test holds them equal). Comments and
+printed labels follow the learner's language, as the tutorial's Chinese edition does. Every random draw
+follows a `torch.manual_seed` written in the code, so running the shown code anywhere prints the same.
 """
 
 from __future__ import annotations
 
-import inspect
+import functools
 import io
 import textwrap
 import time
@@ -16,11 +17,91 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch.overrides import TorchFunctionMode
 
+from .catalogs import translations
 from .messages import N_
-from .models import Net
 
 NET_SEED = 0
+
+# The tutorial's LeNet as chapter 3 shows and runs it. Its comments are filled in per language and the
+# shapes in them are measured (`lenet_source`), never typed: 32×32 in, (N, 400) after flatten.
+LENET = """class Net(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        # {conv}
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        # {affine}
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)  # {fc1}
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, input):
+        c1 = F.relu(self.conv1(input))  # C1: {c1}
+        s2 = F.max_pool2d(c1, (2, 2))  # S2: {s2}
+        c3 = F.relu(self.conv2(s2))  # C3: {c3}
+        s4 = F.max_pool2d(c3, 2)  # S4: {s4}
+        s4 = torch.flatten(s4, 1)  # {flatten}
+        f5 = F.relu(self.fc1(s4))  # F5: {f5}
+        f6 = F.relu(self.fc2(f5))  # F6: {f6}
+        output = self.fc3(f6)  # OUTPUT: {output}
+        return output"""
+LENET_INPUT = (1, 1, 32, 32)
+# what the comments say, translated where the class is shown
+COMMENTS = {
+    "conv": N_("1 input channel (a grayscale image), 6 output channels, 5×5 convolution kernels"),
+    "affine": N_("fully connected layers: y = Wx + b"),
+    "fc1": N_("16 channels × 5 × 5 pixels arrive here (see the shapes cell)"),
+    "flatten": N_("flatten: {shape}"),
+}
+OUTPUTS = ("c1", "s2", "c3", "s4", "flatten", "f5", "f6", "output")  # the forward's lines, in order
+
+
+class _Shapes(TorchFunctionMode):
+    """Records the shape of every tensor a torch function returns, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, tuple[int, ...]]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 (torch's protocol)
+        out = func(*args, **(kwargs or {}))
+        if isinstance(out, torch.Tensor):
+            self.seen.append((getattr(func, "__name__", ""), tuple(out.shape)))
+        return out
+
+
+@functools.cache
+def lenet_shapes() -> dict[str, str]:
+    """Each forward line's output shape, measured on a 1×1×32×32 input (the batch shown as N)."""
+    namespace = _namespace()
+    exec(compile(LENET.format(**dict.fromkeys((*COMMENTS, *OUTPUTS), "")), "<lenet>", "exec"), namespace)
+    net, x = namespace["Net"](), torch.zeros(LENET_INPUT)
+    with _Shapes() as mode:
+        net(x)
+    # a line's result is its last call: relu after conv2d or linear, the pools, flatten, the final linear
+    kept = [shape for name, shape in mode.seen if name in ("relu", "max_pool2d", "flatten")] + [
+        mode.seen[-1][1]
+    ]
+    return {key: "(N, " + ", ".join(map(str, shape[1:])) + ")" for key, shape in zip(OUTPUTS, kept)}
+
+
+def lenet_source(lang: str = "en") -> str:
+    """The tutorial's LeNet with its comments in `lang` and its measured shapes."""
+    tr = translations(lang)
+    shapes = lenet_shapes()
+    comments = {k: tr.gettext(v) for k, v in COMMENTS.items()}
+    comments["flatten"] = comments["flatten"].format(shape=shapes["flatten"])
+    return LENET.format(**comments, **{k: v for k, v in shapes.items() if k != "flatten"})
+
+
+def _namespace() -> dict:
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    return {"torch": torch, "nn": nn, "F": F}
 
 
 @dataclass(frozen=True)
@@ -34,9 +115,20 @@ def _code(text: str) -> str:
     return textwrap.dedent(text).strip()
 
 
-def net_cells(input_seed: int = 1) -> tuple[Cell, ...]:
-    """The tutorial's "Neural networks" section on the `Net` the app trains; `input_seed` draws the input
-    (and the random gradient and target that follow it)."""
+# Labels the cells print, as the tutorial's code prints them (its Chinese edition prints Chinese ones).
+LABELS = {
+    "before": N_("conv1.bias.grad before backward"),
+    "after": N_("conv1.bias.grad after backward"),
+    "loss_before": N_("loss before:"),
+    "loss_after": N_("loss after: "),
+}
+
+
+def net_cells(input_seed: int = 1, lang: str = "en") -> tuple[Cell, ...]:
+    """The tutorial's "Neural networks" section on its LeNet, with comments and printed labels in `lang`;
+    `input_seed` draws the input (and the random gradient and target that follow it)."""
+    tr = translations(lang)
+    label = {k: tr.gettext(v) for k, v in LABELS.items()}
     imports = """
         import torch
         import torch.nn as nn
@@ -51,8 +143,22 @@ def net_cells(input_seed: int = 1) -> tuple[Cell, ...]:
             print(f"{name:12} {str(tuple(p.shape)):16} {p.numel():>7,}")
         print(f"{'total':29} {sum(p.numel() for p in params):>7,}")
     """
+    shapes = """
+        x = torch.zeros(1, 1, 32, 32)
+        print("input      ", tuple(x.shape))
+        x = F.relu(net.conv1(x))
+        print("conv1, relu", tuple(x.shape))  # 32 - 5 + 1 = 28
+        x = F.max_pool2d(x, 2)
+        print("max_pool2d ", tuple(x.shape))  # 28 / 2 = 14
+        x = F.relu(net.conv2(x))
+        print("conv2, relu", tuple(x.shape))  # 14 - 5 + 1 = 10
+        x = F.max_pool2d(x, 2)
+        print("max_pool2d ", tuple(x.shape))  # 10 / 2 = 5
+        x = torch.flatten(x, 1)
+        print("flatten    ", tuple(x.shape), "=", 16 * 5 * 5)
+    """
     forward = """
-        input = torch.randn(1, 3, 32, 32)
+        input = torch.randn(1, 1, 32, 32)
         out = net(input)
         print(out)
     """
@@ -80,40 +186,41 @@ def net_cells(input_seed: int = 1) -> tuple[Cell, ...]:
             fn = computed[0] if computed else None
             step += 1
     """
-    backprop = """
+    backprop = f"""
         net.zero_grad()  # zeroes the gradient buffers of all parameters
-        print("conv1.bias.grad before backward")
+        print("{label["before"]}")
         print(net.conv1.bias.grad)
         loss.backward()
-        print("conv1.bias.grad after backward")
+        print("{label["after"]}")
         print(net.conv1.bias.grad)
     """
-    manual_sgd = """
+    manual_sgd = f"""
         learning_rate = 0.01
-        print("loss before:", criterion(net(input), target).item())
+        print("{label["loss_before"]}", criterion(net(input), target).item())
         for f in net.parameters():
             f.data.sub_(f.grad.data * learning_rate)
-        print("loss after: ", criterion(net(input), target).item())
+        print("{label["loss_after"]}", criterion(net(input), target).item())
     """
-    optim_sgd = """
+    optim_sgd = f"""
         optimizer = optim.SGD(net.parameters(), lr=0.01)
         optimizer.zero_grad()  # zero the gradient buffers
         output = net(input)
         loss = criterion(output, target)
-        print("loss before:", loss.item())
+        print("{label["loss_before"]}", loss.item())
         loss.backward()
         optimizer.step()  # does the update
-        print("loss after: ", criterion(net(input), target).item())
+        print("{label["loss_after"]}", criterion(net(input), target).item())
     """
     return (
         Cell("imports", N_("Imports"), _code(imports)),
-        Cell("class", N_("The Net class the app trains"), inspect.getsource(Net).strip()),
+        Cell("class", N_("The tutorial's network: LeNet"), lenet_source(lang)),
         Cell(
             "net",
             N_("Make a network and print it"),
             f"torch.manual_seed({NET_SEED})\nnet = Net()\nprint(net)",
         ),
         Cell("parameters", N_("Its learnable parameters"), _code(parameters)),
+        Cell("shapes", N_("Where 16 * 5 * 5 comes from: the shape after each layer"), _code(shapes)),
         Cell(
             "forward",
             N_("Forward pass of a random input"),

@@ -1,4 +1,4 @@
-"""Chapter 3, neural networks: the Net the app trains, run cell by cell when the learner asks. Each cell's
+"""Chapter 3, neural networks: the tutorial's LeNet, run cell by cell when the learner asks. Each cell's
 code is the code that runs and its output is what that code prints (core/walkthrough.py runs the text)."""
 
 import pandas as pd
@@ -7,7 +7,7 @@ import streamlit as st
 from core.walkthrough import TRAINING_STEPS, net_cells, resnet18_walkthrough, run_cells
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
-from ui.i18n import N_, _, t
+from ui.i18n import N_, _, language, t
 from ui.practice import practice_section
 
 through_navigation()
@@ -23,21 +23,29 @@ EXPLAIN = {
         "The usual imports: torch, its layers (nn), their functions (F) and the optimizers (optim)."
     ),
     "class": N_(
-        "A network is a subclass of `nn.Module`: `__init__` creates the layers that hold learnable "
-        "parameters, forward says how an input flows through them. You only write forward; autograd derives "
-        "backward. This is the source of the `Net` class in `core/models.py`, read with `inspect.getsource`: "
-        "the class the Train page's tutorial model builds."
+        "The tutorial's network, LeNet: it reads a 1-channel (grayscale) 32×32 image. A network is a "
+        "subclass of `nn.Module`: `__init__` creates the layers that hold learnable parameters, forward says "
+        "how an input flows through them. You only write forward; autograd derives backward. The shapes in "
+        "the comments were measured by running the class, not typed. The Train page's `lenet` model is this "
+        "network; chapter 4's CIFAR-10 `Net` is the same with 3 input channels (colour images)."
     ),
     "net": N_(
-        "Printing a module lists its layers. Two convolutional layers with max-pooling, then three fully "
-        "connected layers; ReLU activations and the flatten live in forward, so they are not listed."
+        "Printing a module lists its layers: two convolutional layers, then three fully connected layers. "
+        "ReLU, max-pooling and the flatten have no parameters; they live in forward, so they are not listed."
     ),
     "parameters": N_(
-        "`net.parameters()` yields every learnable tensor: one weight and one bias per layer. Their sizes "
-        "add up to the network's parameter count."
+        "`net.parameters()` yields every learnable tensor: one weight and one bias per layer. conv1's "
+        "weight is `[6, 1, 5, 5]`: 6 filters, each 1 channel deep and 5×5. Their sizes add up to the "
+        "network's parameter count."
+    ),
+    "shapes": N_(
+        "The same layers one at a time on a 32×32 image. A 5×5 convolution without padding takes 4 pixels "
+        "off each side length (32 → 28), each 2×2 max-pool halves it (28 → 14). After the second pool, 16 "
+        "channels of 5×5 are left: flattened, 16 × 5 × 5 = 400 numbers per image, which is why fc1 is "
+        "`nn.Linear(16 * 5 * 5, 120)`. Another input size changes this number (try the exercises below)."
     ),
     "forward": N_(
-        "A forward pass: a batch of one random 3-channel 32×32 image gives 10 outputs, one per class. "
+        "A forward pass: a batch of one random 1-channel 32×32 image gives 10 outputs, one per class. "
         "`torch.nn` works on batches only, hence the leading 1. Draw another input to see the outputs change."
     ),
     "backward-random": N_(
@@ -89,7 +97,7 @@ def _new_input(forward_index: int) -> None:
 
 def network_cells() -> None:
     """The chapter's cells, each shown with its code; a run button computes it and every cell before it."""
-    cells = net_cells(st.session_state.get(SEED, FIRST_SEED))
+    cells = net_cells(st.session_state.get(SEED, FIRST_SEED), language())
     keys = [cell.key for cell in cells]
     upto = st.session_state.get(UPTO, -1)
     outputs = run_cells(cells[: upto + 1])
@@ -171,8 +179,8 @@ st.title(_("Neural networks"))
 st.markdown(
     _(
         "Neural networks are built with `torch.nn`. A network is an `nn.Module`: its layers hold the "
-        "learnable parameters, and `forward(input)` returns the output. Below, the `Net` class this app "
-        "trains goes through one round of training, one cell at a time. Each cell's code is exactly what "
+        "learnable parameters, and `forward(input)` returns the output. Below, the tutorial's LeNet goes "
+        "through one round of training, one cell at a time. Each cell's code is exactly what "
         "runs, and its output is exactly what that code prints: copy the cells into Python in the same order "
         "and you get the same numbers."
     )

@@ -8,7 +8,7 @@ import io
 
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import open_page
+from tests.apptest import APP, open_page
 
 
 def _direct(codes: list[str]) -> list[str]:
@@ -48,7 +48,7 @@ def test_cells_run_on_click_and_print_what_their_code_prints(runs_dir):
     assert not at.exception
     pairs = _shown(at)
     assert sum(shown is not None for _code, shown in pairs) >= 8
-    assert any(shown and shown.startswith("Net(\n  (conv1): Conv2d(3, 6") for _code, shown in pairs)
+    assert any(shown and shown.startswith("Net(\n  (conv1): Conv2d(1, 6") for _code, shown in pairs)
     _assert_outputs_are_what_the_code_prints(pairs)
 
 
@@ -69,7 +69,7 @@ def test_run_one_cell_runs_those_before_it_only(runs_dir):
     at.button(key="nn_run_parameters").click().run()
     assert not at.exception
     outputs = [c.value for c in at.code if c.language == "text"]
-    assert outputs[0].startswith("Net(") and outputs[-1].startswith("10\ntorch.Size([6, 3, 5, 5])")
+    assert outputs[0].startswith("Net(") and outputs[-1].startswith("10\ntorch.Size([6, 1, 5, 5])")
     assert len(outputs) == 2  # print(net) and the parameters; the imports and the class print nothing
 
 
@@ -96,3 +96,15 @@ def test_the_page_names_its_chapter_and_links_to_the_next(runs_dir):
     assert at.caption[0].value == "Chapter 3 · Neural networks"
     links = at.get("page_link")
     assert links[-1].proto.label == "Next: 4 · Training a classifier · Train"
+
+
+def test_in_chinese_the_code_comments_and_printed_labels_are_chinese(runs_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.switch_page("pages/neural_networks.py").run()
+    at.button(key="nn_run_all").click().run()
+    assert not at.exception
+    assert any("# 输入 1 个通道" in c.value for c in at.code if c.language == "python")
+    printed = [c.value for c in at.code if c.language == "text"]
+    assert any(p.startswith("conv1.bias.grad 反向传播前\nNone") for p in printed)
+    _assert_outputs_are_what_the_code_prints(_shown(at))

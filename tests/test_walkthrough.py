@@ -1,13 +1,22 @@
-"""core.walkthrough: the chapter 3 cells run as written, on the registry's Net, and teach what they say."""
+"""core.walkthrough: the chapter 3 cells run as written, on the tutorial's LeNet (the registry's
+`lenet`), print in the learner's language, and teach what they say."""
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 
-from core.models import Net
-from core.walkthrough import TRAINING_STEPS, net_cells, resnet18_cells, resnet18_walkthrough, run_cells
+import torch
+
+from core.models import LeNet
+from core.walkthrough import (
+    TRAINING_STEPS,
+    lenet_source,
+    net_cells,
+    resnet18_cells,
+    resnet18_walkthrough,
+    run_cells,
+)
 
 
 def _printed(cells) -> list[str]:
@@ -21,10 +30,15 @@ def _printed(cells) -> list[str]:
     return outputs
 
 
-def test_each_cell_shows_what_its_code_prints_and_the_class_is_the_registrys():
+def test_each_cell_shows_what_its_code_prints_and_the_class_is_the_registrys_lenet():
     cells = net_cells(input_seed=3)
     assert run_cells(cells) == _printed(cells)
-    assert next(c for c in cells if c.key == "class").code == inspect.getsource(Net).strip()
+    namespace: dict = {}
+    run_cells(cells[:3], namespace)
+    shown, registry = namespace["net"], LeNet()
+    registry.load_state_dict(shown.state_dict())  # same parameters, same shapes
+    x = torch.randn(2, 1, 32, 32)
+    assert torch.equal(shown(x), registry(x))  # and the same forward
     assert "torch.manual_seed(3)" in next(c for c in cells if c.key == "forward").code
     assert {key for _step, key in TRAINING_STEPS} <= {c.key for c in cells}
 
@@ -32,9 +46,12 @@ def test_each_cell_shows_what_its_code_prints_and_the_class_is_the_registrys():
 def test_the_cells_teach_what_they_say():
     cells = net_cells()
     out = dict(zip([c.key for c in cells], run_cells(cells)))
-    assert out["net"].startswith("Net(\n  (conv1): Conv2d(3, 6, kernel_size=(5, 5)")
-    assert out["parameters"].splitlines()[:2] == ["10", "torch.Size([6, 3, 5, 5])"]
-    assert out["parameters"].splitlines()[-1].split() == ["total", "62,006"]
+    assert out["net"].startswith("Net(\n  (conv1): Conv2d(1, 6, kernel_size=(5, 5)")
+    # what the tutorial prints: len(params) and conv1's weight
+    assert out["parameters"].splitlines()[:2] == ["10", "torch.Size([6, 1, 5, 5])"]
+    assert out["parameters"].splitlines()[-1].split() == ["total", "61,706"]
+    assert "torch.randn(1, 1, 32, 32)" in next(c for c in cells if c.key == "forward").code
+    assert out["shapes"].splitlines()[-1].split() == ["flatten", "(1,", "400)", "=", "400"]
     assert out["forward"].endswith("grad_fn=<AddmmBackward0>)\n")
     chain = [line.split()[1] for line in out["grad-fn"].splitlines()]
     assert chain[:2] == ["MseLossBackward0", "AddmmBackward0"] and chain[-1] == "ConvolutionBackward0"
@@ -48,7 +65,8 @@ def test_the_cells_teach_what_they_say():
 def test_another_seed_draws_another_input():
     first = run_cells(net_cells(1))
     second = run_cells(net_cells(2))
-    assert first[:4] == second[:4] and first[4] != second[4]
+    forward = [c.key for c in net_cells()].index("forward")
+    assert first[:forward] == second[:forward] and first[forward] != second[forward]
 
 
 def test_resnet18_runs_with_the_weights_its_code_names_and_is_timed_after_a_warm_up():
@@ -60,3 +78,28 @@ def test_resnet18_runs_with_the_weights_its_code_names_and_is_timed_after_a_warm
     assert all(s > 0 for s in r.seconds.values())
     assert sum(m["parameters"] for m in r.modules) == 11_689_512
     assert "ResNet18_Weights.DEFAULT" in resnet18_cells(True)[0].code
+
+
+def test_the_class_comments_are_measured_shapes_and_follow_the_language():
+    english, chinese = lenet_source("en"), lenet_source("zh")
+    for shape in (
+        "C1: (N, 6, 28, 28)",
+        "S2: (N, 6, 14, 14)",
+        "C3: (N, 16, 10, 10)",
+        "S4: (N, 16, 5, 5)",
+        "(N, 400)",
+    ):
+        assert shape in english and shape in chinese
+    assert english != chinese and any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
+    # the code is the same in both: only comments differ
+    strip = lambda text: [line.split("#")[0].rstrip() for line in text.splitlines()]  # noqa: E731
+    assert strip(english) == strip(chinese)
+
+
+def test_in_chinese_the_cells_print_the_tutorials_chinese_labels():
+    cells = net_cells(lang="zh")
+    out = dict(zip([c.key for c in cells], run_cells(cells)))
+    assert out["backprop"].splitlines()[0] == "conv1.bias.grad 反向传播前"
+    assert out["backprop"].splitlines()[2] == "conv1.bias.grad 反向传播后"
+    english = dict(zip([c.key for c in cells], run_cells(net_cells())))
+    assert out["forward"] == english["forward"]  # the numbers do not depend on the language
