@@ -25,6 +25,7 @@ from ui.chapter import chapter_heading, next_link
 from ui.charts import descent_loss_figure, descent_paths_figure, path_span, plot
 from ui.i18n import N_, _, error_text, t, translated
 from ui.practice import practice_section
+from ui.tensor_view import commented
 
 through_navigation()
 chapter_heading(__file__)
@@ -133,13 +134,18 @@ def expression_section() -> None:
         f"{n} = torch.tensor({r['value']}, requires_grad={bool(r['requires_grad'])})"
         for n, r in zip(leaves, rows)
     )
-    if gradient is not None:
-        calls = [f"v = torch.tensor({gradient.tolist()})", *["out.backward(gradient=v)"] * times]
-    elif needed is not None:
+    if needed is not None and gradient is None:
         # what would fail is not shown as code to copy
         calls = ["# " + _("out is not a scalar: backward() needs a gradient argument (the switch above)")]
     else:
-        calls = ["out.backward()"] * times
+        # backward() frees the graph it walked: every call but the last keeps it for the next one
+        argument = "gradient=v" if gradient is not None else ""
+        keep = f"out.backward({argument + ', ' if argument else ''}retain_graph=True)"
+        calls = [keep] * (times - 1) + [f"out.backward({argument})"]
+        if times > 1:
+            calls[0] = commented(keep, _("keep the graph: backward() is called again"))
+        if gradient is not None:
+            calls.insert(0, f"v = torch.tensor({gradient.tolist()})")
     code, table = st.columns([2, 3])
     code.code("\n".join([declare, f"out = {text}", *calls]), language="python", wrap_lines=True)
     checked = gradient_check(text, leaves, gradient, times)

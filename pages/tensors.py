@@ -400,9 +400,9 @@ def numpy_bridge() -> None:
     st.code("\n".join(lines), language="python")
     c = st.columns(2)
     c[0].markdown(f"**{n}** (torch)")
-    c[0].code(str(tensor))
+    c[0].code(str(tensor), language=None)  # what Python prints: output, not code to run
     c[1].markdown(f"**{n}_np** (numpy)")
-    c[1].code(repr(array))
+    c[1].code(repr(array), language=None)
 
 
 def operate() -> None:

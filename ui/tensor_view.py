@@ -52,7 +52,7 @@ def show_tensor(tensor: torch.Tensor, key: str) -> None:
         )
         return
     if tensor.is_complex():
-        st.code(repr(tensor))
+        st.code(repr(tensor), language=None)  # what Python prints: output, not code to run
         return
     index: tuple[int, ...] = ()
     if tensor.dim() > 2:
