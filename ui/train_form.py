@@ -54,6 +54,7 @@ def _apply_preset() -> None:
     cfg = make_config(preset if preset in PRESETS else None)
     for name in RECIPE_FIELDS:
         st.session_state[f"f_{name}"] = getattr(cfg, name)
+    st.session_state["f_epochs"] = float(cfg.epochs)  # a float field: fractions such as 0.2, as the CLI
 
 
 def use_demo_data() -> None:
@@ -206,7 +207,16 @@ def _recipe_section() -> None:
     if st.session_state["f_preset"] in PRESETS:
         st.caption(_(PRESETS[st.session_state["f_preset"]].description))
     c = st.columns(3)
-    c[0].number_input(_("Epochs"), step=1, key="f_epochs", **KEEP)
+    if isinstance(st.session_state.get("f_epochs"), int):  # kept from before epochs took fractions
+        st.session_state["f_epochs"] = float(st.session_state["f_epochs"])
+    c[0].number_input(
+        _("Epochs"),
+        step=1.0,
+        format="%g",
+        key="f_epochs",
+        **KEEP,
+        help=_("A whole number, or a fraction such as 0.2 (a fifth of the training images), as `--epochs`."),
+    )
     c[1].number_input(_("Batch size"), step=1, key="f_batch_size", **KEEP)
     c[2].number_input(_("Seed"), step=1, key="f_seed", **KEEP)
     c = st.columns(3)
