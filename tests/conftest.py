@@ -4,6 +4,7 @@ modules beside them (appserver, apptest, wait), never by importing each other.""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -33,26 +34,32 @@ def runs_dir(tmp_path, monkeypatch):
     return d
 
 
-@pytest.fixture
-def trained_run(runs_dir) -> Callable[[str], Run]:
-    """Makes a completed run in `runs_dir` (2 epochs of the tutorial net on generated data), for the pages
-    that read trained models."""
+@pytest.fixture(scope="session")
+def _trained_once(tmp_path_factory) -> Run:
+    """One completed run (2 epochs of the tutorial net on generated data), trained once per session."""
     # imported here so that only the tests that train depend on the training engine
     from core.config import make_config
     from core.trainer import train
 
+    cfg = make_config(
+        data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, epochs=2, device="cpu"
+    )
+    run = RunStore(tmp_path_factory.mktemp("trained")).create(asdict(cfg), name="trained")
+    train(cfg, run)
+    return run
+
+
+@pytest.fixture
+def trained_run(runs_dir, _trained_once) -> Callable[[str], Run]:
+    """Makes a completed run in `runs_dir`, for the pages that read trained models: a copy of the session's
+    trained run (its files, under a new id created now), so a test may change its copy."""
+
     def make(name: str) -> Run:
-        cfg = make_config(
-            data="synthetic",
-            model="tutorial",
-            optimizer="adam",
-            lr=3e-3,
-            batch_size=64,
-            epochs=2,
-            device="cpu",
-        )
-        run = RunStore(runs_dir).create(asdict(cfg), name=name)
-        train(cfg, run)
+        run = RunStore(runs_dir).create(_trained_once.config(), name=name)
+        for path in _trained_once.path.iterdir():
+            if path.name not in ("config.json", "summary.json"):
+                shutil.copy2(path, run.path / path.name)
+        run.write_summary({**_trained_once.summary(), "name": name, "created": run.summary()["created"]})
         return run
 
     return make

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = Path("docs") / "ARCHITECTURE.md"
 TIERS = ("core", "ui", "pages")  # bottom to top; app.py is listed with the pages
@@ -158,7 +160,11 @@ def test_every_import_points_down_the_documented_layers():
 
 def test_core_never_imports_streamlit():
     assert streamlit_in_core(ROOT) == []
-    # nor through another package: importing every core module loads no streamlit
+
+
+@pytest.mark.slow  # a fresh interpreter importing torch
+def test_importing_all_of_core_loads_no_streamlit():
+    """Nor through another package: importing every core module loads no streamlit."""
     names = ", ".join(n for n in source_modules(ROOT) if n.startswith("core."))
     code = f"import sys, {names}; sys.exit('streamlit' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

@@ -121,6 +121,7 @@ def test_two_gloo_processes_match_one_process_and_only_rank_0_writes(tmp_path, m
     assert summary["test_accuracy"] == pytest.approx(report.accuracy, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_more_processes_than_gpus_is_a_message(tmp_path):
     result = torchrun(*RECIPE, "--device", "cuda", "--runs-dir", str(tmp_path), "--quiet", timeout=120)
     assert result.returncode != 0 and "GPU(s)" in result.stderr and "--nproc_per_node" in result.stderr

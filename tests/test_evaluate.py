@@ -1,5 +1,3 @@
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -144,13 +142,3 @@ def test_evaluate_cli_prints_a_per_class_report(tmp_path, capsys, small_data, mo
     capsys.readouterr()
     assert main([run.id, "--device", "cpu"]) == 0
     assert f"run {run.id}:" in capsys.readouterr().out
-
-
-def test_core_never_imports_streamlit():
-    code = (
-        "import sys, core.data, core.devices, core.evaluate, core.models, core.optim, core.runs, core.train;"
-        "sys.exit('streamlit' in sys.modules)"
-    )
-    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
-    for path in (ROOT / "core").glob("*.py"):
-        assert "import streamlit" not in path.read_text() and "from streamlit" not in path.read_text(), path

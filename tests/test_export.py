@@ -100,9 +100,8 @@ def _results(lines: list[str]) -> list[str]:
     return [line for line in lines if not line.startswith("(training took")]
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=[pytest.mark.slow] if n == "fast-gpu" else []) for n in CASES]
-)  # fast-gpu: the full-width network, slow on a CPU
+@pytest.mark.slow  # each script trains in its own process
+@pytest.mark.parametrize("name", list(CASES))
 def test_each_script_trains_and_its_model_opens_in_core_evaluate(name, folder, tmp_path):
     cfg, flags = CASES[name]
     script = export_script(cfg, "RUN-1")
@@ -124,9 +123,8 @@ def test_each_script_trains_and_its_model_opens_in_core_evaluate(name, folder, t
     assert printed in out.splitlines() and report.accuracy > 1 / len(ds.classes)
 
 
-@pytest.mark.parametrize(
-    ("preset", "batch_size"), [("tutorial", 4), pytest.param("fast-cpu", 16, marks=pytest.mark.slow)]
-)
+@pytest.mark.slow
+@pytest.mark.parametrize(("preset", "batch_size"), [("tutorial", 4), ("fast-cpu", 16)])
 def test_the_script_trains_the_weights_the_engine_trains(preset, batch_size, folder, tmp_path):
     cfg = make_config(preset, data=str(folder), epochs=1, batch_size=batch_size, device="cpu",
                       data_dir=str(tmp_path / "data"))  # fmt: skip
@@ -144,6 +142,7 @@ def test_the_script_trains_the_weights_the_engine_trains(preset, batch_size, fol
     assert _losses(out) == pytest.approx(_losses("\n".join(console)), abs=0.0011)
 
 
+@pytest.mark.slow
 def test_a_synthetic_runs_script_generates_the_demo_shapes_itself(tmp_path):
     cfg = make_config(None, data="synthetic", batch_size=64)
     out = run_script(export_script(cfg), tmp_path, "--epochs", "0.05", "--out", str(tmp_path / "m.pth"))

@@ -340,6 +340,7 @@ def test_time_is_capped_between_operations(names, monkeypatch):
         evaluate("a + 1", names)
 
 
+@pytest.mark.slow
 def test_the_big_index_never_reaches_memory():
     setup = """
 from core.expr import Refused, evaluate
@@ -363,6 +364,7 @@ def test_numpy_arrays_go_only_into_from_numpy(names):
         evaluate("torch.add(n, 1)", names)
 
 
+@pytest.mark.slow
 def test_the_first_evaluation_in_a_fresh_process_is_not_refused_as_slow():
     """torch loads its meta kernels on first use (about a second): not charged to the learner's expression."""
     expression = "(torch.ones(2, 3) @ torch.ones(3, 2)).sum()"

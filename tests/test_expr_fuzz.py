@@ -4,11 +4,15 @@ its own error (ExprError), never another exception, and within its time cap."""
 import time
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.expr import KEYWORDS, TENSOR_METHODS, TORCH_FUNCTIONS, ExprError, evaluate, printed
+
+# hundreds of generated examples each: `make test` runs them, `make test-fast` does not
+pytestmark = pytest.mark.slow
 
 NAMES = ["a", "b", "v", "i", "m", "n", "nope"]
 ATOMS = st.one_of(

@@ -135,6 +135,7 @@ def peak_mib_reading(path: Path, fit: str = "crop") -> int:
     return peak_mib(setup, f"read_image(data, 'big', {fit!r})")
 
 
+@pytest.mark.slow
 def test_a_large_jpeg_is_decoded_small(tmp_path):
     # 6000×4000 RGB is 72 MB decoded; `draft` decodes it at 1/8 scale straight away
     path = tmp_path / "big.jpg"
@@ -143,6 +144,7 @@ def test_a_large_jpeg_is_decoded_small(tmp_path):
     assert peak_mib_reading(path) < 30
 
 
+@pytest.mark.slow
 def test_a_large_png_is_reduced_right_after_decoding(tmp_path):
     path = tmp_path / "big.png"
     Image.new("RGB", (6000, 4000), (10, 200, 10)).save(path)

@@ -4,12 +4,16 @@ or the loader's own error (ImageError), never another exception."""
 import io
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from core.images import FITS, ImageError, read_image
+
+# hundreds of generated examples each: `make test` runs them, `make test-fast` does not
+pytestmark = pytest.mark.slow
 
 
 def encoded(fmt: str, mode: str = "RGB", size: tuple[int, int] = (40, 24)) -> bytes:

@@ -125,6 +125,7 @@ def paused_job(runs_dir):
         wait_for(lambda: run.status not in ("running", "paused"), 30)
 
 
+@pytest.mark.slow
 def test_a_paused_run_takes_a_new_learning_rate_and_refuses_a_bad_one(paused_job):
     run = paused_job
     at = live_page(run.id)
@@ -147,6 +148,7 @@ def test_a_paused_run_takes_a_new_learning_rate_and_refuses_a_bad_one(paused_job
     assert notes == ["→ 0.002"]
 
 
+@pytest.mark.slow
 def test_settings_left_by_an_older_session_fall_back_to_the_defaults(paused_job):
     at = AppTest.from_file(APP, default_timeout=60)
     at.switch_page("pages/train.py")

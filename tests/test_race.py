@@ -39,6 +39,7 @@ def test_the_cpu_lane_completes_with_a_speed_and_a_finite_loss():
     assert race.parameters == sum(p.numel() for p in Net().parameters())
 
 
+@pytest.mark.slow
 def test_more_steps_of_the_tutorial_recipe_bring_the_loss_down():
     (lane,) = run_race(width=2, steps=60, batch_size=32, devices=["cpu"]).lanes
     assert sum(lane.losses[-10:]) / 10 < sum(lane.losses[:10]) / 10

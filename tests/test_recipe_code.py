@@ -68,6 +68,7 @@ def synthetic() -> Dataset:
     return make_synthetic()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CASES)
 def test_the_code_builds_what_the_engine_builds_for_its_config(name, synthetic):
     cfg = CASES[name]

@@ -28,7 +28,7 @@ from core import jobs
 from core.config import make_config
 from core.runs import RunError, RunStore, pid_alive
 from core.trainer import train
-from tests.appserver import ROOT, start_app
+from tests.appserver import ROOT
 from tests.apptest import APP, open_page
 from tests.wait import wait_for
 
@@ -287,6 +287,7 @@ def _fake_pngs(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, flag, says",
     [
@@ -309,6 +310,7 @@ def test_the_cli_refuses_with_one_line_and_no_run_folder(tmp_path, args, flag, s
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["checkpoint garbage", "checkpoint truncated"])
 def test_resume_of_a_tampered_checkpoint_is_one_line(tmp_path, trained_template, damage):
     runs = tmp_path / "runs"
@@ -375,18 +377,13 @@ def _request(port: int, host: str, origin: str | None = None, websocket: bool = 
 
 
 @pytest.mark.slow
-def test_dns_rebinding_requests_are_refused(tmp_path):
-    proc, url = start_app(tmp_path / "runs", tmp_path / "data", tmp_path / "server.log")
-    try:
-        port = int(url.rsplit(":", 1)[1])
-        local, evil = f"localhost:{port}", f"rebind.example:{port}"
-        assert " 200 " in _request(port, local)
-        assert " 200 " in _request(port, f"127.0.0.1:{port}")
-        assert " 200 " in _request(port, f"[::1]:{port}")
-        assert " 403 " in _request(port, evil)
-        assert " 101 " in _request(port, local, f"http://{local}", websocket=True)
-        assert " 403 " in _request(port, evil, f"http://{evil}", websocket=True)  # the rebinding page
-        assert " 403 " in _request(port, local, "http://rebind.example", websocket=True)  # cross-origin
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def test_dns_rebinding_requests_are_refused(app_server):
+    port = int(app_server["url"].rsplit(":", 1)[1])  # the session's server: raw requests change nothing
+    local, evil = f"localhost:{port}", f"rebind.example:{port}"
+    assert " 200 " in _request(port, local)
+    assert " 200 " in _request(port, f"127.0.0.1:{port}")
+    assert " 200 " in _request(port, f"[::1]:{port}")
+    assert " 403 " in _request(port, evil)
+    assert " 101 " in _request(port, local, f"http://{local}", websocket=True)
+    assert " 403 " in _request(port, evil, f"http://{evil}", websocket=True)  # the rebinding page
+    assert " 403 " in _request(port, local, "http://rebind.example", websocket=True)  # cross-origin

@@ -44,6 +44,7 @@ def train_with_a_change_while_paused(run, data, cfg, values) -> tuple[list, dict
     return events, summary
 
 
+@pytest.mark.slow
 def test_a_new_lr_applies_from_the_next_step_is_an_event_and_is_in_the_checkpoint(tmp_path, small_data):
     run = RunStore(tmp_path).create({})
     events, summary = train_with_a_change_while_paused(run, small_data, make_config(**QUICK), {"lr": 0.002})
@@ -57,6 +58,7 @@ def test_a_new_lr_applies_from_the_next_step_is_an_event_and_is_in_the_checkpoin
     assert ck["hyperparameters"]["lr"] == 0.002 and ck["optimizer"]["param_groups"][0]["lr"] == 0.002
 
 
+@pytest.mark.slow
 def test_under_a_schedule_the_new_lr_scales_the_rest_of_it(tmp_path, small_data):
     cfg = make_config(**{**QUICK, "schedule": "linear"})
     events, _ = train_with_a_change_while_paused(
@@ -72,6 +74,7 @@ def test_under_a_schedule_the_new_lr_scales_the_rest_of_it(tmp_path, small_data)
         assert got[s] == pytest.approx(want[s] * 0.5), s  # 0.005 / 0.01 of the schedule from then on
 
 
+@pytest.mark.slow
 def test_a_crash_after_the_change_resumes_with_the_new_lr(tmp_path, small_data):
     run = RunStore(tmp_path).create({})
     control, seen = Control(run.control_path), []
@@ -93,6 +96,7 @@ def test_a_crash_after_the_change_resumes_with_the_new_lr(tmp_path, small_data):
     assert all(e["lr"] == pytest.approx(0.003) for e in resumed if e["type"] == "step")
 
 
+@pytest.mark.slow
 def test_bad_values_are_refused_with_a_reason_and_change_nothing(tmp_path, small_data):
     run = RunStore(tmp_path).create({})
     events, summary = train_with_a_change_while_paused(run, small_data, make_config(**QUICK), {"lr": -1.0})

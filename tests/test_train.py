@@ -171,6 +171,7 @@ def test_bf16_autocast_trains_on_the_cpu(tmp_path, small_data):
     assert s["status"] == "completed" and s["test_accuracy"] > 0.3
 
 
+@pytest.mark.slow
 def test_the_whitening_bias_learns_for_the_first_part_of_the_run_then_stays(tmp_path, small_data):
     run = RunStore(tmp_path).create({})
     biases = []  # the saved whitening bias at each checkpoint: the start of epochs 2, 3 and 4
@@ -201,11 +202,13 @@ def test_batch_larger_than_the_dataset_fails_clearly(tmp_path, small_data):
     assert s["status"] == "failed" and "larger than the 1000 training images" in s["reason"]
 
 
+@pytest.mark.slow
 def test_lenet_trains_on_grayscale_batches(tmp_path, small_data):
     s = train(quick(model="lenet", epochs=1), RunStore(tmp_path).create({}), dataset=small_data)
     assert s["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_cli_writes_a_run_and_prints_accuracy(tmp_path, capsys):
     rc = main(
         [
@@ -238,6 +241,7 @@ def test_cli_writes_a_run_and_prints_accuracy(tmp_path, capsys):
     assert run.config()["batch_size"] == 64 and run.config()["preset"] == ""
 
 
+@pytest.mark.slow
 def test_cli_resume_continues_a_stopped_run(tmp_path, capsys):
     main(
         ["--data", "synthetic", "--epochs", "1", "--batch-size", "64", "--runs-dir", str(tmp_path), "--quiet"]
