@@ -14,12 +14,21 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .catalogs import translations
+from .messages import N_
+
 TUTORIAL_BATCH_SIZE = 4
 IMAGES_PER_LINE = 8000  # the tutorial: a line every 2,000 mini-batches of 4 images
-LOSS_LINE = "[{epoch}, {batch:5d}] loss: {loss:.3f}"
-FINISHED = "Finished Training"
-ACCURACY_LINE = "Accuracy of the network on the {images} test images: {percent} %"
-CLASS_LINE = "Accuracy for class: {name:5s} is {percent:.1f} %"
+# The tutorial's printed lines; its Chinese edition prints them in Chinese, and so does the app in 中文.
+LOSS_LINE = N_("[{epoch}, {batch:5d}] loss: {loss:.3f}")
+FINISHED = N_("Finished Training")
+ACCURACY_LINE = N_("Accuracy of the network on the {images} test images: {percent} %")
+ACCURACY_LINE_UNKNOWN = N_("Accuracy of the network on the test images: {percent} %")
+CLASS_LINE = N_("Accuracy for class: {name:5s} is {percent:.1f} %")
+HEADER = N_(
+    "# loss: the mean over every {n} mini-batches of {batch} ({images} images); the tutorial prints every "
+    "{tutorial} mini-batches of {tutorial_batch}"
+)
 # the start event's dataset text, as core.data.Dataset.describe() writes it: "... / 10,000 test images, ..."
 _TEST_IMAGES = re.compile(r"/ ([\d,]+) test images")
 
@@ -29,15 +38,21 @@ def print_every(batch_size: int) -> int:
     return max(1, round(IMAGES_PER_LINE / batch_size))
 
 
-def header(batch_size: int) -> str | None:
+def header(batch_size: int, lang: str = "en") -> str | None:
     """The comment line that says how often the loss is printed, when that is not the tutorial's."""
     if batch_size == TUTORIAL_BATCH_SIZE:
         return None
     n = print_every(batch_size)
-    tutorial = print_every(TUTORIAL_BATCH_SIZE)
     return (
-        f"# loss: the mean over every {n:,} mini-batches of {batch_size} ({n * batch_size:,} images); "
-        f"the tutorial prints every {tutorial:,} mini-batches of {TUTORIAL_BATCH_SIZE}"
+        translations(lang)
+        .gettext(HEADER)
+        .format(
+            n=f"{n:,}",
+            batch=batch_size,
+            images=f"{n * batch_size:,}",
+            tutorial=f"{print_every(TUTORIAL_BATCH_SIZE):,}",
+            tutorial_batch=TUTORIAL_BATCH_SIZE,
+        )
     )
 
 
@@ -47,11 +62,13 @@ def accuracy_percent(accuracy: float) -> int:
 
 
 class Console:
-    """Turns a run's events, in order, into console lines; `add` returns the lines each event completes."""
+    """Turns a run's events, in order, into console lines (in `lang`); `add` returns the lines each event
+    completes."""
 
-    def __init__(self, batch_size: int):
+    def __init__(self, batch_size: int, lang: str = "en"):
+        self.text = translations(lang).gettext
         self.every = print_every(batch_size)
-        self.header = header(batch_size)
+        self.header = header(batch_size, lang)
         self.test_images: int | None = None
         self.last_epoch: dict[str, Any] | None = None  # the latest epoch event: its test results
         self._at(0, -1)
@@ -106,30 +123,32 @@ class Console:
         return lines
 
     def _line(self, batch: int) -> str:
-        line = LOSS_LINE.format(epoch=self.epoch + 1, batch=batch, loss=self.sum / max(self.steps, 1))
+        line = self.text(LOSS_LINE).format(
+            epoch=self.epoch + 1, batch=batch, loss=self.sum / max(self.steps, 1)
+        )
         self.sum, self.steps = 0.0, 0
         return line
 
     def _results(self) -> list[str]:
-        lines = [FINISHED]
+        lines = [self.text(FINISHED)]
         ev = self.last_epoch
         if ev is None or not isinstance(ev.get("test_accuracy"), (int, float)):
             return lines
         known = self.test_images is not None  # a resumed run's events may not say how many
-        template = ACCURACY_LINE if known else ACCURACY_LINE.replace("{images} ", "")
+        template = self.text(ACCURACY_LINE if known else ACCURACY_LINE_UNKNOWN)
         lines.append(template.format(images=self.test_images, percent=accuracy_percent(ev["test_accuracy"])))
         per_class = ev.get("per_class_accuracy")
         for name, accuracy in per_class.items() if isinstance(per_class, dict) else ():
             if isinstance(accuracy, (int, float)):
-                lines.append(CLASS_LINE.format(name=str(name), percent=100 * accuracy))
+                lines.append(self.text(CLASS_LINE).format(name=str(name), percent=100 * accuracy))
         return lines
 
 
-def console_lines(events: Iterable[dict[str, Any]], batch_size: int) -> list[str]:
+def console_lines(events: Iterable[dict[str, Any]], batch_size: int, lang: str = "en") -> list[str]:
     """The tutorial's console for a run so far (none before its first event): a header when the batch size
     is not 4, a loss line per window, then, once the run completed, `Finished Training` and the test
     accuracy overall and per class."""
-    console = Console(batch_size)
+    console = Console(batch_size, lang)
     lines = []
     for ev in events:
         lines += console.add(ev)

@@ -48,6 +48,22 @@ def test_loss_lines_weigh_each_event_by_its_steps_and_split_those_across_a_windo
     ]
 
 
+def test_in_chinese_the_lines_are_the_tutorials_chinese_ones():
+    events = [
+        START,
+        step(0, 1999, 2.0),
+        epoch_end(1, 0.5, {"plane": 0.552}),
+        {"type": "end", "status": "completed"},
+    ]
+    assert console_lines(events, 4, "zh") == [
+        "[1,  2000] 损失: 2.000",
+        "训练完成",
+        "网络在 10000 张测试图像上的准确率: 50 %",
+        "类别 plane 的准确率: 55.2 %",
+    ]
+    assert console_lines(events, 4)[1] == "Finished Training"  # English by default (the command line)
+
+
 def test_a_running_run_has_no_results_yet_and_a_stopped_one_none_either():
     events = [START, step(0, 1999, 2.0)]
     assert console_lines(events, 4) == ["[1,  2000] loss: 2.000"]
@@ -138,7 +154,8 @@ def test_the_console_panel_shows_the_lines_and_says_how_often(lang):
     at.query_params["lang"] = lang
     at.run()
     assert not at.exception
-    assert at.code[0].value == "[1,  2000] loss: 2.000"
+    # the tutorial's Chinese edition prints 损失
+    assert at.code[0].value == ("[1,  2000] 损失: 2.000" if lang == "zh" else "[1,  2000] loss: 2.000")
     caption = at.caption[0].value
     assert "2,000" in caption and (
         ("教程的训练循环" in caption) if lang == "zh" else ("tutorial's" in caption)

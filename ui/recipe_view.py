@@ -18,7 +18,7 @@ from core.config import TrainConfig, from_dict
 from core.console import console_lines, print_every
 from core.messages import MessageError
 from core.recipe_code import export_script, recipe_code
-from ui.i18n import _, error_text, t
+from ui.i18n import _, error_text, language, t
 
 
 def _config(cfg: TrainConfig | dict[str, Any]) -> TrainConfig | None:
@@ -78,7 +78,7 @@ def console_panel(events: list[dict[str, Any]], batch_size: int) -> None:
             n=format(n, ","),
         )
     )
-    lines = console_lines(events, batch_size)
+    lines = console_lines(events, batch_size, language())
     if lines:
         st.code("\n".join(lines), language="text")
     else:
