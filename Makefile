@@ -23,12 +23,18 @@ run: $(VENV)/.installed
 	@echo "Blitz Lab: open http://localhost:$(PORT)"
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
-# Browser tests drive Debian's chromium through Playwright (Playwright's own browser download is not needed).
+# Browser tests drive Debian's chromium through Playwright (Playwright's own browser download is not needed),
+# with a CJK font so that 中文 pages and their screenshots show characters, not boxes.
 browser:
 	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	else echo "NOTE: chromium not found and not root: browser tests will be skipped (set BLITZLAB_CHROMIUM)."; fi
+	@if fc-list 2>/dev/null | grep -qi "CJK"; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-cjk || \
+		 (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-cjk)); \
+	else echo "NOTE: no CJK font and not root: 中文 screenshots will show boxes (install fonts-noto-cjk)."; fi
 
 # ruff: lint + format check (config in pyproject.toml); `$(BIN)/ruff format .` fixes the formatting.
 lint: $(VENV)/.dev-installed
