@@ -59,10 +59,10 @@ def _broadcastable(a: torch.Size, b: torch.Size) -> bool:
     return True
 
 
-def explain(fn_name: str, args: list[Any], names: list[str], error: Exception) -> ExprError:
-    """torch's error as a plain sentence, with the shape rule for the common mistakes."""
-    tensors = [(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor)]
-    text = str(error)
+Tensors = list[tuple[str, torch.Tensor]]  # the call's tensor arguments with the names the learner typed
+
+
+def _in_place_dtype(fn_name: str, tensors: Tensors, text: str) -> ExprError | None:
     if fn_name.endswith("_") and tensors and ("can't be cast" in text or "Promotion" in text):
         n, t = tensors[0]
         return ExprError(
@@ -75,6 +75,10 @@ def explain(fn_name: str, args: list[Any], names: list[str], error: Exception) -
             dtype=t.dtype,
             new_fn=fn_name[:-1],
         )
+    return None
+
+
+def _mixed_dtypes(fn_name: str, tensors: Tensors, text: str) -> ExprError | None:
     if len(tensors) == 2 and tensors[0][1].dtype != tensors[1][1].dtype and "dtype" in text:
         (na, a), (nb, b) = tensors
         return ExprError(
@@ -88,68 +92,103 @@ def explain(fn_name: str, args: list[Any], names: list[str], error: Exception) -
             b=nb,
             b_dtype=b.dtype,
         )
-    if fn_name in ("matmul", "mm", "@") and len(tensors) == 2:
-        (na, a), (nb, b) = tensors
-        if a.dim() >= 1 and b.dim() >= 1:
-            cols, rows = a.shape[-1], b.shape[0] if b.dim() == 1 else b.shape[-2]
-            if cols != rows:
-                return ExprError(
-                    N_(
-                        "matmul needs {a}'s columns ({cols}) to equal {b}'s rows ({rows}): {a} is {a_shape}, "
-                        "{b} is {b_shape}."
-                    ),
-                    a=na,
-                    b=nb,
-                    cols=cols,
-                    rows=rows,
-                    a_shape=shape_text(a),
-                    b_shape=shape_text(b),
-                )
-    if fn_name in ("+", "-", "*", "/", "//", "%", "**", "add", "sub", "mul", "div") and len(tensors) == 2:
-        (na, a), (nb, b) = tensors
-        if not _broadcastable(a.shape, b.shape):
-            return ExprError(
-                N_(
-                    "{a} ({a_shape}) and {b} ({b_shape}) cannot be broadcast together: comparing shapes from "
-                    "the right, each pair of sizes must be equal or one of them 1."
-                ),
-                a=na,
-                a_shape=shape_text(a),
-                b=nb,
-                b_shape=shape_text(b),
-            )
-    if fn_name in ("view", "reshape") and tensors and (bad := SHAPE_MISMATCH.search(text)):
-        n = tensors[0][0]
-        shape = [int(s) for s in bad["shape"].split(",") if s.strip()]
-        count, known = int(bad["count"]), math.prod(s for s in shape if s != -1)
-        if -1 not in shape:
-            return ExprError(
-                N_(
-                    "{name} has {count} elements, which cannot be arranged as ({shape}): that shape holds "
-                    "{total}."
-                ),
-                name=n,
-                count=count,
-                shape=bad["shape"],
-                total=known,
-            )
-        if known:
-            return ExprError(
-                N_(
-                    "{name} has {count} elements, which cannot be arranged as ({shape}): {count} is not a "
-                    "multiple of {known}."
-                ),
-                name=n,
-                count=count,
-                shape=bad["shape"],
-                known=known,
-            )
+    return None
+
+
+def _matmul_shapes(fn_name: str, tensors: Tensors, text: str) -> ExprError | None:
+    if fn_name not in ("matmul", "mm", "@") or len(tensors) != 2:
+        return None
+    (na, a), (nb, b) = tensors
+    if a.dim() < 1 or b.dim() < 1:
+        return None
+    cols, rows = a.shape[-1], b.shape[0] if b.dim() == 1 else b.shape[-2]
+    if cols == rows:
+        return None
+    return ExprError(
+        N_(
+            "matmul needs {a}'s columns ({cols}) to equal {b}'s rows ({rows}): {a} is {a_shape}, "
+            "{b} is {b_shape}."
+        ),
+        a=na,
+        b=nb,
+        cols=cols,
+        rows=rows,
+        a_shape=shape_text(a),
+        b_shape=shape_text(b),
+    )
+
+
+def _broadcast(fn_name: str, tensors: Tensors, text: str) -> ExprError | None:
+    if fn_name not in ("+", "-", "*", "/", "//", "%", "**", "add", "sub", "mul", "div") or len(tensors) != 2:
+        return None
+    (na, a), (nb, b) = tensors
+    if _broadcastable(a.shape, b.shape):
+        return None
+    return ExprError(
+        N_(
+            "{a} ({a_shape}) and {b} ({b_shape}) cannot be broadcast together: comparing shapes from "
+            "the right, each pair of sizes must be equal or one of them 1."
+        ),
+        a=na,
+        a_shape=shape_text(a),
+        b=nb,
+        b_shape=shape_text(b),
+    )
+
+
+def _view_size(fn_name: str, tensors: Tensors, text: str) -> ExprError | None:
+    if fn_name not in ("view", "reshape") or not tensors or not (bad := SHAPE_MISMATCH.search(text)):
+        return None
+    n = tensors[0][0]
+    shape = [int(s) for s in bad["shape"].split(",") if s.strip()]
+    count, known = int(bad["count"]), math.prod(s for s in shape if s != -1)
+    if -1 not in shape:
+        return ExprError(
+            N_(
+                "{name} has {count} elements, which cannot be arranged as ({shape}): that shape holds "
+                "{total}."
+            ),
+            name=n,
+            count=count,
+            shape=bad["shape"],
+            total=known,
+        )
+    if known:
+        return ExprError(
+            N_(
+                "{name} has {count} elements, which cannot be arranged as ({shape}): {count} is not a "
+                "multiple of {known}."
+            ),
+            name=n,
+            count=count,
+            shape=bad["shape"],
+            known=known,
+        )
+    return None
+
+
+def _item_of_many(fn_name: str, tensors: Tensors, text: str) -> ExprError | None:
     if fn_name == "item" and tensors and (many := NOT_SCALAR.search(text)):
         return ExprError(
             N_("item() needs a tensor of one element, and {name} has {count}."),
             name=tensors[0][0],
             count=int(many["count"]),
         )
+    return None
+
+
+# the tutorial's common mistakes, each recognised by one rule, in this order
+RULES = (_in_place_dtype, _mixed_dtypes, _matmul_shapes, _broadcast, _view_size, _item_of_many)
+
+
+def explain(fn_name: str, args: list[Any], names: list[str], error: Exception) -> ExprError:
+    """torch's error as a plain sentence: the first rule that recognises a common mistake says it with the
+    learner's names and the shape rule; anything else is torch's first line."""
+    tensors = [(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor)]
+    text = str(error)
+    for rule in RULES:
+        if (sentence := rule(fn_name, tensors, text)) is not None:
+            return sentence
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return ExprError(N_("{fn} failed: {reason}"), fn=fn_name, reason=first)
 
