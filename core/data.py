@@ -335,12 +335,47 @@ def train_size(source: str) -> int:
     return sum(inspect_image_folder(source)["train"].values())
 
 
-def preview_grid(ds: Dataset, n: int = 32, nrow: int = 8) -> tuple[torch.Tensor, list[str]]:
-    """The first n training images as one H×W×3 uint8 grid (the tutorial's imshow step), and their labels."""
+def preview_grid(ds: Dataset, n: int = 32, nrow: int = 8, seed: int = 0) -> tuple[torch.Tensor, list[str]]:
+    """n training images drawn at random (the tutorial's imshow of a batch from a shuffling loader) as one
+    H×W×3 uint8 grid, and their labels. An image folder lists its images class by class: its first n
+    would all be of the first class."""
+    pick = torch.randperm(len(ds.train_y), generator=torch.Generator().manual_seed(seed))[:n]
+    return _grid(ds.train_x[pick].cpu(), nrow), [ds.classes[int(k)] for k in ds.train_y[pick]]
+
+
+def preview_folder(
+    root: str | Path, n: int = 32, nrow: int = 8, seed: int = 0
+) -> tuple[torch.Tensor, list[str]]:
+    """`preview_grid` for an image folder without loading it: n of its training images drawn at random,
+    and only those decoded (the whole folder of CIFAR-10 as images, 50,000 files, takes minutes)."""
+    from torchvision.datasets import ImageFolder
+
+    folder = ImageFolder(str(Path(root).expanduser() / "train"), loader=lambda p: p)  # lists, decodes nothing
+    order = torch.randperm(len(folder.samples), generator=torch.Generator().manual_seed(seed)).tolist()
+    images, labels = [], []
+    for i in order:
+        path, label = folder.samples[i]
+        try:
+            with Image.open(path) as im:
+                images.append(image_to_tensor(im))
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue  # the loader skips it too (and says so when it loads)
+        labels.append(folder.classes[label])
+        if len(images) == n:
+            break
+    if not images:
+        raise DataError(
+            N_("{folder}: none of its {total} files could be read as an image."),
+            folder=str(root),
+            total=len(order),
+        )
+    return _grid(torch.stack(images), nrow), labels
+
+
+def _grid(images: torch.Tensor, nrow: int) -> torch.Tensor:
     from torchvision.utils import make_grid
 
-    grid = make_grid(ds.train_x[:n].cpu(), nrow=nrow, padding=2, pad_value=255)
-    return grid.permute(1, 2, 0).contiguous(), [ds.classes[int(k)] for k in ds.train_y[:n]]
+    return make_grid(images, nrow=nrow, padding=2, pad_value=255).permute(1, 2, 0).contiguous()
 
 
 def load_image_folder(

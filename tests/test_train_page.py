@@ -264,3 +264,27 @@ def test_epochs_take_a_fraction_as_the_command_line_does(runs_dir):
     assert at.number_input(key="f_epochs").value == 0.2
     assert any("--preset fast-cpu" in c.value and "--epochs 0.2" in c.value for c in at.code)
     assert not [e.value for e in at.error if "Epochs" in e.value]
+
+
+def preview_labels(at) -> list[str]:
+    """The labels under the training-images preview, as the page shows them."""
+    (image,) = at.get("image")
+    return image.captions[0].split(" · ")
+
+
+def test_the_preview_is_shuffled_and_decodes_only_what_it_shows(runs_dir, tmp_path):
+    """Issue 21: an image folder lists class by class: the preview showed 32 of its first class (airplanes),
+    after decoding the whole folder (49 s for CIFAR-10 as images)."""
+    write_images(tmp_path / "pics" / "train", ["airplane", "automobile", "bird", "cat"], 30)
+    write_images(tmp_path / "pics" / "test", ["airplane", "automobile", "bird", "cat"], 2)
+    at = open_page("pages/train.py")
+    at.radio(key="f_data").set_value("folder").run()
+    at.text_input(key="f_folder").input(str(tmp_path / "pics")).run()
+    at.toggle(key="f_preview").set_value(True).run()
+    assert not at.exception and not errors(at)
+    labels = preview_labels(at)
+    assert len(labels) == 32 and len(set(labels)) == 4  # drawn across the classes, not 32 airplanes
+    # nothing but the 32 shown was decoded: the whole folder's decode cache was never written
+    assert not list((runs_dir.parent / "data").glob("cache/folder-*.pt"))
+    at.radio(key="f_data").set_value("synthetic").run()  # a loaded dataset: drawn at random too
+    assert len(set(preview_labels(at)[:8])) > 1
