@@ -50,7 +50,8 @@ class Translations:
         if not isinstance(error, (MessageError, Phrase)):
             return self.gettext(str(error))
         translated = self.gettext(error.template)
-        values = {k: self.message(v) if isinstance(v, Phrase) else v for k, v in error.values.items()}
+        words = (MessageError, Phrase)  # messages among the values (a reason inside a reason) translated too
+        values = {k: self.message(v) if isinstance(v, words) else v for k, v in error.values.items()}
         try:
             return translated.format(**values) if values else translated
         except (KeyError, IndexError, ValueError):

@@ -5,6 +5,10 @@ threads call the methods; another process (the app, a shell) writes "pause", "re
 run folder's control file (`Run.control_path`), which the loop reads at most twice a second, and/or a line
 `set lr=0.01 momentum=0.9 weight_decay=0` to change hyper-parameters (the loop applies them once, when they
 differ from those in force, and saves a checkpoint so that they survive a crash).
+
+The control file accepts anything (issue 24): it is read MAX_BYTES at most; a file larger than that, bytes
+that are not UTF-8 text, binary (NUL bytes) or a folder in its place are refused, once per content, through
+`on_refused` (the trainer records a `control` event); a line that is no command is ignored.
 """
 
 from __future__ import annotations
@@ -15,10 +19,33 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .files import atomic_write_text
+from .messages import N_, MessageError
 
 COMMANDS = ("pause", "resume", "stop")
 POLL_SECONDS = 0.5  # the control file is read at most this often
 PAUSED_TICK = 0.25  # while paused, commands are checked this often
+MAX_BYTES = 4096  # a control file longer than this is no command of ours: refused unread
+
+
+def read_control(path: Path) -> tuple[list[str], MessageError | None]:
+    """The control file's lines, read MAX_BYTES at most, and why it was refused (or None): never raises."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return [], None
+    except OSError:  # a folder in its place, no permission
+        return [], MessageError(N_("The control file cannot be read; it was ignored."))
+    if len(data) > MAX_BYTES:
+        too_large = N_("The control file is larger than {limit} bytes; it was ignored.")
+        return [], MessageError(too_large, limit=MAX_BYTES)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], MessageError(N_("The control file is not UTF-8 text; it was ignored."))
+    if "\x00" in text:
+        return [], MessageError(N_("The control file holds binary data; it was ignored."))
+    return [line.strip() for line in text.splitlines() if line.strip()], None
 
 
 class Stopped(Exception):
@@ -34,10 +61,7 @@ def write_command(path: Path, command: str) -> None:
     """Put `command` in the control file beside the latest `set` line (or the latest other command, when
     `command` is a `set`): Resume pressed right after Apply must not erase the new values before the job
     has read them, and Apply on a paused job must not erase its pause."""
-    try:
-        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        lines = []
+    lines = [line for line in read_control(path)[0] if line in COMMANDS or line.startswith("set ")]
     is_set = command.startswith("set ")
     kept = [line for line in lines if line.startswith("set ") != is_set][-1:]
     atomic_write_text("\n".join([*kept, command] if not is_set else [command, *kept]) + "\n", path)
@@ -61,6 +85,8 @@ class Control:
         self._running.set()
         self.control_file = control_file
         self._last_poll = 0.0
+        self.on_refused: Callable[[MessageError], None] = lambda why: None  # a control file it cannot take
+        self._refused: tuple[str, str] | None = None  # the last refusal: said once, not twice a second
 
     def stop(self) -> None:
         self._stop.set()
@@ -90,12 +116,20 @@ class Control:
         if self.control_file is None or time.monotonic() - self._last_poll < POLL_SECONDS:
             return
         self._last_poll = time.monotonic()
-        try:
-            commands = self.control_file.read_text().splitlines()
-        except FileNotFoundError:
+        commands, refused = read_control(self.control_file)
+        if refused is not None:
+            try:
+                st = self.control_file.stat()
+                seen = (str(refused), f"{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                seen = (str(refused), "")
+            if seen != self._refused:
+                self._refused = seen
+                self.on_refused(refused)
             return
+        self._refused = None
         for command in commands:  # a `set` line, then pause / resume / stop
-            self.apply(command.strip())
+            self.apply(command)
 
     def wait_while_paused(
         self, on_pause: Callable[[], None], on_resume: Callable[[], None], tick: Callable[[], None]

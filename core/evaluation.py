@@ -243,7 +243,11 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
 
 
 def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """The run's model with its saved weights, and the run's config."""
+    """The run's model with its saved weights, and the run's config (CheckpointError when config.json is not
+    a run's config: `{}`, unknown keys, bad values)."""
+    if (problem := run.config_problem()) is not None:
+        damaged = N_("The config of run {run} is damaged: {problem}")
+        raise CheckpointError(damaged, run=run.id, problem=problem)
     cfg = run.config()
     spec = get_model_spec(cfg["model"])
     if not run.model_path.exists():

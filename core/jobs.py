@@ -24,10 +24,11 @@ import torch
 from .config import TrainConfig
 from .control import COMMANDS, set_command, write_command
 from .devices import DDP_DEVICE, DeviceError, resolve_device
-from .messages import N_
+from .messages import N_, Phrase
 from .optim import hyperparameter_problems
+from .recorder import EXITED, reason_fields
 from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim, pid_alive
-from .validate import checkpoint_problem, run_problems
+from .validate import checkpoint_problem, run_problems, space_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 _children: dict[str, subprocess.Popen] = {}  # run id → process started by this server, reaped on poll
@@ -71,14 +72,11 @@ def reap(store: RunStore) -> None:
             continue
         summary = run.summary()
         if summary.get("status") in ACTIVE and summary.get("pid") == os.getpid():
-            tail = log_tail(run, 3)
-            run.write_summary(
-                {
-                    **summary,
-                    "status": "failed",
-                    "reason": f"the training process exited with code {proc.returncode}: {tail}",
-                }
-            )
+            reason = Phrase(EXITED, code=proc.returncode, tail=log_tail(run, 3))
+            try:
+                run.write_summary({**summary, "status": "failed", **reason_fields(reason)})
+            except OSError:  # a full disk: the run then reads as interrupted, its log says why
+                pass
 
 
 def log_tail(run: Run, lines: int = 20) -> str:
@@ -154,6 +152,8 @@ def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes:
     with _store_lock(store):
         if holder := busy_run(store, device):
             raise DeviceBusy(holder, device)
+        if (problem := space_problem(cfg, store.root)) is not None:  # before any folder exists
+            raise problem
         run = store.create({**asdict(cfg), "device": device}, name)
         run.write_summary({**run.summary(), "device": device, "processes": processes})
     _spawn(run, store, processes)
@@ -171,7 +171,7 @@ def resume(run: Run, store: RunStore) -> None:
         if (problem := resume_problem(run)) is not None:  # another tab resumed or deleted it meanwhile
             raise problem
         # until the child claims the run with its own pid, this process owns it (so it is not "interrupted")
-        run.write_summary({**run.summary(), "status": "running", "reason": "", **claim()})
+        run.write_summary({**run.summary(), "status": "running", **reason_fields(""), **claim()})
     _spawn(run, store, int(run.summary().get("processes", 1)))
 
 

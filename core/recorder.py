@@ -2,10 +2,18 @@
 
 Only rank 0 writes (under torchrun every rank holds a Recorder; the others keep their summary in memory),
 except that the first rank to fail says why in the summary, so a DDP failure names its cause.
+
+Reasons and refusals are stored twice: as English text (`reason`, for the command line and older readers)
+and as a message id plus values (`reason_message`, core.messages.to_json), which a page shows in the
+learner's language. A full disk must not leave a run without its reason: the recorder keeps a little space
+reserved in the run folder (RESERVE), freed to write the last summary; should even that fail, the reason
+goes to train.log as one `blitzlab-end` line, which `Run.summary` reads back.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -15,11 +23,41 @@ import torch
 
 from .distributed import Rank
 from .evaluation import Report
-from .files import atomic_torch_save
-from .runs import Run, claim
+from .files import DiskFull, atomic_torch_save
+from .messages import N_, MessageError, Phrase, stored_message, to_json
+from .runs import END_MARK, Run, claim
 
 Event = dict[str, Any]
 DATA_EVENT_SECONDS = 0.25  # data-loading progress events at most this often
+RESERVE = ".reserve"  # RESERVE_BYTES kept in the run folder, freed to write the run's end on a full disk
+RESERVE_BYTES = 256 * 1024
+
+# Every reason the trainer, the recorder and the app's job control write into a summary or an event by
+# themselves (core.data, core.devices, core.cifar, core.runs and core.optim add their own MessageErrors):
+# tests/test_failures.py checks that each has its 中文.
+STOPPED = N_("stopped by the user; resume continues from the saved checkpoint")
+DIVERGED = N_(
+    "the loss became {loss} at epoch {epoch}, step {step}: training diverged. Lower the learning rate "
+    "(now {lr}), e.g. to {lower}{warmup}."
+)
+WARMUP = N_(", or add a schedule with warm-up (onecycle)")
+OUT_OF_MEMORY = N_("the GPU ran out of memory; lower the batch size (now {batch}).")
+UNEXPECTED = N_("an unexpected error stopped training: {error} (its traceback is in {log})")
+RANK_FAILED = N_("process {rank}: {reason}")
+EXITED = N_("the training process exited with code {code}: {tail}")
+BATCH_TOO_LARGE = N_("batch size {batch} is larger than the {size} training images.")
+BATCH_TOO_SMALL = N_("batch size {batch} is smaller than the {processes} processes sharing it.")
+REASONS = (STOPPED, DIVERGED, WARMUP, OUT_OF_MEMORY, UNEXPECTED, RANK_FAILED, EXITED, BATCH_TOO_LARGE,
+           BATCH_TOO_SMALL)  # fmt: skip
+
+Reason = MessageError | Phrase | str
+
+
+def reason_fields(reason: Reason, key: str = "reason") -> dict[str, Any]:
+    """`reason` as a summary or an event stores it: English text and, for a message, its id and values."""
+    if not reason:
+        return {key: "", f"{key}_message": None}
+    return {key: str(reason), f"{key}_message": to_json(reason)}
 
 
 class Recorder:
@@ -30,6 +68,22 @@ class Recorder:
         if rank.distributed:
             self.summary["processes"] = rank.world
         self._last_data_event = 0.0
+        if rank.main:
+            self._reserve()
+
+    def _reserve(self) -> None:
+        """Keep RESERVE_BYTES of the disk for the run's last summary (none when there is no room)."""
+        path = self.run.path / RESERVE
+        try:
+            if not path.exists() or path.stat().st_size < RESERVE_BYTES:
+                with open(path, "wb") as f:
+                    f.write(bytes(RESERVE_BYTES))
+                    f.flush()
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def _release(self) -> None:
+        (self.run.path / RESERVE).unlink(missing_ok=True)
 
     def save(self, **values: Any) -> None:
         """Update the summary and write it (rank 0)."""
@@ -123,7 +177,10 @@ class Recorder:
             return False
         where = {"epoch": epoch, "step": step, "global_step": global_step}
         if "refused" in outcome:
-            self.emit({"type": "hyperparameters", "refused": outcome["refused"], **where})
+            reasons = outcome["refused"]
+            text = " ".join(map(str, reasons))
+            stored = [to_json(r) for r in reasons]
+            self.emit({"type": "hyperparameters", "refused": text, "refused_message": stored, **where})
             return False
         self.save(hyperparameters=outcome["changed"])
         self.emit({"type": "hyperparameters", **outcome["changed"], **where})
@@ -144,8 +201,9 @@ class Recorder:
         except OSError:
             pass
 
-    def finish(self, status: str, reason: str, train_seconds: float) -> dict[str, Any]:
-        """The run's last word: its status and why, in the summary and as an `end` event."""
+    def finish(self, status: str, reason: Reason, train_seconds: float) -> dict[str, Any]:
+        """The run's last word: its status and why, in the summary and as an `end` event. On a full disk the
+        reserved space is freed for it; failing that, the reason goes to train.log (see the module's doc)."""
         rank = self.rank
         if (
             rank.distributed
@@ -153,20 +211,35 @@ class Recorder:
             and status == "failed"
             and (disk := self.run.summary())["status"] == status
         ):
-            reason = disk.get("reason") or reason  # the rank that failed first said why
-        self.summary.update(
-            status=status, reason=reason, finished=time.time(), train_seconds=round(train_seconds, 3)
-        )
+            reason = stored_message(disk, "reason") or reason  # the rank that failed first said why
+        ended = {"finished": time.time(), "train_seconds": round(train_seconds, 3)}
+        self.summary.update(status=status, **reason_fields(reason), **ended)
         if rank.main:
-            self.run.write_summary(self.summary)
-            self.emit({"type": "end", "status": status, "reason": reason})
+            self._release()
+            try:
+                self.run.write_summary(self.summary)
+            except OSError:  # even the reserve did not make room: the log the job already has open says it
+                self._log_end()
+            try:
+                self.emit({"type": "end", "status": status, **reason_fields(reason)})
+            except (DiskFull, OSError):
+                pass
             self.run.close()
         elif status == "failed":  # the first rank to fail says why, if it shares rank 0's file system
             try:
                 if (disk := self.run.summary())["status"] != "failed":
-                    self.run.write_summary(
-                        {**disk, "status": "failed", "reason": f"rank {rank.rank}: {reason}"}
-                    )
+                    ranked = Phrase(RANK_FAILED, rank=rank.rank, reason=reason)
+                    self.run.write_summary({**disk, "status": "failed", **reason_fields(ranked)})
             except OSError:
                 pass
         return self.summary
+
+    def _log_end(self) -> None:
+        """The end line `Run.summary` reads back from train.log when summary.json could not be written."""
+        keys = ("status", "reason", "reason_message", "pid")
+        line = END_MARK + json.dumps({k: self.summary.get(k) for k in keys}) + "\n"
+        try:
+            with open(self.run.log_path, "a") as log:
+                log.write(line)
+        except OSError:
+            sys.stderr.write(line)  # the app points the job's stderr at train.log too

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from .files import atomic_write_json
+from .files import DiskFull, atomic_write_json, disk_full
 from .messages import N_, MessageError
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -42,6 +42,11 @@ STATUSES = ("running", "paused", "stalled", "completed", "stopped", "failed", "i
 STALL_FACTOR = 20
 STALL_MIN_SECONDS = 60.0
 _TAIL_BYTES = 16_384  # how much of metrics.jsonl the usual gap between events is measured on
+# config.json keys without which it is not a run's config (`{}` parses, but describes no run); later fields
+# may be missing from older runs and take their defaults
+REQUIRED_CONFIG = ("data", "model", "epochs", "batch_size", "optimizer", "lr")
+# a line the job writes to train.log when it cannot write its summary (a full disk): the app reads it back
+END_MARK = "blitzlab-end "
 
 
 class RunError(MessageError):
@@ -253,6 +258,8 @@ class Run:
         if s["status"] in ACTIVE and s.get("host") == socket.gethostname():
             if not pid_alive(s.get("pid", -1), s.get("pid_started")):
                 s["status"] = "interrupted"
+                if (end := self._logged_end(s)) is not None:  # it could not write its summary: its log says
+                    s.update(end)
             elif s["status"] == "running" and (quiet := self.stalled_for()) is not None:
                 s.update(status="stalled", quiet_seconds=round(quiet))
         return s
@@ -260,6 +267,31 @@ class Run:
     @property
     def status(self) -> str:
         return self.summary()["status"]
+
+    def _logged_end(self, summary: dict[str, Any]) -> dict[str, Any] | None:
+        """The status and reason the job wrote to train.log when its summary could not be written (a full
+        disk), if that line is newer than the summary's claim; else None."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - _TAIL_BYTES))
+                lines = f.read().decode("utf-8", errors="replace").splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            if not line.startswith(END_MARK):
+                continue
+            try:
+                end = json.loads(line[len(END_MARK) :])
+            except ValueError:
+                return None
+            ok = (
+                isinstance(end, dict)
+                and end.get("status") in STATUSES
+                and end.get("pid") == summary.get("pid")
+                and isinstance(end.get("reason", ""), str)
+            )
+            return {k: end[k] for k in ("status", "reason", "reason_message") if k in end} if ok else None
+        return None
 
     def stalled_for(self, now: float | None = None) -> float | None:
         """Seconds without a sign of life, when that is STALL_FACTOR × the usual gap between events (and
@@ -327,6 +359,9 @@ class Run:
             return problem
         from .config import from_dict  # config imports the models and data code: only when needed
 
+        if missing := [k for k in REQUIRED_CONFIG if k not in values]:
+            lacks = N_("config.json lacks settings a run needs: {fields}.")
+            return MessageError(lacks, fields=", ".join(missing))
         try:
             bad = list(from_dict(values).field_problems())
         except TypeError:  # keys that are not config fields
@@ -344,14 +379,47 @@ class Run:
         atomic_write_json(summary, self.path / "summary.json")
 
     def append(self, event: dict[str, Any]) -> None:
-        """One event, one line, flushed so a reader in another process sees it at once."""
-        if self._metrics_file is None:
-            self._metrics_file = open(self.metrics_path, "a", buffering=1)
-        self._metrics_file.write(json.dumps(event) + "\n")
+        """One event, one line, flushed so a reader in another process sees it at once. A disk that is full
+        raises DiskFull; a line it tore is cut off before the next one is written."""
+        line = json.dumps(event) + "\n"
+        try:
+            if self._metrics_file is None:
+                self._metrics_file = open(self.metrics_path, "ab", buffering=0)
+                self._cut_torn_line()
+            self._metrics_file.write(line.encode())
+        except OSError as e:
+            if not disk_full(e):
+                raise
+            self.close()
+            raise DiskFull(self.metrics_path) from e
+
+    def _cut_torn_line(self) -> None:
+        """An incomplete last line (a write the full disk cut short) goes, so the next event starts a line."""
+        f = self._metrics_file
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        with open(self.metrics_path, "rb") as r:
+            r.seek(max(0, end - 65_536))
+            tail = r.read()
+        if not tail.endswith(b"\n"):
+            f.truncate(end - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else max(0, end - len(tail)))
+
+    def size(self) -> int:
+        """Bytes the run takes on disk (its files, checkpoints included)."""
+        try:
+            if not self.path.is_dir():
+                return self.path.stat().st_size
+            return sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        except OSError:
+            return 0
 
     def close(self) -> None:
         if self._metrics_file is not None:
-            self._metrics_file.close()
+            try:
+                self._metrics_file.close()
+            except OSError:
+                pass
             self._metrics_file = None
 
     def events(self) -> list[dict[str, Any]]:
@@ -460,15 +528,19 @@ class RunStore:
             or "run"
         )
         path = self._path(f"{stamp}-{label}-{secrets.token_hex(2)}")
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".new-"))
+        tmp = None
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=".new-"))
             atomic_write_json(config, tmp / "config.json")
             atomic_write_json({"status": "running", "name": name or "", "created": time.time(), **claim()},
                               tmp / "summary.json")  # fmt: skip
             os.rename(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as e:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            if disk_full(e) and not isinstance(e, DiskFull):
+                raise DiskFull(path / "config.json") from e
             raise
         return Run(path)
 
@@ -518,5 +590,6 @@ def run_row(run: Run) -> dict[str, Any]:
         "best accuracy": round(100 * acc, 2) if _number(acc) else None,
         "train s": s.get("train_seconds") if _number(s.get("train_seconds")) else None,
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if _number(created) else "",
+        "size MB": round(run.size() / 1e6, 1),
         "problems": "; ".join(str(p) for p in problems),
     }

@@ -27,11 +27,12 @@ from .control import Control
 from .curves import eta_seconds
 from .devices import DDP_DEVICE, DeviceError
 from .distributed import Rank, broadcast, from_env, init, shutdown
+from .files import DiskFull
 from .messages import N_
 from .recorder import Event
 from .runs import Run, RunError, RunStore
 from .trainer import train
-from .validate import checkpoint_problem, run_problems
+from .validate import checkpoint_problem, run_problems, space_problem
 
 
 class ProgressLine:
@@ -133,10 +134,13 @@ def prepare_run(args: argparse.Namespace, store: RunStore) -> tuple[TrainConfig,
         flag = "--resume" if args.resume else "--run-id"
         try:
             run = store.open(args.resume or args.run_id)
-            saved = run.config()
-            if not saved:
-                raise RunError(N_("The config of run {run} is damaged; it cannot resume."), run=run.id)
-            cfg = from_dict({**saved, **({"device": args.device} if args.device else {})})
+            if (problem := run.config_problem()) is not None:  # `{}`, unknown keys, bad values
+                raise RunError(
+                    N_("The config of run {run} is damaged ({problem}); it cannot resume."),
+                    run=run.id,
+                    problem=problem,
+                )
+            cfg = from_dict({**run.config(), **({"device": args.device} if args.device else {})})
         except (RunError, TypeError) as e:
             raise UsageError(f"{flag}: {e}") from None
         # --resume: the run must be resumable; --run-id (a folder the app prepared): its checkpoint fits
@@ -156,9 +160,11 @@ def prepare_run(args: argparse.Namespace, store: RunStore) -> tuple[TrainConfig,
         name, problem = next(iter(problems.items()))
         raise UsageError(f"--{name.replace('_', '-')}: {problem}")
     if not (args.resume or args.run_id):
+        if (problem := space_problem(cfg, store.root)) is not None:  # before any folder exists
+            raise UsageError(f"--runs-dir: {problem}")
         try:
             run = store.create(asdict(cfg), args.name)
-        except (RunError, OSError) as e:
+        except (RunError, DiskFull, OSError) as e:
             raise UsageError(f"--runs-dir: {e}") from None
     if args.resume:
         run.control_path.unlink(missing_ok=True)  # the "stop" that ended the last session must not replay

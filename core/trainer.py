@@ -29,9 +29,22 @@ from .data import DataError, Dataset, load_dataset, to_model_input
 from .devices import DDP_DEVICE, SMALL_BATCH, DeviceError, autocast, resolve_device
 from .distributed import SINGLE_PROCESS, Rank, agree, all_gather, all_sum, broadcast
 from .evaluation import Report, evaluate
+from .files import DiskFull
+from .messages import MessageError, Phrase
 from .models import WHITEN_BIAS_TRAIN, ModelSpec, get_model_spec
 from .optim import hyperparameter_problems, make_optimizer, make_schedule, set_hyperparameters
-from .recorder import Event, Recorder
+from .recorder import (
+    BATCH_TOO_LARGE,
+    BATCH_TOO_SMALL,
+    DIVERGED,
+    OUT_OF_MEMORY,
+    STOPPED,
+    UNEXPECTED,
+    WARMUP,
+    Event,
+    Recorder,
+    reason_fields,
+)
 from .runs import Run, RunError
 
 SAMPLE_COUNT = 32  # test images whose predictions every epoch event carries, for a live gallery
@@ -39,10 +52,7 @@ LOG_SECONDS = 0.1  # step events at most this often; each carries the mean loss 
 SYNC_STEPS = 10  # under DDP, ranks agree on the loss and on pause / stop every this many steps
 
 
-STOPPED = "stopped by the user; resume continues from the saved checkpoint"
-
-
-class Diverged(Exception):
+class Diverged(MessageError):
     """The loss is not a finite number: training cannot recover from it."""
 
 
@@ -63,6 +73,7 @@ def train(
     control = control or Control(run.control_path if rank.main else None)
     agreed = Control() if rank.distributed else control  # what every rank acts on: rank 0's commands
     rec = Recorder(run, rank, on_event)
+    control.on_refused = lambda why: rec.emit({"type": "control", **reason_fields(why, "refused")})
     rec.summary.update(model=cfg.model, preset=cfg.preset, data=cfg.data)
     clock = Stopwatch(float(rec.summary.get("train_seconds", 0.0)))
     try:
@@ -107,7 +118,7 @@ def train(
                     sync()
                 last_log = now
                 if not math.isfinite(loss):
-                    raise Diverged(divergence_advice(cfg, loss, epoch, b.step))
+                    raise divergence_advice(cfg, loss, epoch, b.step)
                 rec.step(epoch, b.step, global_step, loss, lr, speed.rate)
             # end of epoch: evaluate on the test set (each rank its shard, gathered), not training time
             clock.stop()
@@ -119,15 +130,19 @@ def train(
             rec.epoch(epoch + 1, report, train_loss, clock.seconds, rate, s.sample_idx, s.sample_true)
         return rec.finish("completed", "", clock.seconds)
     except Stopped:
-        return rec.finish("stopped", STOPPED, clock.seconds)
-    except (Diverged, DataError, DeviceError, RunError) as e:
-        return rec.finish("failed", str(e), clock.seconds)
+        return rec.finish("stopped", Phrase(STOPPED), clock.seconds)
+    except (Diverged, DataError, DeviceError, RunError, DiskFull) as e:
+        return rec.finish("failed", e, clock.seconds)
     except torch.cuda.OutOfMemoryError:
-        reason = f"the GPU ran out of memory; lower the batch size (now {cfg.batch_size})."
-        return rec.finish("failed", reason, clock.seconds)
+        return rec.finish("failed", Phrase(OUT_OF_MEMORY, batch=cfg.batch_size), clock.seconds)
     except Exception as e:  # a bug: still recorded, never a silent dead run
         rec.log_traceback(e)
-        rec.finish("failed", f"{type(e).__name__}: {e} (traceback in {run.log_path.name})", clock.seconds)
+        reason = (
+            e
+            if isinstance(e, MessageError)
+            else Phrase(UNEXPECTED, error=f"{type(e).__name__}: {e}", log=run.log_path.name)
+        )
+        rec.finish("failed", reason, clock.seconds)
         raise
     finally:
         torch.backends.mkldnn.enabled = True
@@ -168,11 +183,15 @@ def test(cfg: TrainConfig, s: Session, rank: Rank) -> Report:
     return Report.merge(all_gather((s.test_shard.cpu(), part), rank), len(s.ds.test_y))
 
 
-def divergence_advice(cfg: TrainConfig, loss: float, epoch: int, step: int) -> str:
-    warmup = ", or add a schedule with warm-up (onecycle)" if cfg.schedule == "constant" else ""
-    return (
-        f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}: training diverged. "
-        f"Lower the learning rate (now {cfg.lr:g}), e.g. to {cfg.lr / 10:g}{warmup}."
+def divergence_advice(cfg: TrainConfig, loss: float, epoch: int, step: int) -> Diverged:
+    return Diverged(
+        DIVERGED,
+        loss=str(loss),
+        epoch=epoch + 1,
+        step=step + 1,
+        lr=f"{cfg.lr:g}",
+        lower=f"{cfg.lr / 10:g}",
+        warmup=Phrase(WARMUP) if cfg.schedule == "constant" else "",
     )
 
 
@@ -217,7 +236,7 @@ class Session:
     def retune(self, values: dict[str, float]) -> dict[str, Any]:
         """Apply new hyper-parameters: {"changed": values in force}, {"refused": why} or {} (nothing new)."""
         if problems := hyperparameter_problems(values, self.optimizer_name):
-            return {"refused": " ".join(map(str, problems))}
+            return {"refused": problems}
         if all(self.hyperparameters.get(k) == v for k, v in values.items()):
             return {}
         self.hyperparameters = set_hyperparameters(self.opt, self.sched, self.hyperparameters, values)
@@ -240,9 +259,9 @@ def prepare(
         torch.set_num_threads(max(1, cores // rank.local_world))
     ds = (dataset or load_dataset(cfg.data, cfg.data_dir, rec.data_progress)).to(device)
     if cfg.batch_size > len(ds.train_y):
-        raise DataError(f"batch size {cfg.batch_size} is larger than the {len(ds.train_y)} training images.")
+        raise DataError(BATCH_TOO_LARGE, batch=cfg.batch_size, size=len(ds.train_y))
     if cfg.batch_size < rank.world:
-        raise DataError(f"batch size {cfg.batch_size} is smaller than the {rank.world} processes sharing it.")
+        raise DataError(BATCH_TOO_SMALL, batch=cfg.batch_size, processes=rank.world)
     # the network, its optimizer, schedule and loss
     spec = get_model_spec(cfg.model)
     torch.manual_seed(cfg.seed)

@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .cifar import CifarError, cifar_problem
+from .cifar import CifarError, cifar_problem, has_layout
 from .config import TrainConfig, from_dict
 from .data import IMAGE_EXTENSIONS, DataError, inspect_image_folder, train_size
 from .devices import DDP_DEVICE, DeviceError, resolve_device
+from .files import free_bytes, size_text
 from .messages import N_, MessageError
 from .models import get_model_spec
 from .runs import Run
@@ -51,6 +52,15 @@ def data_size(source: str, data_dir: str | Path) -> int:
         raise problem
     if source in ("synthetic", "cifar10"):
         return train_size(source)
+    if has_layout(source):  # CIFAR-10's files, not the official release: trained as the learner's own data
+        try:
+            return train_size(source)
+        except Exception as e:  # noqa: BLE001 — any file that does not unpickle as CIFAR-10's
+            raise DataError(
+                N_("{folder} has CIFAR-10's file names but cannot be read as its files ({reason})."),
+                folder=source,
+                reason=str(e) or type(e).__name__,
+            ) from None
     try:
         counts = inspect_image_folder(source)  # the layout, and each class's image count
         root = Path(source).expanduser()
@@ -95,9 +105,52 @@ def run_problems(
     return problems
 
 
+OPTIMIZER_SLOTS = {"sgd": 1, "nesterov": 1, "adam": 2, "adamw": 2}  # state tensors per parameter, at most
+FILE_OVERHEAD = 1_000_000  # bytes: the run's other files (config, summary, samples, the first events)
+
+
+def checkpoint_bytes(cfg: TrainConfig, num_classes: int = 10) -> int:
+    """About how much disk one checkpoint of `cfg`'s model takes, with its model.pth and the run's other
+    files: the parameters are counted on the meta device (nothing is allocated)."""
+    with torch.device("meta"):
+        net = get_model_spec(cfg.model).build(num_classes)
+    weights = sum(t.numel() * t.element_size() for t in (*net.parameters(), *net.buffers()))
+    return weights * (2 + OPTIMIZER_SLOTS.get(cfg.optimizer, 2)) + FILE_OVERHEAD
+
+
+class NoRoom(MessageError):
+    """The runs folder's disk cannot hold one checkpoint of the chosen model: refused before any folder."""
+
+
+def space_problem(cfg: TrainConfig, folder: str | Path) -> NoRoom | None:
+    """Why a run of `cfg` cannot start in `folder` for lack of disk space, or None (also when unknown)."""
+    free = free_bytes(folder)
+    try:
+        needed = checkpoint_bytes(cfg)
+    except (KeyError, ValueError, RuntimeError):  # a model name the checks before this refuse anyway
+        return None
+    if free is None or free >= needed:
+        return None
+    return NoRoom(
+        N_(
+            "The disk holding {folder} has {free} free; one checkpoint of the {model} model needs about "
+            "{needed}. Delete old runs (the runs table sorts by size) or set BLITZLAB_RUNS_DIR to a folder "
+            "on a disk with room."
+        ),
+        folder=str(folder),
+        free=size_text(free),
+        model=cfg.model,
+        needed=size_text(needed),
+    )
+
+
 def checkpoint_problem(run: Run) -> MessageError | None:
     """Why the run's checkpoint cannot be resumed from (unreadable, or weights that do not fit its model),
-    or None (also when there is none: the run then starts from the beginning)."""
+    or None (also when there is none: the run then starts from the beginning). A config.json that is not a
+    run's config (`{}`, unknown keys, bad values) is named first: nothing can resume from it."""
+    if (problem := run.config_problem()) is not None:
+        damaged = N_("The config of run {run} is damaged ({problem}); it cannot resume.")
+        return MessageError(damaged, run=run.id, problem=problem)
     if not run.checkpoint_path.exists():
         return None
     if not run.file_usable(run.checkpoint_path):

@@ -16,7 +16,11 @@ hidden page gets the fragments without a timer until it is shown again.
 
 Every status refresh reaps finished training processes and reads the run's status from the process table
 (core.runs), so a job killed from outside shows `interrupted` with its log and a Resume button on the next
-refresh, without a reload."""
+refresh, without a reload. A run that is not training is watched too (`_watch`, every WATCH_EVERY seconds,
+drawing nothing): whoever changes its status (a resume from a terminal, another tab), the page redraws.
+
+Reasons and refusals are stored as message ids plus values (core.messages.stored_message) and shown in the
+page's language; an older run's English reason shows as it was written."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import streamlit as st
 
 from core import jobs
 from core.curves import StepTable, curve_from_steps, epochs_frame, progress, smooth
+from core.messages import stored_message
 from core.reference import References, references_for
 from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
 from ui.charts import accuracy_figure, loss_figure, lr_figure, plot
@@ -41,6 +46,7 @@ from ui.train_form import use_demo_data
 LIVE_POINTS = 600  # per curve: enough for the eye, cheap to send and draw
 CHARTS_EVERY = 5.0  # seconds between chart redraws while training (at most as often as the status)
 GALLERY_EVERY = 5.0  # the gallery changes once an epoch
+WATCH_EVERY = 1.0  # a run that is not training: its status checked this often (as a training one's)
 SMOOTHING = 0.6  # the smoothing slider's default
 STATUS_BADGE = {
     "running": ("🟢", "green"),
@@ -214,9 +220,10 @@ def _problems(run: Run, summary: dict, status: str) -> None:
         found = " · ".join(error_text(e) for e in problems)
         st.warning(md(t("Some of this run's files are damaged: {problems}", problems=found)))
     if status == "failed":
-        reason = str(summary.get("reason") or _("no reason recorded"))
+        stored = stored_message(summary, "reason")
+        reason = error_text(stored) if stored else _("no reason recorded")
         st.error(md(t("Training failed: {reason}", reason=reason)))
-        if "Could not download CIFAR-10" in reason:
+        if "Could not download CIFAR-10" in stored:
             st.button(_("Use the demo data instead"), on_click=use_demo_data, key="live_demo")
     elif status == "interrupted":
         st.warning(
@@ -361,11 +368,16 @@ def _reference_help(refs: References) -> str:
 
 
 def _changes(run: Run, events: list[dict]) -> None:
-    """The learning-rate changes asked for while paused: applied (the values in force after) or refused."""
+    """The learning-rate changes asked for while paused: applied (the values in force after) or refused;
+    and control files the run refused (not text, too large)."""
+    for c in (e for e in events if e.get("type") == "control"):
+        reason = error_text(stored_message(c, "refused"))
+        st.caption(md(t("The run ignored its control file: {reason}", reason=reason)))
     for c in (e for e in events if e.get("type") == "hyperparameters"):
         where = t("step {step}", step=format(c.get("global_step", 0), ","))
         if "refused" in c:
-            st.caption(md(t("{where}: change refused: {reason}", where=where, reason=_(c["refused"]))))
+            reason = error_text(stored_message(c, "refused"))
+            st.caption(md(t("{where}: change refused: {reason}", where=where, reason=reason)))
         else:
             values = " · ".join(f"{_(f[0])} {_number(c[k])}" for k, f in RETUNE_FIELDS.items() if k in c)
             st.caption(md(t("{where}: changed to {values}", where=where, values=values)))
@@ -391,7 +403,7 @@ def _charts(run_id: str, store: RunStore) -> None:
         plot(accuracy_figure(acc, references=_reference_lines(refs)), key="live_acc")
         if len(curve):
             plot(lr_figure(curve, changes), key="live_lr")
-        _changes(run, changes)
+        _changes(run, changes + [e for e in events if e.get("type") == "control"][-3:])
     console_panel(events, run.config().get("batch_size"))
     run_downloads(run, key="live")
 
@@ -449,6 +461,22 @@ def _fragments(every: float | None) -> tuple:
 
 _views = {label: _fragments(every) for label, every in REFRESH.items()}
 
+
+def _watch(run_id: str, store: RunStore) -> None:
+    """Draws nothing: a run that is not training (finished, failed, stopped, interrupted, damaged) may change
+    all the same (resumed from a terminal or another tab, deleted, a crash noticed): the page redraws for
+    its new status, within WATCH_EVERY seconds, as it does for a running one."""
+    jobs.reap(store)
+    try:
+        status = store.open(run_id).status
+    except RunError:
+        status = None
+    if status != st.session_state.get(SHOWN_STATUS):
+        st.rerun(scope="app")
+
+
+_watcher = st.fragment(run_every=WATCH_EVERY)(_watch)
+
 # Streamlit animates a progress bar's width on every change; refreshed every second, the bar is always
 # animating and the browser repaints it at frame rate: 0.05 CPU-s/s for the two bars (docs/BENCHMARKS.md).
 # The live view's bars jump instead.
@@ -503,9 +531,11 @@ def live_view(run_id: str, store: RunStore) -> None:
                 "often trains faster. A page you cannot see (another tab in front) does not refresh."
             ),
         )
-        st.session_state[PAGE_HIDDEN] = _page_hidden()
-        if st.session_state[PAGE_HIDDEN]:
-            choice = "paused"
+    st.session_state[PAGE_HIDDEN] = _page_hidden()
+    if st.session_state[PAGE_HIDDEN]:
+        choice = "paused"
+    elif not active:  # nothing refreshes: a status change from outside redraws the page
+        _watcher(run_id, store)
     # the runs table need not watch this run's status too: the status fragment does
     st.session_state[FOLLOWED] = run_id if active and REFRESH[choice] is not None else None
     header, status, charts, gallery = _views[choice]

@@ -49,6 +49,9 @@ def run_columns() -> dict[str, object]:
         "best accuracy": st.column_config.NumberColumn(_("best accuracy (%)"), format="%.2f"),
         "train s": st.column_config.NumberColumn(_("training time (s)"), format="%.1f"),
         "created": _("created"),
+        "size MB": st.column_config.NumberColumn(
+            _("size (MB)"), format="%.1f", help=_("Disk space the run takes: click the header to sort by it.")
+        ),
         "problems": _("problems"),
     }
 
