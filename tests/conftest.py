@@ -50,19 +50,25 @@ def _trained_once(tmp_path_factory) -> Run:
 
 
 @pytest.fixture
-def trained_run(runs_dir, _trained_once) -> Callable[[str], Run]:
-    """Makes a completed run in `runs_dir`, for the pages that read trained models: a copy of the session's
-    trained run (its files, under a new id created now), so a test may change its copy."""
+def copy_trained(_trained_once) -> Callable[[Path, str], Run]:
+    """Copies the session's trained run into a runs folder: its files under a new id created now (the
+    newest run there), so a test may change its copy."""
 
-    def make(name: str) -> Run:
-        run = RunStore(runs_dir).create(_trained_once.config(), name=name)
+    def copy(root: Path, name: str) -> Run:
+        run = RunStore(root).create(_trained_once.config(), name=name)
         for path in _trained_once.path.iterdir():
             if path.name not in ("config.json", "summary.json"):
                 shutil.copy2(path, run.path / path.name)
         run.write_summary({**_trained_once.summary(), "name": name, "created": run.summary()["created"]})
         return run
 
-    return make
+    return copy
+
+
+@pytest.fixture
+def trained_run(runs_dir, copy_trained) -> Callable[[str], Run]:
+    """Makes a completed run in `runs_dir`, for the pages that read trained models (a copy, see above)."""
+    return lambda name: copy_trained(runs_dir, name)
 
 
 @pytest.fixture(scope="session")

@@ -121,37 +121,13 @@ def test_autograd_backward_shows_gradients(page, app_server):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path):
-    """Needs a trained run: one is made with the CLI into the app's runs folder."""
+def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path, copy_trained):
+    """Needs a trained run: the session's, copied into the app's runs folder."""
     import math
-    import subprocess
-    import sys
 
     from PIL import Image
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "core.train",
-            "--data",
-            "synthetic",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "64",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.003",
-            "--runs-dir",
-            str(app_server["runs_dir"]),
-            "--quiet",
-        ],
-        check=True,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
+    copy_trained(app_server["runs_dir"], "classify")
     page.goto(f"{app_server['url']}/classify")
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for(timeout=60_000)

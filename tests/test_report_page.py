@@ -2,16 +2,12 @@
 click on a confusion-matrix cell in Chromium."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
 from core.evaluation import evaluate_run
-from core.runs import RunStore
-from tests.appserver import ROOT
 from tests.apptest import APP, open_page
 from ui.safe import md
 
@@ -110,13 +106,8 @@ def test_report_in_chinese(trained_run):
 
 
 @pytest.mark.browser
-def test_clicking_a_confusion_cell_shows_that_pairs_images(page, app_server):
-    subprocess.run(
-        [sys.executable, "-m", "core.train", "--data", "synthetic", "--epochs", "1", "--batch-size", "64",
-         "--optimizer", "adam", "--lr", "0.003", "--runs-dir", str(app_server["runs_dir"]), "--quiet"],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    run = RunStore(app_server["runs_dir"]).list()[0]  # the newest: the one the Report opens with
+def test_clicking_a_confusion_cell_shows_that_pairs_images(page, app_server, copy_trained):
+    run = copy_trained(app_server["runs_dir"], "clicked")  # the newest: the one the Report opens with
     report, _ds = evaluate_run(run)
     # the off-diagonal cell with the most images, and the pair the page shows before any click
     default = (report.classes[0], report.taken_for(report.classes[0])[0][0])
