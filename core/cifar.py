@@ -47,6 +47,30 @@ URL_ENV = "BLITZLAB_CIFAR_URL"  # a mirror of the archive (also how tests choose
 class CifarError(MessageError):
     """CIFAR-10 cannot be had from here, or a copy is not the official one; the message says what to do."""
 
+    own_data: str | None = None  # a folder that can still be trained on as the learner's own data
+
+
+class NotOfficial(CifarError):
+    """A copy with CIFAR-10's files whose bytes are not the official release's (re-saved, another version,
+    damaged): not read as CIFAR-10 (torchvision checks the md5s), but its folder can be trained on as the
+    learner's own data (core.data reads it without the check). `own_data` is that folder."""
+
+    def __init__(self, folder: Path, file: str, found: str, expected: str):
+        super().__init__(
+            N_(
+                "{file} in {folder} is not the official CIFAR-10 (md5 {found}, expected {expected}), so it "
+                "cannot be read as CIFAR-10. Its files have CIFAR-10's layout: train on them as your own "
+                "data (data {folder}; they are compared with chance, not with the tutorial's 54 %), or put "
+                "the official {archive} in the data folder."
+            ),
+            file=file,
+            folder=str(folder),
+            found=found,
+            expected=expected,
+            archive=ARCHIVE,
+        )
+        self.own_data = str(folder)
+
 
 @dataclass(frozen=True)
 class Source:
@@ -168,20 +192,38 @@ def check_batches(folder: Path, md5s: dict[str, str] = BATCH_MD5) -> None:
         )
     for name, md5 in md5s.items():
         if (found := md5_of(folder / name)) != md5:
+            if has_layout(folder):
+                raise NotOfficial(folder, name, found, md5)
             raise CifarError(
                 N_(
-                    "{file} in {folder} is not the official one (md5 {found}, expected {expected}): delete "
-                    "the folder and unpack the archive again."
+                    "{file} in {folder} is not the official one (md5 {found}, expected {expected}) and the "
+                    "folder cannot be read as CIFAR-10's files: delete it, and put the official {archive} "
+                    "in the data folder."
                 ),
                 file=name,
                 folder=str(folder),
                 found=found,
                 expected=md5,
+                archive=ARCHIVE,
             )
     if folder.name != FOLDER:
         raise CifarError(
             N_("Rename {folder} to {name} (the name torchvision looks for)."), folder=str(folder), name=FOLDER
         )
+
+
+def has_layout(folder: str | Path) -> bool:
+    """Whether `folder` holds CIFAR-10's files, each a Python pickle (its first bytes), whatever their md5:
+    what core.data.load_cifar_folder reads."""
+    folder = Path(folder).expanduser()
+    try:
+        for name in BATCH_MD5:
+            with open(folder / name, "rb") as f:
+                if f.read(1) != b"\x80":  # pickle protocol 2 and later
+                    return False
+    except OSError:
+        return False
+    return True
 
 
 def on_disk(data_dir: str | Path) -> bool:
@@ -197,6 +239,21 @@ def _check_data_dir(data_dir: Path, archive_md5: str, batch_md5s: dict[str, str]
         check_archive(data_dir / ARCHIVE, archive_md5)
 
 
+def copy_problem(
+    data_dir: str | Path, archive_md5: str = ARCHIVE_MD5, batch_md5s: dict[str, str] = BATCH_MD5
+) -> CifarError | None:
+    """What is wrong with the copy of CIFAR-10 in `data_dir` (`on_disk`), or None: the one verdict Home and
+    the Train form both show (a run reads these files through torchvision, which checks the md5s)."""
+    data_dir = Path(data_dir).expanduser()
+    try:
+        _check_data_dir(data_dir, archive_md5, batch_md5s)
+    except CifarError as e:
+        return e
+    except OSError as e:
+        return CifarError(N_("{path} cannot be read: {reason}."), path=str(data_dir), reason=e.strerror or e)
+    return None
+
+
 def cifar_problem(
     data_dir: str | Path,
     url: str | None = None,
@@ -206,14 +263,8 @@ def cifar_problem(
     """Why a CIFAR-10 run with this data folder cannot get its data, or None: a copy there must be the
     official one; without one, the download host must answer."""
     data_dir = Path(data_dir).expanduser()
-    try:
-        if on_disk(data_dir):
-            _check_data_dir(data_dir, archive_md5, batch_md5s)
-            return None
-    except CifarError as e:
-        return e
-    except OSError as e:
-        return CifarError(N_("{path} cannot be read: {reason}."), path=str(data_dir), reason=e.strerror or e)
+    if on_disk(data_dir):
+        return copy_problem(data_dir, archive_md5, batch_md5s)
     url = url or cifar_url()
     if can_download(url):
         return None

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .cifar import ARCHIVE, FOLDER, cifar_url, manual_fix
+from .cifar import ARCHIVE, FOLDER, cifar_url, copy_problem, has_layout, manual_fix, on_disk
 from .files import atomic_torch_save
 from .messages import N_, MessageError, Phrase
 
@@ -98,7 +98,47 @@ def load_dataset(source: str, data_dir: str | Path = "data", progress: Progress 
         return load_cifar10(data_dir, progress=progress)
     if source == "synthetic":
         return make_synthetic()
+    if has_layout(source):  # CIFAR-10's files, not the official release (core.cifar.NotOfficial)
+        return load_cifar_folder(source, progress)
     return load_image_folder(source, cache_dir=Path(data_dir) / "cache", progress=progress)
+
+
+def _unpickle(path: Path) -> dict:
+    import pickle
+
+    with open(path, "rb") as f:
+        return pickle.load(f, encoding="latin1")
+
+
+def load_cifar_folder(folder: str | Path, progress: Progress | None = None) -> Dataset:
+    """A folder with CIFAR-10's files (data_batch_1…5, test_batch, batches.meta) read as they are, without
+    the official md5 check: a copy the learner has that is not the official release, trained on as their
+    own data (named after its folder, so never taken for CIFAR-10 in comparisons)."""
+    progress = progress or _noop
+    folder = Path(folder).expanduser()
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    xs, ys = [], []
+    try:
+        for i, name in enumerate(names):
+            batch = _unpickle(folder / name)
+            xs.append(
+                torch.from_numpy(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).copy())
+            )
+            ys.append(torch.tensor(batch["labels"], dtype=torch.int64))
+            progress(N_("read"), i + 1, len(names))
+        classes = list(_unpickle(folder / "batches.meta")["label_names"])
+    except Exception as e:  # a file that unpickles to something else: say which folder, not a traceback
+        raise DataError(
+            N_("{folder} has CIFAR-10's file names but cannot be read as its files ({reason})."),
+            folder=str(folder),
+            reason=str(e) or type(e).__name__,
+        ) from None
+    return Dataset(folder.name, classes, torch.cat(xs[:5]), torch.cat(ys[:5]), xs[5], ys[5])
+
+
+@functools.lru_cache(maxsize=8)
+def _cifar_folder_size(folder: str, mtime_ns: int) -> int:
+    return sum(len(_unpickle(Path(folder) / f"data_batch_{i}")["labels"]) for i in range(1, 6))
 
 
 # --- CIFAR-10 ----------------------------------------------------------------------------------------
@@ -332,6 +372,9 @@ def train_size(source: str) -> int:
         return SYNTHETIC_TRAIN
     if source == "cifar10":
         return 50_000
+    if has_layout(source):
+        folder = Path(source).expanduser()
+        return _cifar_folder_size(str(folder), (folder / "data_batch_5").stat().st_mtime_ns)
     return sum(inspect_image_folder(source)["train"].values())
 
 
@@ -527,7 +570,11 @@ def available_datasets(data_dir: str | Path = "data") -> list[dict[str, str]]:
     rows = [
         {"dataset": "synthetic", "status": ready, "detail": Phrase(N_("generated shapes, no files needed"))}
     ]
-    if cifar.is_dir():
+    if on_disk(data_dir) and (problem := copy_problem(data_dir)) is not None:
+        # the Train form's verdict on the same files, in the same words (it refuses them as CIFAR-10)
+        status = N_("not the official copy") if problem.own_data else N_("not usable")
+        rows.append({"dataset": "cifar10", "status": status, "detail": problem})
+    elif cifar.is_dir():
         rows.append({"dataset": "cifar10", "status": ready, "detail": str(cifar)})
     elif archive.exists():
         detail = Phrase(N_("{archive} (extracted on first use)"), archive=str(archive))

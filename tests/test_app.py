@@ -116,3 +116,24 @@ def test_the_runs_table_sees_a_status_change_made_elsewhere(runs_dir):
     assert changed_statuses(store, {run.id: "running"})
     assert not changed_statuses(store, {run.id: "paused"})
     assert changed_statuses(store, {"20000101-000000-gone-abcd": "running"})
+
+
+def test_home_and_train_give_one_verdict_on_a_cifar10_copy_that_is_not_official(runs_dir, monkeypatch):
+    """Issue 21: Home said "ready" while Train refused the same files; now both say the same sentence."""
+    from core import cifar
+    from tests.generated import fake_cifar
+
+    monkeypatch.setenv(cifar.URL_ENV, "http://127.0.0.1:9/none.tar.gz")
+    fake_cifar(runs_dir.parent / "data")
+    for lang, status in (("en", "not the official copy"), ("zh", "不是官方版本")):
+        home = AppTest.from_file(APP, default_timeout=60)
+        home.query_params["lang"] = lang
+        home.run()
+        datasets = next(df.value for df in home.dataframe if "dataset" in df.value.columns)
+        row = datasets[datasets["dataset"] == "cifar10"].iloc[0]
+        assert row["status"] == status
+        train = AppTest.from_file(APP, default_timeout=60)
+        train.query_params["lang"] = lang
+        train.switch_page("pages/train.py").run()
+        # the Train form's refusal, word for word (its markdown escapes shown as the browser shows them)
+        assert row["detail"] in [re.sub(r"\\(.)", r"\1", e.value) for e in train.error]

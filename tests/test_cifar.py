@@ -107,7 +107,7 @@ def test_an_unpacked_copy_is_checked_file_by_file(tmp_path):
     md5s = batches_md5s(tmp_path / FOLDER)
     assert cifar_problem(tmp_path, url=DEAD, batch_md5s=md5s) is None
     # the generated files are not the official release
-    assert "is not the official one" in str(cifar_problem(tmp_path, url=DEAD))
+    assert "is not the official CIFAR-10" in str(cifar_problem(tmp_path, url=DEAD))
     (tmp_path / FOLDER / "test_batch").unlink()
     assert "test_batch missing" in str(cifar_problem(tmp_path, url=DEAD, batch_md5s=md5s))
 
@@ -140,7 +140,7 @@ def test_a_typed_batches_folder_or_the_folder_holding_it(tmp_path):
     expected = Source("cifar10", str(tmp_path / "mine"))
     assert resolve_copy(str(tmp_path / "mine" / FOLDER), batch_md5s=md5s) == expected
     assert resolve_copy(str(tmp_path / "mine"), batch_md5s=md5s) == expected
-    with pytest.raises(CifarError, match="is not the official one"):
+    with pytest.raises(CifarError, match="is not the official CIFAR-10"):
         resolve_copy(str(tmp_path / "mine" / FOLDER))
 
 
@@ -176,3 +176,25 @@ def test_the_release_facts_are_torchvisions():
     )
     official = dict(CIFAR10.train_list + CIFAR10.test_list) | {CIFAR10.meta["filename"]: CIFAR10.meta["md5"]}
     assert cifar.BATCH_MD5 == official
+
+
+def test_a_copy_that_is_not_official_is_one_verdict_and_trains_as_own_data(tmp_path, monkeypatch):
+    """Issue 21: Home said "ready" while Train refused the same files (md5) and said to unpack an archive
+    the learner never had. One verdict (core.cifar.copy_problem) for both, and its way forward works: the
+    files, read as they are, train as the learner's own data from the command line's --data too."""
+    from core.data import available_datasets, load_dataset
+
+    monkeypatch.setenv(cifar.URL_ENV, DEAD)
+    fake_cifar(tmp_path)
+    refused = run_problems(make_config(data="cifar10", data_dir=str(tmp_path), device="cpu"))["data"]
+    (home,) = [r for r in available_datasets(tmp_path) if r["dataset"] == "cifar10"]
+    assert home["status"] == "not the official copy" and str(home["detail"]) == str(refused)
+    assert "unpack" not in str(refused) and refused.own_data == str(tmp_path / FOLDER)
+    own = make_config(data=refused.own_data, batch_size=4, device="cpu")
+    assert run_problems(own) == {}
+    ds = load_dataset(refused.own_data)
+    assert ds.name == FOLDER and ds.classes[0] == "airplane"
+    assert ds.train_x.shape == (100, 3, 32, 32) and ds.test_x.shape == (20, 3, 32, 32)
+    # not CIFAR-10's layout at all: no such offer
+    (tmp_path / FOLDER / "batches.meta").write_bytes(b"text, not a pickle")
+    assert cifar_problem(tmp_path, url=DEAD).own_data is None

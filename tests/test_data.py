@@ -120,11 +120,11 @@ def test_cifar10_batches_are_read_through_torchvision_when_unverified(tmp_path):
     ds = load_cifar10(tmp_path, verify=False)
     assert ds.train_x.shape == (100, 3, 32, 32) and ds.test_x.shape == (20, 3, 32, 32)
     assert ds.classes[0] == "airplane" and ds.train_y[:3].tolist() == [0, 1, 2]
-    assert {
-        "dataset": "cifar10",
-        "status": "ready",
-        "detail": str(tmp_path / "cifar-10-batches-py"),
-    } in available_datasets(tmp_path)
+    # not the official bytes: Home says so, as the Train form does (issue 21: it said "ready")
+    (row,) = [r for r in available_datasets(tmp_path) if r["dataset"] == "cifar10"]
+    assert row["status"] == "not the official copy" and row["detail"].own_data == str(
+        tmp_path / "cifar-10-batches-py"
+    )
 
 
 def test_cifar10_checksum_mismatch_is_reported_honestly(tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import jobs
-from core.cifar import ARCHIVE, FOLDER, CifarError, Source, can_download, on_disk, resolve_copy
+from core.cifar import ARCHIVE, FOLDER, CifarError, Source, can_download, has_layout, on_disk, resolve_copy
 from core.config import AMP, PRESETS, TrainConfig, cli_command, make_config
 from core.data import DataError, preview_folder, preview_grid
 from core.devices import DDP_DEVICE, default_device, list_devices
@@ -61,6 +61,23 @@ def use_demo_data() -> None:
     st.session_state["f_data"] = "synthetic"
 
 
+def use_own_data(folder: str) -> None:
+    """Train on a copy of CIFAR-10's files that is not the official release, as the learner's own data."""
+    st.session_state["f_data"] = "folder"
+    st.session_state["f_folder"] = folder
+
+
+def _offer_own_data(problem: CifarError) -> None:
+    """A copy refused as CIFAR-10 whose files have its layout: a button that trains on them as they are."""
+    if problem.own_data:
+        st.button(
+            _("Train on these files as my own data"),
+            on_click=use_own_data,
+            args=(problem.own_data,),
+            key="f_use_own_data",
+        )
+
+
 def _init() -> None:
     if "f_preset" in st.session_state:
         return
@@ -107,6 +124,7 @@ def _cifar_copy(folder: str) -> tuple[str, str, list[str]]:
     if path:
         found = _copy_check(path)
         if isinstance(found, CifarError):
+            _offer_own_data(found)
             return "cifar10", folder, [error_text(found)]
         return found.data, found.data_dir or folder, []
     if can_download():
@@ -161,15 +179,24 @@ def _data_section() -> tuple[str, str, int | None, list[str]]:
         checked = _data_check(source, folder)
         if isinstance(checked, (DataError, CifarError)):
             problems.append(error_text(checked))
+            if isinstance(checked, CifarError):
+                _offer_own_data(checked)
         else:
             size = checked
             st.caption(t("{count:,} training images.", count=size))
+            if source not in ("synthetic", "cifar10") and has_layout(source):
+                st.caption(
+                    _(
+                        "CIFAR-10's files, read as they are (without the official md5 check): trained as "
+                        "your own data, so a run is compared with chance, not with the tutorial's 54 %."
+                    )
+                )
     if not problems and st.toggle(_("Preview training images"), key="f_preview", **KEEP):
         try:
             # a folder: only the images shown are decoded (loading all of it first took 49 s for CIFAR-10)
             grid, classes = (
                 preview_grid(cached_dataset(source, folder))
-                if source in ("synthetic", "cifar10")
+                if source in ("synthetic", "cifar10") or has_layout(source)
                 else preview_folder(source)
             )
             st.image(grid.numpy(), caption=md(" · ".join(classes)), width=520)
