@@ -366,7 +366,7 @@ def _reasons(tmp_path, small_data) -> dict[str, dict]:
         found[name] = json.loads((run.path / "summary.json").read_text())
         return run
 
-    ended("diverged", make_config(**{**QUICK, "optimizer": "sgd", "lr": 10.0, "momentum": 0.9, "epochs": 1}))
+    ended("diverged", make_config(**{**QUICK, "optimizer": "sgd", "lr": 1e12, "epochs": 1}))
     stopper = Control()
     stopper.stop()
     ended("stopped", make_config(**{**QUICK, "epochs": 1}), control=stopper)
@@ -377,6 +377,7 @@ def _reasons(tmp_path, small_data) -> dict[str, dict]:
     run = ended("refused", make_config(**{**QUICK, "epochs": 0.1}), control=c)
     (event,) = [e for e in run.events() if e["type"] == "hyperparameters"]
     found["refused change"] = {"reason": event["refused"], "reason_message": event["refused_message"]}
+    assert found.pop("refused")["status"] == "completed"  # a refused change does not end the run
     # a process that died before it claimed its run (the app's reaper)
     reaped = store.create({"not_a_field": 1})
     jobs._spawn(reaped, store)
@@ -403,7 +404,8 @@ def test_every_stored_reason_shows_in_chinese_and_old_english_reasons_still_show
             assert "。" in shown and "The learning rate" not in shown  # two messages, each translated
     # a run written before reasons were stored as templates: its English text as it was
     assert stored_message({"reason": "the loss became nan"}, "reason") == "the loss became nan"
-    assert stored_message({"reason": "x", "reason_message": {"id": "{missing}"}}, "reason") == "x"
+    hand_edited = {"reason": "x", "reason_message": {"id": "{missing}", "values": {"other": 1}}}
+    assert stored_message(hand_edited, "reason") == "x"
     assert from_json({"id": 5}) is None and from_json({"id": "a {b}", "values": {"b": [1]}}) is None
 
 
@@ -442,7 +444,7 @@ def test_the_open_page_notices_a_failed_run_resumed_from_a_terminal(page, app_se
     page.goto(f"{app_server['url']}/train?run={run.id}")
     header = page.locator('[data-testid="stMarkdownContainer"] h4').first
     expect(header).to_contain_text("failed", timeout=60_000)
-    expect(page.get_by_role("button", name="Resume run")).to_have_count(1)
+    expect(page.get_by_role("button", name="Resume run")).to_have_count(1, timeout=15_000)
     time.sleep(2)  # the page has settled: only its watcher's timer runs
     proc = subprocess.Popen(
         [sys.executable, "-m", "core.train", "--resume", run.id, "--runs-dir", str(store.root), "--quiet"],
@@ -456,8 +458,10 @@ def test_the_open_page_notices_a_failed_run_resumed_from_a_terminal(page, app_se
         expect(page.get_by_role("button", name="Resume run")).to_have_count(0, timeout=5_000)
         expect(page.get_by_role("button", name="⏹ Stop")).to_have_count(1)
         # and the other way: stopped from the terminal's side, the page offers Resume again
+        wait_for(lambda: any(e["type"] == "step" for e in run.events()[-20:]), 60)  # it trains again
         jobs.send(run, "stop")
-        expect(header).to_contain_text("stopped", timeout=10_000)
+        wait_for(lambda: run.status == "stopped", 30)
+        expect(header).to_contain_text("stopped", timeout=3_000)
         expect(page.get_by_role("button", name="Resume run")).to_have_count(1, timeout=5_000)
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:

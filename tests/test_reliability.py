@@ -161,6 +161,10 @@ DAMAGE = {
     "config a folder": lambda p: _folder(p / "config.json"),
     "config a list": lambda p: (p / "config.json").write_text("[1, 2]"),
     "config wrong values": lambda p: (p / "config.json").write_text('{"model": 5, "lr": "x", "data": 3}'),
+    "config an empty object": lambda p: (p / "config.json").write_text("{}"),  # issue 24
+    "config an unknown key": lambda p: (p / "config.json").write_text(
+        json.dumps({**json.loads((p / "config.json").read_text()), "bogus": 1})
+    ),
     "summary truncated": lambda p: _truncate(p / "summary.json"),
     "summary missing": lambda p: (p / "summary.json").unlink(),
     "summary unknown status": lambda p: (p / "summary.json").write_text('{"status": "exploded"}'),
