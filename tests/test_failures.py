@@ -150,6 +150,33 @@ def test_start_on_a_full_disk_says_so_without_a_mount(tmp_path, monkeypatch):
     assert not store.root.exists() or not any(p.name != ".jobs.lock" for p in store.root.iterdir())
 
 
+def test_start_on_the_train_page_on_a_full_disk_says_so_in_the_pages_language(runs_dir, monkeypatch):
+    from tests.apptest import open_page
+    from tests.test_live_view import shown
+
+    at = open_page("pages/train.py")
+    at.query_params["lang"] = "zh"
+    monkeypatch.setattr(core.validate, "free_bytes", lambda folder: 999)
+    at.run()
+    at.button(key="start").click().run()
+    assert not at.exception
+    text = " | ".join(e.value for e in at.error)
+    assert "磁盘只剩 999 bytes" in shown(at) and "Errno" not in text, text
+    assert not RunStore(runs_dir).list()
+    # room for the check, none when the folder is written (the disk filled meanwhile): our words too
+    monkeypatch.setattr(core.validate, "free_bytes", core.files.free_bytes)  # (undo() would drop runs_dir)
+    real = core.runs.tempfile.mkdtemp
+
+    def full(*args, **kwargs):
+        raise _enospc()
+
+    monkeypatch.setattr(core.runs.tempfile, "mkdtemp", full)
+    at.button(key="start").click().run()
+    assert "磁盘已满" in shown(at) and "Errno" not in shown(at)
+    monkeypatch.setattr(core.runs.tempfile, "mkdtemp", real)
+    assert not RunStore(runs_dir).list()
+
+
 SITES = ("checkpoint.pt", "model.pth", "summary.json", "metrics.jsonl", "samples.pt")
 
 
