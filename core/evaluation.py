@@ -260,7 +260,9 @@ def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, 
 def evaluate_run(
     run, device: torch.device | str = "cpu", dataset=None, progress: Callable[[int, int], None] | None = None
 ) -> tuple[Report, Dataset]:
-    """A run's saved model on its own test split, with the run's normalisation and test-time flip."""
+    """A run's saved model on its own test split, evaluated as its training loop evaluated it: the run's
+    normalisation, test-time flip, autocast (bf16 rounds differently from float32: fast-cpu's 74.4 % read
+    74.3 % here before) and memory format."""
     model, cfg = load_run_model(run, device)
     ds = dataset or load_dataset(cfg["data"], cfg.get("data_dir", data_dir()))
     if len(ds.classes) != len(run.summary().get("classes") or ds.classes):
@@ -281,5 +283,7 @@ def evaluate_run(
         tuple(cfg["std"]),
         tta=cfg.get("tta", False),
         progress=progress,
+        memory_format=torch.channels_last if cfg.get("channels_last") else torch.contiguous_format,
+        amp=cfg.get("amp", "off"),
     )
     return report, ds

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .messages import N_, Phrase
 from .runs import Run
 
 TUTORIAL_ACCURACY = 0.54  # the tutorial's Net and recipe on CIFAR-10's test set
@@ -83,3 +84,46 @@ def run_result(run: Run) -> RunResult:
 def references_for(run: Run, runs: Iterable[Run]) -> References:
     """`references` of a run among a runs folder's runs (what the Report and the live view both show)."""
     return references(run_result(run), [run_result(r) for r in runs])
+
+
+def training_difference(run: Run, accuracy: float, here: str = "cpu") -> Phrase | None:
+    """Why `accuracy`, the run's saved model evaluated again (the Report), differs from the test accuracy
+    the run recorded while training (the live view, the runs table), or None when both read the same to one
+    decimal. The Report evaluates as the loop did (core.evaluation.evaluate_run: same autocast, flip and
+    memory format); what can remain is newer weights or another device."""
+    summary = run.summary()
+    recorded = summary.get("test_accuracy")
+    if not isinstance(recorded, (int, float)) or f"{100 * recorded:.1f}" == f"{100 * accuracy:.1f}":
+        return None
+    values = dict(recorded=f"{100 * recorded:.1f} %", now=f"{100 * accuracy:.1f} %")
+    events = run.events()
+    last_test = max((i for i, e in enumerate(events) if e.get("type") == "epoch"), default=-1)
+    if any(e.get("type") == "checkpoint" and e.get("step") for e in events[last_test + 1 :]):
+        return Phrase(
+            N_(
+                "While training, this run measured {recorded} on its test images (what the live view shows). "
+                "Its model was saved later, when it paused or stopped partway through an epoch, so this "
+                "report evaluates those newer weights: {now}."
+            ),
+            **values,
+        )
+    device = str(summary.get("device") or "")
+    if device and device.split(":")[0] != here:
+        return Phrase(
+            N_(
+                "While training on {device}, this run measured {recorded} on its test images (what the live "
+                "view shows); this report evaluates the same weights again on {here}: {now}. Another device "
+                "adds up in another order, which moves a few test images near a decision boundary."
+            ),
+            device=device,
+            here=here,
+            **values,
+        )
+    return Phrase(
+        N_(
+            "While training, this run measured {recorded} on its test images (what the live view shows); "
+            "evaluated again here, the same weights give {now}: sums in another order (threads, reduced "
+            "precision) move a few test images near a decision boundary."
+        ),
+        **values,
+    )

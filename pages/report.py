@@ -6,7 +6,7 @@ import streamlit as st
 from core.data import DataError, Dataset
 from core.evaluation import CheckpointError, Report, confusion_cell, evaluate_run
 from core.paths import data_dir, runs_dir
-from core.reference import TUTORIAL_ACCURACY, references_for
+from core.reference import TUTORIAL_ACCURACY, references_for, training_difference
 from core.runs import Run, RunStore
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
@@ -91,6 +91,8 @@ if refs.best_earlier is not None:
 for column, (label, value) in zip(st.columns(len(shown)), shown):
     column.metric(label, value)
 notes = []
+if (difference := training_difference(run, rep.accuracy)) is not None:
+    notes.append(error_text(difference))  # the live view's number beside this one, and why they differ
 if refs.tutorial is None:
     notes.append(
         t(
