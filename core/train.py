@@ -136,7 +136,7 @@ def prepare_run(args: argparse.Namespace, store: RunStore) -> tuple[TrainConfig,
             run = store.open(args.resume or args.run_id)
             if (problem := run.config_problem()) is not None:  # `{}`, unknown keys, bad values
                 raise RunError(
-                    N_("The config of run {run} is damaged ({problem}); it cannot resume."),
+                    N_("The config of run {run} is damaged, so it cannot resume: {problem}"),
                     run=run.id,
                     problem=problem,
                 )

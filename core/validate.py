@@ -149,7 +149,7 @@ def checkpoint_problem(run: Run) -> MessageError | None:
     or None (also when there is none: the run then starts from the beginning). A config.json that is not a
     run's config (`{}`, unknown keys, bad values) is named first: nothing can resume from it."""
     if (problem := run.config_problem()) is not None:
-        damaged = N_("The config of run {run} is damaged ({problem}); it cannot resume.")
+        damaged = N_("The config of run {run} is damaged, so it cannot resume: {problem}")
         return MessageError(damaged, run=run.id, problem=problem)
     if not run.checkpoint_path.exists():
         return None
