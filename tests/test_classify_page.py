@@ -54,7 +54,8 @@ def test_uploads_in_chinese_show_names_as_text_and_errors_translated(trained_run
     names = [m.value for m in at.markdown if m.value.startswith("**")]
     assert names == [f"**{md('square.png')}**", f"**{md(link)}**"]
     assert [e.value for e in at.error] == [md(f"无法读取 {link}：不是支持的图像格式（png、jpg、webp…）。")]
-    # the top-k bars leave room for "100.0 %" and are never cut at the plot's edge
+    # the probability axis ends at 100 % (issue 21: it ran to 120 %); "100.0 %" goes in the right margin
     topk = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert topk["data"][0]["cliponaxis"] is False and topk["layout"]["xaxis"]["range"][1] >= 120
+    assert topk["layout"]["xaxis"]["range"] == [0, 100] and max(topk["layout"]["xaxis"]["tickvals"]) == 100
+    assert topk["data"][0]["cliponaxis"] is False and topk["layout"]["margin"]["r"] >= 60
     assert any(i.proto.imgs[0].caption == "模型看到的图像（32×32）" for i in at.get("image"))

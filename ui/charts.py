@@ -347,15 +347,20 @@ def topk_figure(top: list[tuple[str, float]]) -> dict:
                 "marker": {"color": PALETTE[0]},
                 "texttemplate": "%{x:.1f} %",
                 "textposition": "outside",
-                # room for "100.0 %" after the longest bar, and never cut at the plot's edge
+                # drawn past the plot's edge, into the right margin: "100.0 %" is never cut
                 "cliponaxis": False,
                 "constraintext": "none",
             }
         ],
         "layout": {
             "height": 60 + 28 * len(top),
-            "margin": {"l": 10, "r": 60, "t": 10, "b": 10},
-            "xaxis": {"range": [0, 125], "title": {"text": _("probability (%)")}},
+            "margin": {"l": 10, "r": 70, "t": 10, "b": 10},
+            # a probability ends at 100 %: the axis too (it ran to 125 to make room for the labels)
+            "xaxis": {
+                "range": [0, 100],
+                "tickvals": [0, 25, 50, 75, 100],
+                "title": {"text": _("probability (%)")},
+            },
         },
     }
 
@@ -435,13 +440,22 @@ def race_width_figure(rates: dict[str, list[tuple[int, float]]], title: str, x: 
 def clinic_figure(
     correct: Sequence[float], broken: Sequence[float], title: str, y: str, log: bool = False
 ) -> dict:
-    """A clinic case's reading per step (loss or gradient norm) beside the correct loop's. A value that
-    became nan or inf ends its line there."""
+    """A clinic case's reading per step (loss or gradient norm) beside the correct loop's, the legend below.
+    A loss is drawn on a linear axis from 0 to a little above chance level: a loss that shoots up runs off
+    the top, which is the symptom, without squashing the correct curve flat. Gradient norms span powers of
+    ten: a log axis. nan and inf end a line."""
 
     def finite(values: Sequence[float]) -> pd.Series:
         return pd.Series([v if v == v and abs(v) != float("inf") else None for v in values], dtype=object)
 
     lines = ((correct, _("correct loop"), PALETTE[2]), (broken, _("this loop"), PALETTE[0]))
     traces = [_line(pd.Series(range(1, len(v) + 1)), finite(v), name, color) for v, name, color in lines]
-    yaxis = {"type": "log" if log else "linear", "exponentformat": "power"}
-    return _figure(traces, title, _("step"), y, yaxis=yaxis)
+    if log:
+        yaxis = {"type": "log", "exponentformat": "power", "dtick": 1}
+    else:
+        top = max([3.0] + [v for v in correct if v == v and abs(v) != float("inf")])
+        yaxis = {"range": [0, 1.3 * top]}
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0, "xanchor": "left"}
+    return _figure(
+        traces, title, _("step"), y, yaxis=yaxis, legend=legend, margin={"l": 10, "r": 10, "t": 40, "b": 60}
+    )
