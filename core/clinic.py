@@ -74,6 +74,7 @@ class Case:
     diagnosis: str  # the key of the right option in DIAGNOSES
     edits: tuple[tuple[str, str], ...]
     why: str  # N_: how the bug causes the symptom
+    hint: str  # N_: where to look, for this case
 
     def code(self) -> tuple[str, str]:
         setup, loop = _SETUP, _LOOP
@@ -98,22 +99,22 @@ CASES = (
         "a",
         (("        optimizer.zero_grad()\n", ""),),
         N_(
-            "Without `optimizer.zero_grad()`, `backward()` adds each "
-            "step's gradient to all the earlier ones, "
-            "so every step is larger than the last (look at the gradient norm): the loss falls for a moment, "
-            "then climbs far above where it started, until it is nan."
+            "Without `optimizer.zero_grad()`, `backward()` adds each step's gradient to all the earlier "
+            "ones, so every step is larger than the last (look at the gradient norm): the loss falls for a "
+            "moment, then climbs far above where it started."
         ),
+        N_("The gradient norm keeps growing from step to step. What clears the gradients between two steps?"),
     ),
     Case(
         2,
         "b",
         (("criterion(outputs, labels)", "criterion(F.softmax(outputs, dim=1), labels)"),),
         N_(
-            "CrossEntropyLoss applies log-softmax itself. Given "
-            "probabilities (all between 0 and 1) instead of "
-            "scores, it can barely tell classes apart: the loss stays near ln 10 ≈ 2.30 and the gradients "
+            "CrossEntropyLoss applies log-softmax itself. Given probabilities (all between 0 and 1) instead "
+            "of scores, it can barely tell classes apart: the loss stays near ln 10 ≈ 2.30 and the gradients "
             "are tiny. Pass the raw outputs."
         ),
+        N_("The gradients are ten times smaller than the correct loop's. What does the loss receive?"),
     ),
     Case(
         3,
@@ -124,16 +125,19 @@ CASES = (
             "image after flatten. fc1 was built for 16 × 6 × 6 = 576, so its weight cannot multiply the "
             "batch: torch stops at the first forward pass and names both shapes (batch × 400 and 576 × 120)."
         ),
+        N_("Read torch's message: which layer was built for 576 inputs, and how many arrive?"),
     ),
     Case(
         4,
         "d",
-        (("lr=0.03", "lr=0.3"),),
+        (("lr=0.03", "lr=3.0"),),
         N_(
-            "Ten times the learning rate makes each step overshoot the minimum it aims at: the loss jumps "
-            "up early and never comes back down to the correct run's. Lower it until the curve falls "
-            "steadily."
+            "A hundred times the learning rate: the first steps overshoot so far that the loss shoots up "
+            "(off the chart), and the network never recovers: the loss "
+            "stays above chance (ln 10 ≈ 2.30), far "
+            "above the correct loop's. Lower the rate until the curve falls steadily."
         ),
+        N_("The loss shoots up within the first steps. What sets the size of each step?"),
     ),
     Case(
         5,
@@ -141,7 +145,13 @@ CASES = (
         (("        optimizer.step()\n", ""),),
         N_(
             "Gradients are computed (and zeroed) every step, but without `optimizer.step()` nothing uses "
-            "them: the weights stay as initialised and the loss only wobbles with the batches around 2.30."
+            "them: the weights stay as initialised, so every epoch "
+            "repeats the previous one's losses exactly, "
+            "around 2.30."
+        ),
+        N_(
+            "Compare the epochs: the loss of each epoch repeats the one "
+            "before it exactly. Do the weights change?"
         ),
     ),
 )
@@ -263,10 +273,7 @@ CLINIC = tuple(
                 "Compare the curves: does the loss fall at all, fall then "
                 "climb, or stay flat? How large are the gradients?"
             ),
-            N_(
-                "Read the code line by line against the tutorial's: setup, "
-                "zero_grad, forward, loss, backward, step."
-            ),
+            case.hint,
         ),
         case.why,
         ClinicCheck(case.number),

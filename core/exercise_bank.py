@@ -347,7 +347,7 @@ NEURAL_NETWORKS = (
     Exercise(
         "net-fc1-in",
         3,
-        N_("Where 16 * 5 * 5 comes from"),
+        N_("fc1's in_features"),
         N_(
             "The tutorial's LeNet takes a 1×32×32 image: conv1 (5×5) → max-pool 2 → conv2 (16 channels, "
             "5×5) → max-pool 2 → flatten → fc1. How many inputs does fc1 need (`in_features`)?"
@@ -369,6 +369,14 @@ NEURAL_NETWORKS = (
                 (16, N_("16 is the channels alone; each channel is still a 5×5 map after the second pool.")),
                 (1600, N_("1600 = 16 × 10 × 10 forgets the second max-pool, which halves 10 to 5.")),
                 (576, N_("576 = 16 × 6 × 6 is what a 36×36 input would give.")),
+                (
+                    1024,
+                    N_(
+                        "1024 = 16 × 8 × 8 halves 32 twice but forgets that "
+                        "each 5×5 convolution (no padding) "
+                        "first takes 4 pixels off."
+                    ),
+                ),
             ),
         ),
     ),
@@ -389,6 +397,7 @@ NEURAL_NETWORKS = (
             784,
             mistakes=(
                 (400, N_("400 is right for 32×32; a 40×40 input leaves a larger map after the pools.")),
+                (1296, N_("1296 = 16 × 9 × 9 leaves out the second convolution's −4 (18 → 14).")),
             ),
         ),
     ),
@@ -477,7 +486,7 @@ NEURAL_NETWORKS = (
     Exercise(
         "net-softmax",
         3,
-        N_("Softmax is already inside"),
+        N_("What goes into CrossEntropyLoss"),
         N_("Your network ends with `fc3` (10 raw scores). What should go into `nn.CrossEntropyLoss`?"),
         (
             N_("Look up what CrossEntropyLoss computes: it is two operations in one."),
@@ -508,6 +517,14 @@ NEURAL_NETWORKS = (
 )
 
 # --- chapter 4: training a classifier -----------------------------------------------------------------
+
+
+def _divergence(run: Run) -> Phrase:
+    return Phrase(
+        N_("Run {run} diverged at lr {lr:g}: its loss became inf or nan, and the engine stopped it."),
+        run=run.id,
+        lr=run.config().get("lr", math.nan),
+    )
 
 
 def _diverged(run: Run) -> Phrase | None:
@@ -562,7 +579,13 @@ TRAINING = (
             "weights initialised around zero. 0.5 is not CIFAR-10's real mean; it is a simple choice that "
             "works well (the fast recipes use the measured per-channel statistics)."
         ),
-        NumberCheck(-1, mistakes=((0, N_("0 would need mean 0; the mean 0.5 is subtracted first.")),)),
+        NumberCheck(
+            -1,
+            mistakes=(
+                (0, N_("0 would need mean 0; the mean 0.5 is subtracted first.")),
+                (-0.5, N_("(0 − 0.5) is −0.5: now divide by the std, 0.5.")),
+            ),
+        ),
     ),
     Exercise(
         "train-iterations",
@@ -584,6 +607,13 @@ TRAINING = (
             6,
             mistakes=(
                 (12500, N_("12,500 is the number of mini-batches; a line is printed every 2,000 of them.")),
+                (
+                    6.25,
+                    N_(
+                        "12,500 / 2,000 = 6.25, but a line comes only after a "
+                        "full 2,000 mini-batches: round down."
+                    ),
+                ),
                 (25, N_("25 would be with a line per 2,000 images; it is per 2,000 mini-batches of 4.")),
             ),
         ),
@@ -620,7 +650,7 @@ TRAINING = (
                 Option(
                     "c",
                     N_("splits each batch of 4 into two halves"),
-                    N_("The batch size stays 4; workers hand out whole batches."),
+                    N_("The batch size stays 4; the worker processes hand out whole batches."),
                 ),
             ),
             "b",
@@ -636,17 +666,19 @@ TRAINING = (
         ),
         (
             N_("The tutorial uses lr = 0.001. Diverging means the loss becomes inf or nan."),
-            N_("Try orders of magnitude: 0.1, 1, 10. Small data and a fraction of an epoch are enough."),
+            N_("Try orders of magnitude: 0.1, 1, 10. The demo data and one epoch are enough."),
         ),
         N_(
-            "Far too large a rate (around 1 and above here) makes every step overshoot: the weights grow, "
-            "the loss becomes nan, and the engine stops the run and says so. Between that and 0.001 lies "
-            "the range worth trying; the fast recipes climb to their "
-            "top rate slowly (warm-up) for this reason."
+            "Far too large a rate makes every step overshoot: the "
+            "weights grow, the loss becomes nan, and the "
+            "engine stops the run and says so. On the demo data lr 10 diverges within the first steps, while "
+            "lr 1 only trains badly. Between that and 0.001 lies the range worth trying; the fast recipes "
+            "climb to their top rate slowly (warm-up) for this reason."
         ),
         TrainCheck(
             _diverged,
-            (("preset", "tutorial"), ("data", "synthetic"), ("lr", 10.0), ("epochs", 0.05)),
+            _divergence,
+            (("preset", "tutorial"), ("data", "synthetic"), ("lr", 10.0), ("epochs", 1)),
         ),
     ),
 )

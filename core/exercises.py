@@ -127,6 +127,25 @@ class ExpressionCheck:
 # --- number: one value, with the usual mistakes named -------------------------------------------------
 
 
+def _number(text: str) -> float:
+    """A number, or arithmetic on numbers (`16 * 5 * 5`, as a learner works it out), through the safe
+    evaluator: never Python's own eval."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        value = evaluate(text, {})
+    except ExprError:
+        value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AnswerError(
+            N_("'{answer}' is not a number; type digits, e.g. 42 or 0.5, or arithmetic such as 16 * 5 * 5."),
+            answer=text[:40],
+        )
+    return float(value)
+
+
 @dataclass(frozen=True)
 class NumberCheck:
     """A number within `tolerance` of `answer` (also accepted: `also`, e.g. 0.1 for 10 %). A known mistake
@@ -143,12 +162,7 @@ class NumberCheck:
 
     def check(self, answer: str) -> Feedback:
         text = _read(answer).rstrip("%").replace(",", "").replace("_", "").strip()
-        try:
-            value = float(text)
-        except ValueError:
-            raise AnswerError(
-                N_("'{answer}' is not a number; type digits, e.g. 42 or 0.5."), answer=text
-            ) from None
+        value = _number(text)
         if not math.isfinite(value):
             raise AnswerError(N_("'{answer}' is not a finite number."), answer=text)
         if abs(value - self.answer) <= self.tolerance * max(1.0, abs(self.answer)):
@@ -242,6 +256,7 @@ class TrainCheck:
     and says what is missing (None when the run does what was asked). `recipe` is a run that solves it."""
 
     test: Callable[[Run], Phrase | None]
+    success: Callable[[Run], Phrase]  # what the run shows, said when it does what was asked
     recipe: tuple[tuple[str, Any], ...]  # make_config(**dict(recipe))
     kind: str = "train"
 
@@ -258,7 +273,7 @@ class TrainCheck:
         problem = self.test(run)
         if problem is not None:
             return Feedback(False, problem)
-        return Feedback(True, Phrase(N_("Run {run} does what was asked."), run=run.id))
+        return Feedback(True, self.success(run))
 
 
 Check = ExpressionCheck | NumberCheck | ChoiceCheck | PredictCheck | TrainCheck

@@ -35,6 +35,7 @@ def _chart_words() -> None:
         charts.confusion_figure([[1, 2], [3, 4]], ["猫", "狗"], normalized=False),
         charts.topk_figure([("猫", 0.9), ("狗", 0.1)]),
         charts.heatmap_figure([[1.0, 2.0]], [0], [0, 1]),
+        charts.clinic_figure([2.3, 1.0], [2.3, float("nan")], "每一步的损失", "损失"),
     ]
     words = []
     for fig in figures:

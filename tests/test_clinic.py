@@ -46,16 +46,19 @@ def test_a_wrong_in_features_stops_at_the_first_step_with_torchs_error():
     )
 
 
-def test_ten_times_the_learning_rate_ends_far_above_the_correct_loop(correct):
+def test_a_hundred_times_the_learning_rate_shoots_up_and_ends_far_above_the_correct_loop(correct):
     run = case_run(4)
-    assert "lr=0.3" in run.code
-    assert _end(run.losses) > _end(correct.losses) + 0.5
+    assert "lr=3.0" in run.code
+    assert max(run.losses[:20]) > 10  # the first steps overshoot: off the chart
+    assert _end(run.losses) > max(_end(correct.losses) + 0.5, math.log(10))
 
 
-def test_without_step_the_loss_stays_at_chance(correct):
+def test_without_step_the_loss_stays_at_chance_and_each_epoch_repeats_the_last(correct):
     run = case_run(5)
     assert "optimizer.step()" not in run.code and "loss.backward()" in run.code
     assert abs(_end(run.losses) - math.log(10)) < 0.05 and run.grad_norms  # gradients computed, never used
+    per_epoch = len(run.losses) // 4
+    assert run.losses[:per_epoch] == run.losses[per_epoch : 2 * per_epoch]  # the weights never changed
 
 
 def test_each_case_is_one_change_and_its_answer_shows_the_diff():
@@ -66,3 +69,12 @@ def test_each_case_is_one_change_and_its_answer_shows_the_diff():
         removed = [line for line in diff if line.startswith("-") and not line.startswith("---")]
         added = [line for line in diff if line.startswith("+") and not line.startswith("+++")]
         assert len(removed) + len(added) in (1, 2), diff  # one line changed, added or dropped
+
+
+def test_the_clinic_chart_ends_a_line_at_nan_and_keeps_the_correct_curve_readable():
+    from ui.charts import clinic_figure
+
+    fig = clinic_figure([2.3, 1.0], [2.3, 5e5, float("nan")], "loss", "loss")
+    assert fig["data"][1]["y"] == [2.3, 5e5, None]
+    assert fig["layout"]["yaxis"]["range"] == [0, pytest.approx(3.9)]  # 5e5 runs off the top
+    assert clinic_figure([1.0], [1e6], "norm", "norm", log=True)["layout"]["yaxis"]["type"] == "log"

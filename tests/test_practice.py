@@ -86,6 +86,13 @@ def test_every_exercise_has_a_wrong_answer_case():
     assert set(WRONG) == set(BY_ID)
 
 
+def test_a_number_may_be_typed_as_arithmetic_the_way_a_learner_works_it_out():
+    assert BY_ID["net-fc1-in"].check.check("16 * 5 * 5").ok
+    assert BY_ID["net-fc1-in"].check.check("16*6*6").message == BY_ID["net-fc1-in"].check.check("576").message
+    with pytest.raises(AnswerError, match="16 \\* 5 \\* 5"):
+        BY_ID["net-fc1-in"].check.check("16*5*")  # the refusal shows how arithmetic is typed
+
+
 def test_predict_runs_show_the_code_that_ran_and_what_it_printed():
     feedback = BY_ID["autograd-accumulate"].check.check("b")
     code, printed = feedback.ran[-1]

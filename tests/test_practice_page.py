@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.exercise_bank import for_chapter
 from tests.apptest import open_page
+from ui.safe import md
 
 
 def _progress(runs_dir) -> dict:
@@ -55,7 +56,7 @@ def test_wrong_hint_right_then_a_reload_keeps_it_solved_and_home_counts_it(runs_
     assert _progress(runs_dir) == {"net-fc1-in": "solved"}
 
     reloaded = open_page("pages/neural_networks.py")
-    assert any("green-badge[solved]" in m.value for m in reloaded.markdown if "Where 16 * 5 * 5" in m.value)
+    assert any("green-badge[solved]" in m.value for m in reloaded.markdown if "fc1's in_features" in m.value)
     assert "Practice: 1 of 6 solved" in [c.value for c in reloaded.caption]
     home = open_page("pages/home.py")
     assert "Practice: 1 of 6 solved" in [c.value for c in home.caption]
@@ -73,7 +74,10 @@ def test_an_unreadable_answer_gets_a_sentence_not_a_traceback(runs_dir):
     at = _answer(open_page("pages/tensors.py"), "tensor-transpose", "__import__('os')")
     assert at.error and not at.exception
     at = _answer(at, "tensor-view", "two")
-    assert "'two' is not a number; type digits, e.g. 42 or 0.5." in [w.value for w in at.warning]
+    # shown as typed (escaped markdown: `16*5*` must not turn into italics)
+    assert [w.value for w in at.warning] == [
+        md("'two' is not a number; type digits, e.g. 42 or 0.5, or arithmetic such as 16 * 5 * 5.")
+    ]
 
 
 def test_a_damaged_progress_file_is_set_aside_with_a_notice(runs_dir):

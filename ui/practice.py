@@ -15,9 +15,10 @@ from core.exercise_bank import for_chapter
 from core.exercises import AnswerError, Exercise, Feedback
 from core.paths import runs_dir
 from core.progress import Progress
-from core.runs import RunStore
+from core.runs import Run, RunStore
 from ui.charts import clinic_figure, plot
 from ui.i18n import N_, _, error_text
+from ui.safe import md
 
 STATE_LABELS = {
     "not tried": N_("not tried"),
@@ -79,11 +80,25 @@ def _answer_widget(exercise: Exercise) -> None:
         labels = {o.key: f"{o.key}) {_(o.text)}" for o in exercise.options()}
         st.radio(_("Your answer"), list(labels), format_func=labels.get, index=None, key=key)
     elif exercise.kind == "train":
-        runs = [r.id for r in RunStore(runs_dir()).list()]
-        st.selectbox(_("The run to check"), runs, index=None, key=key, placeholder=_("choose a run"))
+        runs = {r.id: r for r in RunStore(runs_dir()).list()}
+        st.selectbox(
+            _("The run to check"),
+            list(runs),
+            format_func=lambda run_id: _run_label(runs[run_id]),
+            index=None,
+            key=key,
+            placeholder=_("choose a run"),
+        )
     else:
         placeholder = {"expression": "torch.…", "number": "42"}[exercise.kind]
         st.text_input(_("Your answer"), key=key, placeholder=placeholder, max_chars=300)
+
+
+def _run_label(run: Run) -> str:
+    """A run as the picker lists it: its id, learning rate and status (what the exercises ask about)."""
+    lr = run.config().get("lr")
+    rate = f"lr {lr:g}" if isinstance(lr, (int, float)) else "lr ?"
+    return f"{run.id} · {rate} · {_(run.status)}"
 
 
 def _show_feedback(exercise: Exercise) -> None:
@@ -91,15 +106,16 @@ def _show_feedback(exercise: Exercise) -> None:
     if feedback is None:
         return
     if isinstance(feedback, AnswerError):
-        st.warning(error_text(feedback))
+        # the message quotes what the learner typed: shown as typed, never as markdown
+        st.warning(md(error_text(feedback)))
         return
     (st.success if feedback.ok else st.error)(error_text(feedback.message))
-    if feedback.ran:
+    printed = [(code, out) for code, out in feedback.ran if out]
+    if printed:
         with st.expander(_("What the engine ran, and what it printed"), expanded=True):
-            for code, printed in feedback.ran:
-                left, right = st.columns(2)
-                left.code(code, language="python")
-                right.code(printed or " ", language="text")
+            for code, out in printed:
+                st.code(code, language="python")
+                st.code(out, language="text")
 
 
 def _show_help(exercise: Exercise) -> None:
@@ -189,7 +205,8 @@ def clinic_case(exercise: Exercise) -> None:
     state = progress().state(exercise.id)
     with st.container(border=True):
         st.markdown(f"**{_(exercise.title)}** :{BADGES[state]}-badge[{_(STATE_LABELS[state])}]")
-        if not st.session_state.get(_key(exercise, "ran")):
+        # a case tried before (this session or an earlier one) shows its run at once: it is cached
+        if state == "not tried" and not st.session_state.get(_key(exercise, "ran")):
             st.button(
                 _("Run this loop"),
                 key=_key(exercise, "run"),
@@ -207,7 +224,7 @@ def clinic_case(exercise: Exercise) -> None:
         else:
             left, right = st.columns(2)
             with left:
-                fig = clinic_figure(correct.losses, broken.losses, _("Loss per step"), _("loss"), log=True)
+                fig = clinic_figure(correct.losses, broken.losses, _("Loss per step"), _("loss"))
                 plot(fig, key=_key(exercise, "loss_chart"))
             with right:
                 fig = clinic_figure(
