@@ -4,7 +4,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from core.evaluation import CheckpointError, load_run_model, predict_topk
-from core.images import FITS, ImageError, from_canvas, model_view, read_images
+from core.images import FITS, MAX_FILE_BYTES, MAX_FILES, ImageError, from_canvas, model_view, read_images
 from core.insight import feature_maps, first_layer_filters, saliency
 from core.models import get_model_spec
 from core.paths import runs_dir
@@ -103,11 +103,25 @@ with draw_tab:
 with upload_tab:
     fits = {"crop": _("centre-crop (keep aspect)"), "resize": _("resize (squash)")}
     fit = st.radio(_("Fit to 32×32"), FITS, horizontal=True, key="cl_fit", format_func=fits.get)
+    types = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
     files = st.file_uploader(
         _("Images"),
-        type=["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"],
+        type=types,
         accept_multiple_files=True,
         key="cl_files",
+        # the widget's own line ("Limit … per file") then states this app's limit, which the browser enforces
+        max_upload_size=MAX_FILE_BYTES // 2**20,
+    )
+    # the widget's own words are Streamlit's, in English whatever the page's language (no option changes
+    # them: streamlit/streamlit#13500): the same facts in the learner's language, under it
+    st.caption(
+        t(
+            "Drop images on the box above or click its Browse files button: {types}, at most {mb} MB per "
+            "file and {count} files at a time.",
+            types=", ".join(types),
+            mb=MAX_FILE_BYTES // 2**20,
+            count=MAX_FILES,
+        )
     )
     # read_images bounds how many files and bytes one upload reads
     for i, (name, x) in enumerate(read_images(((f.name, f.getvalue()) for f in files or []), fit)):

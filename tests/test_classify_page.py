@@ -59,3 +59,16 @@ def test_uploads_in_chinese_show_names_as_text_and_errors_translated(trained_run
     assert topk["layout"]["xaxis"]["range"] == [0, 100] and max(topk["layout"]["xaxis"]["tickvals"]) == 100
     assert topk["data"][0]["cliponaxis"] is False and topk["layout"]["margin"]["r"] >= 60
     assert any(i.proto.imgs[0].caption == "模型看到的图像（32×32）" for i in at.get("image"))
+
+
+def test_the_uploaders_limits_are_this_apps_and_said_in_chinese(trained_run):
+    """Issue 21: the uploader said "200MB per file" in English on the 中文 page. Streamlit's own words cannot
+    be translated: the widget now states this app's limit, and a caption says it all in the page's language."""
+    trained_run("shapes")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "zh"
+    at.switch_page("pages/classify.py").run()
+    assert not at.exception
+    (uploader,) = at.get("file_uploader")
+    assert uploader.proto.max_upload_size_mb == 25  # core.images.MAX_FILE_BYTES, not Streamlit's 200
+    assert any("每个文件最多 25 MB" in c.value and "一次最多 32 个文件" in c.value for c in at.caption)
