@@ -24,6 +24,7 @@ import torch
 from .config import TrainConfig
 from .control import COMMANDS, set_command, write_command
 from .devices import DDP_DEVICE, DeviceError, resolve_device
+from .files import DiskFull, disk_full
 from .messages import N_, Phrase
 from .optim import hyperparameter_problems
 from .recorder import EXITED, reason_fields
@@ -50,8 +51,14 @@ class DeviceBusy(RunError):
 @contextmanager
 def _store_lock(store: RunStore):
     """Two tabs pressing Start at once must not both get the device."""
-    store.root.mkdir(parents=True, exist_ok=True)
-    with open(store.root / ".jobs.lock", "w") as f:
+    try:
+        store.root.mkdir(parents=True, exist_ok=True)
+        f = open(store.root / ".jobs.lock", "w")
+    except OSError as e:
+        if disk_full(e):
+            raise DiskFull(store.root / ".jobs.lock") from e
+        raise
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

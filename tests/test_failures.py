@@ -120,6 +120,7 @@ def test_a_disk_that_fills_while_a_run_trains_ends_it_failed_saying_so_and_keeps
     assert not [p for p in run.path.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_start_refuses_on_a_disk_without_room_for_one_checkpoint_before_any_folder(small_disk):
     store = RunStore(small_disk / "runs")
     cfg = make_config(**{**QUICK, "model": "resnet9", "epochs": 1})
@@ -232,6 +233,7 @@ def test_enospc_at_each_write_site_is_a_disk_full_failure_in_our_words(
     assert "磁盘已满" in zh(reason) and site in zh(reason)
 
 
+@pytest.mark.slow
 def test_a_job_that_cannot_write_its_summary_leaves_its_reason_in_its_log_and_the_app_reads_it(tmp_path):
     store = RunStore(tmp_path)
     script = f"""
@@ -312,7 +314,7 @@ def test_a_folder_in_place_of_the_control_file_is_refused(tmp_path, monkeypatch)
 @pytest.mark.slow
 def test_random_bytes_in_a_running_jobs_control_file_never_stop_it(tmp_path):
     store = RunStore(tmp_path)
-    run = jobs.start(make_config(**{**QUICK, "batch_size": 4, "epochs": 15}), store)
+    run = jobs.start(make_config(**{**QUICK, "batch_size": 4, "epochs": 6}), store)
     wait_for(lambda: any(e["type"] == "step" for e in run.events()))
     written = []
 
