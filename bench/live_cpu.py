@@ -3,7 +3,7 @@ trains on the demo data, the Train page open at each "Live updates" setting; thi
 another's (`--compare`, e.g. a worktree of the commit before a change), alternated.
 
     .venv/bin/python bench/live_cpu.py [--compare ../before] [--seconds 15] [--rounds 3] \
-        [--refresh "every second" "every 5 s" paused]
+        [--refresh "every second" "every 5 s" off]
 
 Training throughput on a shared 2-core machine moves by tens of percent with other load
 (bench/page_overhead.py); the CPU the page takes is what the page controls, and it varies far less. Each
@@ -62,7 +62,7 @@ def main() -> None:
         "epochs as long as real ones, so the gallery and accuracy change as rarely)",
     )
     p.add_argument("--preset", default="fast-cpu")
-    p.add_argument("--refresh", nargs="+", default=["every second", "every 5 s", "paused"])
+    p.add_argument("--refresh", nargs="+", default=["every second", "every 5 s", "off"])
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="blitzlab-livecpu-"))
     store = RunStore(tmp / "runs")

@@ -3,7 +3,7 @@ the same job watched on the training page in Chromium, at each "Live updates" se
 the Streamlit server and Chromium spend meanwhile.
 
     .venv/bin/python bench/page_overhead.py [--presets tutorial fast-cpu] [--data synthetic] [--epochs 3] \
-        [--repeats 3] [--refresh "every second" "every 5 s" paused] [--checkout ../other]
+        [--repeats 3] [--refresh "every second" "every 5 s" off] [--checkout ../other]
 
 The baseline is an app job, not the CLI: both then run with the same environment (passive OpenMP waiting),
 so the difference is the page alone; the CLI's spinning OpenMP threads make it a different, load-sensitive
@@ -37,7 +37,7 @@ from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app  # noqa: E40
 
 TICK = os.sysconf("SC_CLK_TCK")
 CPU_KEYS = ("server_cpu_per_s", "browser_cpu_per_s")
-REFRESH_SETTINGS = ("every second", "every 5 s", "paused")
+REFRESH_SETTINGS = ("every second", "every 5 s", "off")
 
 
 def _stat(pid: int) -> list[str] | None:

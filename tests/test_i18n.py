@@ -208,7 +208,7 @@ def _t_script() -> None:
     from ui.i18n import t, translated
 
     st.write(t("{count:,} training images.", count=12345))
-    st.radio("refresh", ["every second", "paused"], format_func=translated(["every second", "paused"]))
+    st.radio("refresh", ["every second", "off"], format_func=translated(["every second", "off"]))
 
 
 def test_t_translates_then_fills_in_and_translated_labels_follow_the_language():
@@ -216,12 +216,12 @@ def test_t_translates_then_fills_in_and_translated_labels_follow_the_language():
     at.query_params["lang"] = "zh"
     at.run()
     assert at.markdown[0].value == "训练集共 12,345 张图像。"
-    assert at.radio[0].options == [_po("zh", "ui_live").get(o).string for o in ("every second", "paused")]
+    assert at.radio[0].options == [_po("zh", "ui_live").get(o).string for o in ("every second", "off")]
     at = AppTest.from_function(_t_script, default_timeout=60)
     at.query_params["lang"] = "en"
     at.run()
     assert at.markdown[0].value == "12,345 training images."
-    assert at.radio[0].options == ["every second", "paused"]
+    assert at.radio[0].options == ["every second", "off"]
 
 
 def test_t_is_extracted_like_underscore(tmp_path):

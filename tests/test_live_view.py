@@ -322,3 +322,20 @@ def test_a_closed_tab_gets_no_more_refreshes(page, app_server, live_job):
     trained_for(live_job, 4)
     closed = server_reads(app_server["pid"]) - before
     assert watched >= 10 and closed < watched / 10, (watched, closed)
+
+
+def test_a_paused_run_and_a_page_that_stops_refreshing_have_two_words_in_chinese(runs_dir):
+    """Issue 21: "已暂停" named both the run's status and the live view's refresh switched off; the refresh
+    option is now 停止刷新 (the glossary's word), the status stays 已暂停."""
+    cfg = make_config(data="synthetic", model="tutorial", epochs=1, device="cpu")
+    run = RunStore(runs_dir).create(asdict(cfg))  # running, owned by this test's process
+    run.write_summary({**run.summary(), "status": "paused"})
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/train.py")
+    at.query_params["run"] = run.id
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    options = at.radio(key="live_refresh").options
+    assert options == ["每秒", "每 5 秒", "停止刷新"] and "已暂停" not in options
+    assert "已暂停" in shown(at) + " ".join(str(b.value) for b in at.get("badge"))

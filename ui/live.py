@@ -60,7 +60,9 @@ STATUS_BADGE = {
 }
 FOLLOWED = "live_followed"  # the run whose status the live view polls, if any
 SHOWN_STATUS = "live_shown_status"  # the run's status when the page was last drawn whole
-REFRESH = {N_("every second"): 1.0, N_("every 5 s"): 5.0, N_("paused"): None}  # less often: faster training
+# less often: faster training. "off", not "paused": paused is the run's status (已暂停); the page that stops
+# refreshing says 停止刷新, the glossary's other word
+REFRESH = {N_("every second"): 1.0, N_("every 5 s"): 5.0, N_("off"): None}
 
 
 def format_seconds(s: float | None) -> str:
@@ -516,7 +518,7 @@ def live_view(run_id: str, store: RunStore) -> None:
     # the status this drawing of the page is for (its timers, the runs table): a change reruns the page
     st.session_state[SHOWN_STATUS] = status
     active = status in ACTIVE
-    choice = "paused"
+    choice = "off"
     if active:
         if st.session_state.get("live_refresh") not in REFRESH:  # absent, or a setting of an older app
             st.session_state["live_refresh"] = "every second"
@@ -533,7 +535,7 @@ def live_view(run_id: str, store: RunStore) -> None:
         )
     st.session_state[PAGE_HIDDEN] = _page_hidden()
     if st.session_state[PAGE_HIDDEN]:
-        choice = "paused"
+        choice = "off"
     elif not active:  # nothing refreshes: a status change from outside redraws the page
         _watcher(run_id, store)
     # the runs table need not watch this run's status too: the status fragment does
