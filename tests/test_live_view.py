@@ -339,3 +339,18 @@ def test_a_paused_run_and_a_page_that_stops_refreshing_have_two_words_in_chinese
     options = at.radio(key="live_refresh").options
     assert options == ["每秒", "每 5 秒", "停止刷新"] and "已暂停" not in options
     assert "已暂停" in shown(at) + " ".join(str(b.value) for b in at.get("badge"))
+
+
+def test_the_galleries_captions_are_chinese_in_chinese(trained_run):
+    """Issue 21: the test images' captions said "(is airplane)" on the 中文 page."""
+    run = trained_run("gallery")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/train.py")
+    at.query_params["run"] = run.id
+    at.query_params["lang"] = "zh"
+    at.run()
+    assert not at.exception
+    captions = [m.value for m in at.markdown if m.value.startswith(":")]
+    mistaken = [c for c in captions if ":red[" in c]
+    assert mistaken and all("（实为 " in c for c in mistaken)
+    assert not [c for c in captions if "(is " in c]
