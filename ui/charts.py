@@ -104,7 +104,6 @@ def accuracy_figure(
         for i, (name, e) in enumerate(epochs.items())
     ]
     lines = ({_("chance"): reference} if reference is not None else {}) | (references or {})
-    marks = [_hline(100 * value, label) for label, value in lines.items()]
     return _figure(
         traces,
         _("Test accuracy"),
@@ -113,9 +112,33 @@ def accuracy_figure(
         yaxis={"range": [0, 100]},  # the whole scale: one point or a reference line never falls outside
         xaxis={"dtick": 1},
         showlegend=len(epochs) > 1,
-        shapes=[line for line, _note in marks],
-        annotations=[note for _shape, note in marks],
+        shapes=[_hline(100 * value, "")[0] for value in lines.values()],
+        annotations=_reference_notes({label: 100 * value for label, value in lines.items()}),
     )
+
+
+LABEL_GAP = 12  # percentage points: on the 0–100 axis of a chart 300 px high, one line of label text
+
+
+def _reference_notes(lines: dict[str, float]) -> list[dict]:
+    """The reference lines' labels at the plot's right end, never over one another: lines closer than
+    LABEL_GAP share one label, one name per line of text, the highest first (54 % and a best earlier run at
+    55 % wrote their names on top of each other)."""
+    groups: list[list[tuple[str, float]]] = []
+    for label, y in sorted(lines.items(), key=lambda item: item[1]):
+        if groups and y - groups[-1][-1][1] < LABEL_GAP:
+            groups[-1].append((label, y))
+        else:
+            groups.append([(label, y)])
+    notes = []
+    for group in groups:
+        names = "<br>".join(label for label, _y in reversed(group))
+        top, bottom = group[-1][1], group[0][1]
+        # above the highest line of the group; below its lowest when there is no room above (near 100 %)
+        room_above = top + LABEL_GAP * len(group) <= 100
+        note = _hline(top if room_above else bottom, names)[1]
+        notes.append(note | ({} if room_above else {"yanchor": "top"}))
+    return notes
 
 
 def lr_figure(curve: pd.DataFrame, changes: Sequence[dict] = ()) -> dict:

@@ -263,7 +263,9 @@ def _readings(run: Run, store: RunStore, summary: dict, p: dict, log: EventLog) 
     tail = [e["loss"] for e in log.events[-2100:] if e["type"] == "step"][-2000:]
     losses = smooth(pd.Series(tail, dtype=float), _smoothing())
     acc = [e["test_accuracy"] for e in log.epochs[-2:]]  # the last two, newest last
-    m = st.columns(5)
+    # two rows, the rates together: five columns cut 中文 labels such as 当前吞吐量（图像/秒） at 1024 px
+    first, second = st.columns(3), st.columns(3)
+    m = [first[0], first[1], second[0], second[1], first[2]]  # loss, accuracy, time; then the two rates
     m[0].metric(_("Loss (smoothed)"), f"{losses.iloc[-1]:.3f}" if len(losses) else "–")
     m[1].metric(
         _("Test accuracy"),

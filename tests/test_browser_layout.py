@@ -1,0 +1,66 @@
+"""Layout in real Chromium at the widths a learner uses (issue 21): a phone's 400 px and a laptop's 1024 px,
+in 中文, whose labels are the widest."""
+
+import pytest
+
+from tests.appserver import wait_rendered
+
+pytestmark = pytest.mark.browser
+
+# elements of `selector` whose text is cut (an ellipsis, or text wider than its box)
+CUT = """(selector) => Array.from(document.querySelectorAll(selector))
+    .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+    .map(e => e.innerText)"""
+
+
+@pytest.fixture
+def sized(browser):
+    contexts = []
+
+    def make(width: int, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def test_homes_chapter_cards_stack_in_the_tutorials_order_at_400_px(sized, app_server):
+    page = sized(400)
+    page.goto(f"{app_server['url']}/?lang=zh")
+    wait_rendered(page)
+    headings = page.locator('[data-testid="stMain"] h4')
+    headings.first.wait_for(timeout=30_000)
+    tops = [(h.inner_text(), h.bounding_box()["y"]) for h in headings.all()]
+    numbers = [text.split()[0] for text, _y in sorted(tops, key=lambda item: item[1])]
+    assert numbers == ["1", "2", "3", "4", "5"], tops
+
+
+def test_the_live_views_readings_and_reference_labels_fit_at_1024_px(sized, app_server, copy_trained):
+    earlier = copy_trained(app_server["runs_dir"], "earlier")
+    earlier.write_summary({**earlier.summary(), "test_accuracy": 0.12})  # 12 %: next to chance's 10 %
+    run = copy_trained(app_server["runs_dir"], "layout")
+    page = sized(1024)
+    page.goto(f"{app_server['url']}/train?run={run.id}&lang=zh")
+    wait_rendered(page)
+    page.locator('[data-testid="stMetricLabel"]').first.wait_for(timeout=30_000)
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    assert "平均吞吐量（图像/秒）" in labels and "训练时间" in labels
+    assert page.evaluate(CUT, '[data-testid="stMetricLabel"] *') == []
+    page.wait_for_selector(".js-plotly-plot .annotation", timeout=30_000)
+    # the accuracy chart's labels: chance (10 %) and the best earlier run (12 %), none over another
+    chart = page.locator(".js-plotly-plot").filter(has_text="随机猜测水平")
+    boxes = [a.bounding_box() for a in chart.locator(".annotation").all()]
+    assert boxes
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["x"] + a["width"] <= b["x"]
+                or b["x"] + b["width"] <= a["x"]
+                or a["y"] + a["height"] <= b["y"]
+                or b["y"] + b["height"] <= a["y"]
+            )
+            assert apart, (a, b)
+    page.screenshot(path=str(app_server["runs_dir"].parent / "live-1024-zh.png"), full_page=True)
