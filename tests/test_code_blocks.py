@@ -171,3 +171,28 @@ def test_a_predict_exercises_cells_print_in_python_what_the_page_shows(exercise)
     namespace: dict = {}
     for code, shown in ran:
         assert run(code, namespace) == shown, code
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_homes_and_trains_command_lines_parse(runs_dir, lang):
+    """The terminal lines Home and the Train form show are `python -m core.train` command lines that its
+    own parser accepts (the comments after # in the page's language)."""
+    import shlex
+
+    from core.config import parser
+
+    home = AppTest.from_file(APP, default_timeout=60)
+    home.query_params["lang"] = lang
+    lines = []
+    for at in (home.run(), open_in("pages/train.py", lang)):
+        lines += [
+            line.split("#")[0]
+            for c in at.code
+            if c.language == "bash"
+            for line in c.value.splitlines()
+            if "core.train" in line
+        ]
+    assert len(lines) >= 3
+    for line in lines:
+        words = shlex.split(line)
+        parser().parse_args(words[words.index("core.train") + 1 :])
