@@ -248,7 +248,7 @@ def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, 
     if (problem := run.config_problem()) is not None:
         damaged = N_("The config of run {run} is damaged: {problem}")
         raise CheckpointError(damaged, run=run.id, problem=problem)
-    cfg = run.config()
+    cfg = {"mean": TUTORIAL_MEAN, "std": TUTORIAL_STD, **run.config()}  # the config's defaults, if left out
     spec = get_model_spec(cfg["model"])
     if not run.model_path.exists():
         raise CheckpointError(N_("Run {run} has no saved model yet (no epoch finished)."), run=run.id)

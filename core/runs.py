@@ -42,9 +42,9 @@ STATUSES = ("running", "paused", "stalled", "completed", "stopped", "failed", "i
 STALL_FACTOR = 20
 STALL_MIN_SECONDS = 60.0
 _TAIL_BYTES = 16_384  # how much of metrics.jsonl the usual gap between events is measured on
-# config.json keys without which it is not a run's config (`{}` parses, but describes no run); later fields
-# may be missing from older runs and take their defaults
-REQUIRED_CONFIG = ("data", "model", "epochs", "batch_size", "optimizer", "lr")
+# config.json keys without which it is not a run's config (`{}` parses, but describes no run); the other
+# fields may be missing (older runs, hand-written folders) and take their defaults
+REQUIRED_CONFIG = ("data", "model")
 # a line the job writes to train.log when it cannot write its summary (a full disk): the app reads it back
 END_MARK = "blitzlab-end "
 
