@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.walkthrough import TRAINING_STEPS, net_cells, resnet18_walkthrough, run_cells
 from ui import through_navigation
+from ui.builder import builder
 from ui.chapter import chapter_heading, next_link
 from ui.i18n import N_, _, language, t
 from ui.practice import practice_section
@@ -186,6 +187,7 @@ st.markdown(
     )
 )
 network_cells()
+builder()
 resnet_section()
 practice_section(3)
 next_link(__file__)
