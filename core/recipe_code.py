@@ -7,7 +7,9 @@ a command line (what `python -m core.export` prints). The network classes and th
 use are the engine's own source (inspect.getsource); the other lines do what core/trainer.py and
 core/batches.py do, in the same order (seeded shuffles, chunked preparation), and tests/test_export.py
 checks that both train the same weights. For the `tutorial` preset it reads like the tutorial's chapter 4;
-every line a faster recipe adds has a comment. The output is laid out as ruff format would (line length 110).
+every line a faster recipe adds has a comment. `recipe_code(cfg, lang)` writes its comments (the engine's own
+source's too) in the learner's language, its code the same in every language; the exported script stays in
+English. The output is laid out as ruff format would (line length 110; a longer comment wraps).
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ from __future__ import annotations
 import functools
 import inspect
 import io
-import textwrap
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from . import models
 from .batches import CHUNK_IMAGES
+from .catalogs import translations
 from .config import TrainConfig
 from .console import ACCURACY_LINE, CLASS_LINE, FINISHED, IMAGES_PER_LINE, LOSS_LINE, TUTORIAL_BATCH_SIZE
 from .data import IMAGE_SIZE, SYNTHETIC_CLASSES, augment, make_synthetic, shapes
 from .devices import SMALL_BATCH
+from .messages import N_
 from .models import WHITEN_BIAS_TRAIN
 from .optim import param_groups, warmup_linear
 
@@ -44,9 +48,9 @@ LINE = 110  # the longest line the layout aims for
 TEST_BATCH = 1000  # test images per forward pass (core.evaluate's default)
 AUTO = '"cuda:0" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"'
 SOURCE_HELP = {
-    "cifar10": "cifar10 (downloaded by torchvision)",
-    "synthetic": "synthetic (generated demo shapes)",
-    "folder": "PATH: a folder with train/<class>/* and test/<class>/*",
+    "cifar10": N_("cifar10 (downloaded by torchvision)"),
+    "synthetic": N_("synthetic (generated demo shapes)"),
+    "folder": N_("PATH: a folder with train/<class>/* and test/<class>/*"),
 }
 LOAD_CALLS = {
     "cifar10": "load_cifar10(data_dir)",
@@ -57,20 +61,33 @@ LOAD_CALLS = {
 AUTOCAST = {
     "bf16": (
         'with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type in ("cpu", "cuda")):',
-        "# bf16 autocast: matrix products and convolutions in bfloat16 (about twice as fast where the\n"
-        "# hardware has it); the weights and the loss stay float32",
+        N_(
+            "bf16 autocast: matrix products and convolutions in bfloat16 (about twice as fast where the\n"
+            "hardware has it); the weights and the loss stay float32"
+        ),
     ),
     "fp16": (
         'with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):',
-        "# fp16 autocast (CUDA): matrix products and convolutions in float16; the weights stay float32",
+        N_("fp16 autocast (CUDA): matrix products and convolutions in float16; the weights stay float32"),
     ),
 }
+# the comments in the engine's source that the program shows (core.models, core.data), translated in place
+ENGINE_COMMENTS = (
+    N_("flatten all dimensions except batch"),
+    N_("1 input image channel, 6 output channels, 5x5 square convolution kernel"),
+    N_("an affine operation: y = Wx + b"),
+    N_("5*5 from image dimension"),
+    N_("scaled logits, as in the original recipe, keep early softmax from saturating"),
+    N_("dirac init: the group starts close to passing its input through"),
+    N_("2×2 patches → 12 eigen-directions, ± each"),
+    N_("at least 0.35 away per channel"),
+)
 
 
-def recipe_code(cfg: TrainConfig) -> str:
-    """The run's recipe as PyTorch code, its settings written as values. Raises the config's first
-    MessageError (core.config) when it is not a valid recipe."""
-    return Program(cfg, script=False).code()
+def recipe_code(cfg: TrainConfig, lang: str = "en") -> str:
+    """The run's recipe as PyTorch code, its settings written as values and its comments in `lang`. Raises
+    the config's first MessageError (core.config) when it is not a valid recipe."""
+    return Program(cfg, script=False, lang=lang).code()
 
 
 def export_script(cfg: TrainConfig, run_id: str = "") -> str:
@@ -93,10 +110,12 @@ class, and saves the trained weights (a state_dict of {model}) to model.pth:
 
 @dataclass
 class Program:
-    """The program for `cfg`; `script` gives it a command line and lets it also read an image folder."""
+    """The program for `cfg`; `script` gives it a command line and lets it also read an image folder;
+    `lang`: the language of its comments."""
 
     cfg: TrainConfig
     script: bool
+    lang: str = "en"
     loaders: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,7 +138,15 @@ class Program:
             self.saving(),
             self.testing(),
         ]
-        return "\n\n\n".join(_join(chunks) for chunks in sections) + "\n"
+        code = "\n\n\n".join(_join(chunks) for chunks in sections) + "\n"
+        for comment in ENGINE_COMMENTS if self.lang != "en" else ():
+            code = code.replace(f"# {comment}", f"# {self.note(comment)}")
+        return code
+
+    def note(self, message: str, **values: object) -> str:
+        """A comment's text (an N_ message) in the program's language, its values filled in."""
+        text = translations(self.lang).gettext(message)
+        return text.format(**values) if values else text
 
     # --- the sections, in the tutorial's order; each a list of chunks (see _join) -----------------------
 
@@ -145,13 +172,25 @@ class Program:
             device = _call("device = torch.device", [AUTO])
         else:
             device = f"device = torch.device({_str(cfg.device)})"
-        lines = ["# Settings", f"data_source = {_str(cfg.data)}  # {SOURCE_HELP[self.source]}"]
+        note = self.note
+        lines = [
+            _comment(note(N_("Settings"))),
+            _trailing(f"data_source = {_str(cfg.data)}", note(SOURCE_HELP[self.source])),
+        ]
         if self.source == "cifar10":
-            lines.append('data_dir = "./data"  # CIFAR-10 is downloaded here (about 163 MB) the first time')
+            lines.append(
+                _trailing(
+                    'data_dir = "./data"',
+                    note(N_("CIFAR-10 is downloaded here (about 163 MB) the first time")),
+                )
+            )
         lines += [
-            f"epochs = {cfg.epochs!r}  # a fraction trains part of an epoch",
+            _trailing(f"epochs = {cfg.epochs!r}", note(N_("a fraction trains part of an epoch"))),
             f"batch_size = {cfg.batch_size}",
-            f"seed = {cfg.seed}  # the same initial weights, batch order and augmentation every time",
+            _trailing(
+                f"seed = {cfg.seed}",
+                note(N_("the same initial weights, batch order and augmentation every time")),
+            ),
             device,
             'model_path = "model.pth"',
         ]
@@ -199,9 +238,10 @@ class Program:
         return "\n".join(lines)
 
     def data(self) -> list[str]:
-        cfg = self.cfg
+        cfg, note = self.cfg, self.note
         chunks = [LOADERS[name]() for name in self.loaders]
-        chunks[0] = "# 1. Data: load the images, normalise them, cut them into mini-batches\n" + chunks[0]
+        heading = note(N_("1. Data: load the images, normalise them, cut them into mini-batches"))
+        chunks[0] = _comment(heading) + "\n" + chunks[0]
         names = "train_x, train_y, test_x, test_y, classes"
         if len(self.loaders) == 1:
             load = f"{names} = {LOAD_CALLS[self.source]}"
@@ -211,14 +251,19 @@ class Program:
                 f"else:  # a folder\n    {names} = {LOAD_CALLS['folder']}"
             )
         channels = self.spec.in_channels
-        gray = ["        transforms.Grayscale(),  # this network takes one channel"] if channels == 1 else []
+        one_channel = note(N_("this network takes one channel"))
+        gray = [_trailing("        transforms.Grayscale(),", one_channel)] if channels == 1 else []
         mean, std = tuple(cfg.mean[:channels]), tuple(cfg.std[:channels])
-        stats = "the tutorial's: 0..1 → -1..1" if mean == std == (0.5,) * len(mean) else "per channel"
+        if mean == std == (0.5,) * len(mean):
+            stats = note(N_("mean and std: the tutorial's: 0..1 → -1..1"))
+        else:
+            stats = note(N_("mean and std: per channel"))
+        on_device = N_("the whole data set on the device: each mini-batch is a slice of it, no copy per step")
         chunks.append(
             "\n".join(
                 [
                     load,
-                    "# the whole data set on the device: each mini-batch is a slice of it, no copy per step",
+                    _comment(note(on_device)),
                     "train_x, train_y, test_x, test_y = "
                     "(t.to(device) for t in (train_x, train_y, test_x, test_y))",
                 ]
@@ -229,32 +274,56 @@ class Program:
                 [
                     "normalize = transforms.Compose(",
                     "    [",
-                    "        transforms.ConvertImageDtype(torch.float32),  # uint8 0..255 → float 0..1",
+                    _trailing(
+                        "        transforms.ConvertImageDtype(torch.float32),",
+                        note(N_("uint8 0..255 → float 0..1")),
+                    ),
                     *gray,
-                    f"        transforms.Normalize({_floats(mean)}, {_floats(std)}),  "
-                    f"# mean and std: {stats}",
+                    _trailing(f"        transforms.Normalize({_floats(mean)}, {_floats(std)}),", stats),
                     "    ]",
                     ")",
                 ]
             )
         )
         if cfg.flip or cfg.crop_pad:
-            what = (["a random horizontal flip"] if cfg.flip else []) + (
-                [f"a random shift by up to {cfg.crop_pad} pixels"] if cfg.crop_pad else []
-            )
-            chunks.append(f"# augmentation, new every epoch: {' and '.join(what)}\n{_source(augment)}")
+            if not cfg.crop_pad:
+                what = note(N_("augmentation, new every epoch: a random horizontal flip"))
+            elif not cfg.flip:
+                what = note(
+                    N_("augmentation, new every epoch: a random shift by up to {pixels} pixels"),
+                    pixels=cfg.crop_pad,
+                )
+            else:
+                what = note(
+                    N_(
+                        "augmentation, new every epoch: a random horizontal flip and a random shift by up to "
+                        "{pixels} pixels"
+                    ),
+                    pixels=cfg.crop_pad,
+                )
+            chunks.append(f"{_comment(what)}\n{_source(augment)}")
         return chunks + self._batches()
 
     def _batches(self) -> list[str]:
-        cfg = self.cfg
-        prepare = "normalize(train_x[rows])"
+        cfg, note = self.cfg, self.note
+        inputs = "        inputs = normalize(train_x[rows])"
         if cfg.flip or cfg.crop_pad:
-            prepare = f"augment({prepare}, flip={cfg.flip}, crop_pad={cfg.crop_pad}, g=g)  # new every epoch"
+            inputs = _trailing(
+                "        inputs = augment(normalize(train_x[rows]), "
+                f"flip={cfg.flip}, crop_pad={cfg.crop_pad}, g=g)",
+                note(N_("new every epoch")),
+            )
         steps = "\n".join(
             [
-                "steps_per_epoch = math.ceil(len(train_y) / batch_size)  # the last one may be smaller",
+                _trailing(
+                    "steps_per_epoch = math.ceil(len(train_y) / batch_size)",
+                    note(N_("the last one may be smaller")),
+                ),
                 "total_steps = max(1, round(epochs * steps_per_epoch))",
-                f"chunk_steps = max(1, {CHUNK_IMAGES} // batch_size)  # mini-batches prepared at a time",
+                _trailing(
+                    f"chunk_steps = max(1, {CHUNK_IMAGES} // batch_size)",
+                    note(N_("mini-batches prepared at a time")),
+                ),
             ]
         )
         lines = [
@@ -264,15 +333,21 @@ class Program:
             '    instead of one per mini-batch."""',
             "    g = torch.Generator(device).manual_seed(seed * 1_000_003 + epoch)",
             "    order = torch.randperm(len(train_y), device=device, generator=g)",
-            "    steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)  # the last: maybe less",
+            _trailing(
+                "    steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)",
+                note(N_("the last: maybe less")),
+            ),
             "    for first in range(0, steps, chunk_steps):",
             "        rows = order[first * batch_size : min(first + chunk_steps, steps) * batch_size]",
-            f"        inputs = {prepare}",
+            inputs,
             "        labels = train_y[rows]",
         ]
         if cfg.channels_last:
             lines.append(
-                "        inputs = inputs.contiguous(memory_format=torch.channels_last)  # as the network"
+                _trailing(
+                    "        inputs = inputs.contiguous(memory_format=torch.channels_last)",
+                    note(N_("as the network")),
+                )
             )
         lines += [
             "        for start in range(0, len(rows), batch_size):",
@@ -281,30 +356,28 @@ class Program:
         return [steps, "\n".join(lines)]
 
     def network(self) -> list[str]:
-        cfg = self.cfg
+        cfg, note = self.cfg, self.note
         build = CONSTRUCTORS[cfg.model].format(classes="len(classes)")
-        lines = ["torch.manual_seed(seed)  # the initial weights"]
+        lines = [_trailing("torch.manual_seed(seed)", note(N_("the initial weights")))]
         if cfg.channels_last:
-            lines += [
-                "# channels-last: each pixel's channels side by side in memory, as fast convolutions like",
-                f"net = {build}.to(device, memory_format=torch.channels_last)",
-            ]
+            why = N_("channels-last: each pixel's channels side by side in memory, as fast convolutions like")
+            lines += [_comment(note(why)), f"net = {build}.to(device, memory_format=torch.channels_last)"]
         else:
             lines.append(f"net = {build}.to(device)")
         if self.whitens:
-            lines += [
-                "# whitening: the frozen first layer decorrelates 2×2 patches of these training images",
-                "net.init_whitening(normalize(train_x[:5000]))",
-            ]
-        return ["# 2. The network\n" + class_sources(cfg.model), "\n".join(lines)]
+            why = N_("whitening: the frozen first layer decorrelates 2×2 patches of these training images")
+            lines += [_comment(note(why)), "net.init_whitening(normalize(train_x[:5000]))"]
+        return [_comment(note(N_("2. The network"))) + "\n" + class_sources(cfg.model), "\n".join(lines)]
 
     def loss_and_optimizer(self) -> list[str]:
-        cfg = self.cfg
-        lines = ["# 3. Loss function and optimizer"]
+        cfg, note = self.cfg, self.note
+        lines = [_comment(note(N_("3. Loss function and optimizer")))]
         if cfg.label_smoothing:
+            smoothing = N_(
+                "label smoothing: each target spreads {share} of its weight evenly over all classes"
+            )
             lines += [
-                f"# label smoothing: each target spreads {cfg.label_smoothing:.0%} of its weight evenly "
-                "over all classes",
+                _comment(note(smoothing, share=f"{cfg.label_smoothing:.0%}")),
                 f"criterion = nn.CrossEntropyLoss(label_smoothing={cfg.label_smoothing!r})",
             ]
         else:
@@ -313,10 +386,10 @@ class Program:
         params = "net.parameters()"
         if cfg.norm_bias_lr_scale != 1:
             scale = f"{cfg.norm_bias_lr_scale:g}"
-            chunks.append(
-                f"# batch-norm shifts learn {scale}× faster than the other weights "
-                f"(and decay {scale}× less)\n" + _source(param_groups)
+            faster = N_(
+                "batch-norm shifts learn {scale}× faster than the other weights (and decay {scale}× less)"
             )
+            chunks.append(_comment(note(faster, scale=scale)) + "\n" + _source(param_groups))
             params = f"param_groups(net, {cfg.lr!r}, {cfg.weight_decay!r}, {cfg.norm_bias_lr_scale!r})"
         args = [params, f"lr={cfg.lr!r}"]
         if cfg.optimizer == "sgd":
@@ -327,36 +400,48 @@ class Program:
             args.append(f"weight_decay={cfg.weight_decay!r}")  # AdamW's own default is not 0
         args.append('fused=device.type in ("cpu", "cuda")')
         kind = {"sgd": "SGD", "nesterov": "SGD", "adam": "Adam", "adamw": "AdamW"}[cfg.optimizer]
-        chunks.append(
-            "# fused: one kernel updates every weight (the same arithmetic as a loop over them)\n"
-            + _call(f"optimizer = optim.{kind}", args)
-        )
-        return chunks + SCHEDULES[cfg.schedule]()
+        fused = N_("fused: one kernel updates every weight (the same arithmetic as a loop over them)")
+        chunks.append(_comment(note(fused)) + "\n" + _call(f"optimizer = optim.{kind}", args))
+        return chunks + SCHEDULES[cfg.schedule](note)
 
     def training(self) -> list[str]:
-        cfg = self.cfg
+        cfg, note = self.cfg, self.note
         autocast = AUTOCAST.get(cfg.amp)
         inner = " " * (12 if autocast else 8)
         every = "print_every"
         loss_line = lambda loss: _fstring(LOSS_LINE, epoch="epoch + 1", batch="i + 1", loss=loss)
+        per_line = note(
+            N_("a loss line every ~{images} images ({batches} mini-batches of {size})"),
+            images=f"{IMAGES_PER_LINE:,}",
+            batches=f"{IMAGES_PER_LINE // TUTORIAL_BATCH_SIZE:,}",
+            size=TUTORIAL_BATCH_SIZE,
+        )
         setup = [
-            "# 4. Train: every epoch, every mini-batch: forward, loss, backward, step",
-            f"print_every = max(1, round({IMAGES_PER_LINE} / batch_size))  "
-            f"# a loss line every ~{IMAGES_PER_LINE:,}"
-            f" images ({IMAGES_PER_LINE // TUTORIAL_BATCH_SIZE:,} mini-batches of {TUTORIAL_BATCH_SIZE})",
+            _comment(note(N_("4. Train: every epoch, every mini-batch: forward, loss, backward, step"))),
+            _trailing(f"print_every = max(1, round({IMAGES_PER_LINE} / batch_size))", per_line),
         ]
         if self.whitens:
+            bias = N_("the whitening layer's bias learns during the first {share} of steps only")
             setup += [
-                f"# the whitening layer's bias learns during the first {WHITEN_BIAS_TRAIN:.0%} of steps only",
+                _comment(note(bias, share=f"{WHITEN_BIAS_TRAIN:.0%}")),
                 f"freeze_whiten_at = round({WHITEN_BIAS_TRAIN!r} * total_steps)",
             ]
         if cfg.amp == "fp16":
             setup.append('scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")')
         setup += [
             'if device.type == "cpu":',
-            f"    # below batch {SMALL_BATCH} PyTorch's own convolution beats oneDNN's (more setup per call)",
+            _comment(
+                note(
+                    N_("below batch {size} PyTorch's own convolution beats oneDNN's (more setup per call)"),
+                    size=SMALL_BATCH,
+                ),
+                "    ",
+            ),
             f"    torch.backends.mkldnn.enabled = batch_size >= {SMALL_BATCH}",
-            "    # tiny values early in training are denormal floats, slow on x86: flush them to 0",
+            _comment(
+                note(N_("tiny values early in training are denormal floats, slow on x86: flush them to 0")),
+                "    ",
+            ),
             "    torch.set_flush_denormal(True)",
         ]
         loop = [
@@ -367,32 +452,47 @@ class Program:
         ]
         if self.whitens:
             loop += [
-                "        if epoch * steps_per_epoch + i == freeze_whiten_at:  # the whitening bias stops",
+                _trailing(
+                    "        if epoch * steps_per_epoch + i == freeze_whiten_at:",
+                    note(N_("the whitening bias stops")),
+                ),
                 "            net.whiten.bias.requires_grad_(False)",
             ]
         loop.append("        optimizer.zero_grad()")
         if autocast:
-            loop += [textwrap.indent(autocast[1], "        "), f"        {autocast[0]}"]
+            loop += [_comment(note(autocast[1]), "        "), f"        {autocast[0]}"]
         loop += [f"{inner}outputs = net(inputs)", f"{inner}loss = criterion(outputs, labels)"]
         if cfg.amp == "fp16":
             loop += [
-                "        scaler.scale(loss).backward()  # fp16: the loss scaled up, small gradients stay > 0",
+                _trailing(
+                    "        scaler.scale(loss).backward()",
+                    note(N_("fp16: the loss scaled up, small gradients stay > 0")),
+                ),
                 "        scaler.step(optimizer)",
                 "        scaler.update()",
             ]
         else:
             loop += ["        loss.backward()", "        optimizer.step()"]
         if cfg.schedule != "constant":
-            loop.append("        scheduler.step()  # the learning rate of the next step")
+            loop.append(_trailing("        scheduler.step()", note(N_("the learning rate of the next step"))))
         loop += [
-            "        running_loss += loss.detach()  # on the device: .item() would wait for it every step",
+            _trailing(
+                "        running_loss += loss.detach()",
+                note(N_("on the device: .item() would wait for it every step")),
+            ),
             f"        if i % {every} == {every} - 1:",
             f"            print({loss_line('running_loss / ' + every)})",
             "            running_loss = 0.0",
-            f"    if i < {every} - 1:  # an epoch shorter than {every} mini-batches: one line at its end",
+            _trailing(
+                f"    if i < {every} - 1:",
+                note(N_("an epoch shorter than print_every mini-batches: one line at its end")),
+            ),
             f"        print({loss_line('running_loss / (i + 1)')})",
             'if device.type == "cuda":',
-            "    torch.cuda.synchronize()  # the GPU's queued work finishes before the clock is read",
+            _trailing(
+                "    torch.cuda.synchronize()",
+                note(N_("the GPU's queued work finishes before the clock is read")),
+            ),
             "train_seconds = time.perf_counter() - start_time",
             f"print({_str(FINISHED)})",
             'print(f"(training took {train_seconds:.1f} s)")',
@@ -401,22 +501,24 @@ class Program:
 
     def saving(self) -> list[str]:
         name = CONSTRUCTORS[self.cfg.model].split("(")[0]
-        return [
-            f"# 5. Save the weights; load them with net = {name}(...); "
-            "net.load_state_dict(torch.load(model_path))\n"
-            "torch.save(net.state_dict(), model_path)"
-        ]
+        save = N_(
+            "5. Save the weights; load them with net = {name}(...); "
+            "net.load_state_dict(torch.load(model_path))"
+        )
+        return [_comment(self.note(save, name=name)) + "\ntorch.save(net.state_dict(), model_path)"]
 
     def testing(self) -> list[str]:
-        cfg = self.cfg
+        cfg, note = self.cfg, self.note
         autocast = AUTOCAST.get(cfg.amp)
         inner = " " * (12 if autocast else 8)
         images = f"images = normalize(test_x[start : start + {TEST_BATCH}])"
         if cfg.channels_last:
             images += ".contiguous(memory_format=torch.channels_last)"
-        lines = ["# 6. Test: accuracy on the test images, overall and per class"]
+        lines = [_comment(note(N_("6. Test: accuracy on the test images, overall and per class")))]
         if self.has_norm:
-            lines.append("net.eval()  # batch-norm uses the statistics it gathered in training")
+            lines.append(
+                _trailing("net.eval()", note(N_("batch-norm uses the statistics it gathered in training")))
+            )
         lines += [
             "correct = torch.zeros(len(classes), dtype=torch.long, device=device)",
             "total = torch.zeros(len(classes), dtype=torch.long, device=device)",
@@ -429,8 +531,9 @@ class Program:
             lines.append(f"        {autocast[0]}")
         lines.append(f"{inner}outputs = net(images).float()")
         if cfg.tta:
+            flip = N_("flip at test time: the mean of the outputs for each image and its mirror image")
             lines += [
-                f"{inner}# flip at test time: the mean of the outputs for each image and its mirror image",
+                _comment(note(flip), inner),
                 f"{inner}outputs = (outputs + net(images.flip(3)).float()) / 2",
             ]
         overall = _fstring(ACCURACY_LINE, images="len(test_y)", percent="accuracy")
@@ -508,7 +611,7 @@ LOADERS = {"cifar10": _load_cifar10, "synthetic": _make_shapes, "folder": _load_
 # --- learning-rate schedules -------------------------------------------------------------------------
 
 
-def _schedule_onecycle() -> list[str]:
+def _schedule_onecycle(note: Callable[[str], str]) -> list[str]:
     args = [
         "optimizer",
         'max_lr=[group["lr"] for group in optimizer.param_groups]',
@@ -516,29 +619,31 @@ def _schedule_onecycle() -> list[str]:
         "pct_start=0.25",
         "cycle_momentum=False",
     ]
+    why = N_("one cycle: the learning rate climbs over the first 25 % of steps, then anneals to near 0")
+    return [_comment(note(why)) + "\n" + _call("scheduler = optim.lr_scheduler.OneCycleLR", args)]
+
+
+def _schedule_cosine(note: Callable[[str], str]) -> list[str]:
     return [
-        "# one cycle: the learning rate climbs over the first 25 % of steps, then anneals to near 0\n"
-        + _call("scheduler = optim.lr_scheduler.OneCycleLR", args)
+        _comment(note(N_("cosine: the learning rate falls from its peak to 0 along half a cosine wave")))
+        + "\nscheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))"
     ]
 
 
-def _schedule_cosine() -> list[str]:
+def _schedule_linear(note: Callable[[str], str]) -> list[str]:
+    why = N_("linear warm-up, then decay: the learning rate climbs to its peak, then falls to 0")
     return [
-        "# cosine: the learning rate falls from its peak to 0 along half a cosine wave\n"
-        "scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))"
+        _comment(note(why)) + "\n" + _source(warmup_linear),
+        _trailing(
+            "scheduler = optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps))",
+            note(N_("the peak × factor")),
+        ),
     ]
 
 
-def _schedule_linear() -> list[str]:
-    return [
-        "# linear warm-up, then decay: the learning rate climbs to its peak, then falls to 0\n"
-        + _source(warmup_linear),
-        "scheduler = optim.lr_scheduler.LambdaLR(optimizer, warmup_linear(total_steps))  # the peak × factor",
-    ]
-
-
-SCHEDULES = {
-    "constant": lambda: [],
+# each schedule's code (chunks), its comments through `note` (Program.note: in the program's language)
+SCHEDULES: dict[str, Callable[[Callable[[str], str]], list[str]]] = {
+    "constant": lambda note: [],
     "onecycle": _schedule_onecycle,
     "cosine": _schedule_cosine,
     "linear": _schedule_linear,
@@ -590,6 +695,34 @@ def _names(source: str) -> set[str]:
 def _top_level(chunk: str) -> list[str]:
     """A chunk's top-level statements' first lines (not comments, indented lines or closing brackets)."""
     return [line for line in chunk.splitlines() if line and line[0] not in " #)]"]
+
+
+def _comment(text: str, indent: str = "") -> str:
+    """A comment on lines of its own: a new line at each "\\n" of `text`, and wherever a line would be too
+    long, at whitespace or (中文) between characters, never before closing punctuation."""
+    width, lines = LINE - len(indent) - 2, []
+    for rest in text.split("\n"):
+        while len(rest) > width:
+            cuts = [i for i in range(1, width + 1) if rest[i] == " " or _between_characters(rest, i)]
+            cut = cuts[-1] if cuts else width
+            lines.append(rest[:cut].rstrip())
+            rest = rest[cut:].lstrip()
+        lines.append(rest)
+    return "\n".join(f"{indent}# {line}" for line in lines)
+
+
+def _between_characters(text: str, i: int) -> bool:
+    """Whether a line may break before text[i]: next to a CJK character, not before closing punctuation."""
+    wide = lambda c: "\u2e80" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef"
+    return (wide(text[i - 1]) or wide(text[i])) and text[i] not in "，。；：、）》」！？"
+
+
+def _trailing(code: str, comment: str) -> str:
+    """A line of code with its comment at the end, or above it (wrapped) when the two are too long."""
+    line = f"{code}  # {comment}"
+    if len(line) <= LINE:
+        return line
+    return _comment(comment, code[: len(code) - len(code.lstrip())]) + "\n" + code
 
 
 def _is_definition(line: str) -> bool:

@@ -1,9 +1,13 @@
 """The recipe's code (core/recipe_code.py) is the config: run up to its training loop, it builds the data,
 batches, network, loss function, optimizer and schedule the engine builds for that config; the tricks of a
 fast recipe appear, each with a comment, only when the recipe uses them; the Train page shows it with a
-download of the script (ui/recipe_view.py)."""
+download of the script (ui/recipe_view.py), its comments in the page's language (the same code in 中文)."""
 
 from __future__ import annotations
+
+import io
+import re
+import tokenize
 
 import pytest
 import torch
@@ -15,7 +19,7 @@ from core.data import Dataset, make_synthetic, to_model_input
 from core.messages import MessageError
 from core.models import MODELS, build_model
 from core.optim import make_optimizer, make_schedule
-from core.recipe_code import CONSTRUCTORS, class_sources, recipe_code
+from core.recipe_code import CONSTRUCTORS, LINE, class_sources, recipe_code
 
 CASES = {
     "tutorial": make_config("tutorial", data="synthetic"),
@@ -166,6 +170,45 @@ def test_a_config_no_run_accepts_has_no_code():
         recipe_code(make_config("tutorial", lr=-1.0))
 
 
+def _split(code: str) -> tuple[str, list[str]]:
+    """The code without its comments (and blank lines), and the comments' text."""
+    lines = code.splitlines()
+    comments = [t for t in tokenize.generate_tokens(io.StringIO(code).readline) if t.type == tokenize.COMMENT]
+    for token in reversed(comments):
+        row, col = token.start
+        lines[row - 1] = lines[row - 1][:col].rstrip()
+    return "\n".join(line for line in lines if line), [t.string.lstrip("# ") for t in comments]
+
+
+# words that stay as they are in a 中文 comment: names of things, not English sentences
+NAMES = set("torch CIFAR-10 oneDNN bf16 x86 PyTorch GPU CUDA bfloat16 float16 float32".split())
+
+
+def _english(comment: str) -> bool:
+    """Whether a comment has a run of 3 or more English words (code in backticks and names aside)."""
+    run = 0
+    for token in re.sub(r"`[^`]*`", " ", comment).split():
+        word = token.strip(",.;:()")
+        is_word = re.fullmatch(r"[A-Za-z]+(?:['-][A-Za-z]+)*", word) is not None and word not in NAMES
+        run = run + 1 if is_word else 0
+        if run >= 3:
+            return True
+    return False
+
+
+@pytest.mark.parametrize("preset", ["tutorial", "fast-cpu", "fast-gpu"])
+@pytest.mark.parametrize("data", ["cifar10", "synthetic", "data/my_images"])
+def test_the_chinese_recipe_is_the_same_code_with_chinese_comments(preset, data):
+    cfg = make_config(preset, data=data)
+    english, chinese = recipe_code(cfg), recipe_code(cfg, "zh")
+    (code, comments), (zh_code, zh_comments) = _split(english), _split(chinese)
+    assert zh_code == code and zh_comments
+    assert [c for c in zh_comments if _english(c)] == []
+    assert [c for c in comments if _english(c)] != []  # the check would see English
+    assert [line for line in chinese.splitlines() if len(line) > LINE] == []
+    compile(chinese, "recipe", "exec")
+
+
 def _panel(cfg) -> None:
     from ui.recipe_view import recipe_panel
 
@@ -179,7 +222,8 @@ def test_the_recipe_panel_shows_the_code_and_offers_the_script(lang):
     at.query_params["lang"] = lang
     at.run()
     assert not at.exception
-    assert at.code[0].value == recipe_code(cfg).rstrip("\n") and at.code[0].language == "python"
+    assert at.code[0].value == recipe_code(cfg, lang).rstrip("\n") and at.code[0].language == "python"
+    assert ("# 1. 数据：" if lang == "zh" else "# 1. Data:") in at.code[0].value
     (download,) = at.get("download_button")
     assert download.proto.label == ("下载为脚本" if lang == "zh" else "Download as a script")
     assert ("训练配方" if lang == "zh" else "tutorial's order") in at.caption[0].value

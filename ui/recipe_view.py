@@ -4,7 +4,8 @@
     console_panel(run.events(), cfg["batch_size"])        # the lines the tutorial's loop would print
 
 The code and the script come from core/recipe_code.py, the console from core/console.py: what is shown is
-generated from the run's own config and events.
+generated from the run's own config and events. The code's comments follow the page's language; the
+downloaded script's stay English.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def recipe_panel(cfg: TrainConfig | dict[str, Any], run_id: str = "") -> None:
     if config is None:
         return
     try:
-        code, script = recipe_code(config), export_script(config, run_id)
+        code, script = recipe_code(config, language()), export_script(config, run_id)
     except MessageError as e:  # a config.json with a value no run accepts
         st.info(t("This recipe cannot be written as code: {problem}", problem=error_text(e)))
         return
