@@ -64,3 +64,32 @@ def test_the_live_views_readings_and_reference_labels_fit_at_1024_px(sized, app_
             )
             assert apart, (a, b)
     page.screenshot(path=str(app_server["runs_dir"].parent / "live-1024-zh.png"), full_page=True)
+
+
+def test_classifys_probabilities_end_at_100_and_their_labels_show_whole_at_1024_px(
+    sized, app_server, copy_trained, tmp_path
+):
+    from PIL import Image
+
+    copy_trained(app_server["runs_dir"], "classify-layout")
+    picture = tmp_path / "square.png"
+    image = Image.new("RGB", (64, 64), (240, 240, 240))
+    image.paste((30, 30, 200), (16, 16, 48, 48))
+    image.save(picture)
+    page = sized(1024)
+    page.goto(f"{app_server['url']}/classify?lang=zh")
+    wait_rendered(page)
+    page.get_by_role("tab", name="上传").click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(picture))
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p => p.data &&"
+        " p.data[0].type === 'bar' && p.data[0].orientation === 'h')",
+        timeout=60_000,
+    )
+    chart = page.locator(".js-plotly-plot").filter(has_text="概率")
+    ticks = [tick.text_content() for tick in chart.first.locator(".xtick text").all()]  # SVG: no innerText
+    assert ticks[-1] == "100"  # the axis ends at 100 %, not 120
+    box = chart.first.bounding_box()
+    for label in chart.first.locator(".bartext").all():  # each "NN.N %" inside the chart, whole
+        b = label.bounding_box()
+        assert b["x"] >= box["x"] and b["x"] + b["width"] <= box["x"] + box["width"], label.text_content()
