@@ -59,9 +59,8 @@ class NotOfficial(CifarError):
         super().__init__(
             N_(
                 "{file} in {folder} is not the official CIFAR-10 (md5 {found}, expected {expected}), so it "
-                "cannot be read as CIFAR-10. Its files have CIFAR-10's layout: train on them as your own "
-                "data (data {folder}; they are compared with chance, not with the tutorial's 54 %), or put "
-                "the official {archive} in the data folder."
+                "cannot be read as CIFAR-10. Its files have CIFAR-10's layout: train on them as they are, "
+                "as your own data (data {folder}), or put the official {archive} in the data folder."
             ),
             file=file,
             folder=str(folder),

@@ -198,14 +198,14 @@ def test_a_copy_that_is_not_official_trains_as_own_data_in_one_click(runs_dir, o
     fake_cifar(runs_dir.parent / "data")
     batches = str(runs_dir.parent / "data" / FOLDER)
     at = open_page("pages/train.py")
-    assert "unpack" not in errors(at) and "train on them as your own data" in errors(at)
+    assert "unpack" not in errors(at) and "train on them as they are, as your own data" in errors(at)
     at.button(key="f_use_own_data").click().run()
     assert not at.exception
     assert at.radio(key="f_data").value == "folder" and at.text_input(key="f_folder").value == batches
     at.number_input(key="f_batch_size").set_value(4).run()
     assert not errors(at) and not at.button(key="start").disabled
     assert "100 training images." in texts(at.caption)
-    assert "not with the tutorial's 54 %" in texts(at.caption)
+    assert "read as they are (without the official md5 check)" in texts(at.caption)
     assert any(f"--data {batches}" in c.value for c in at.code)
     at.toggle(key="f_preview").set_value(True).run()
     assert not at.exception and not errors(at) and at.get("image")

@@ -188,7 +188,7 @@ def _data_section() -> tuple[str, str, int | None, list[str]]:
                 st.caption(
                     _(
                         "CIFAR-10's files, read as they are (without the official md5 check): trained as "
-                        "your own data, so a run is compared with chance, not with the tutorial's 54 %."
+                        "your own data."
                     )
                 )
     if not problems and st.toggle(_("Preview training images"), key="f_preview", **KEEP):
