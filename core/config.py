@@ -17,8 +17,9 @@ import torch
 
 from .data import CIFAR_MEAN, CIFAR_STD, TUTORIAL_MEAN, TUTORIAL_STD
 from .devices import DDP_DEVICE
+from .layers import LayersError, infer, parse
 from .messages import N_, MessageError
-from .models import MODELS
+from .models import CUSTOM, MODELS, custom_spec
 from .optim import OPTIMIZERS, SCHEDULES
 from .paths import data_dir, runs_dir
 
@@ -67,7 +68,8 @@ class TrainConfig:
     mean: tuple[float, ...] = _field(TUTORIAL_MEAN, "per-channel mean subtracted from the 0-1 pixels")
     std: tuple[float, ...] = _field(TUTORIAL_STD, "per-channel std the pixels are divided by")
     # model and device
-    model: str = _field("tutorial", "the network", tuple(MODELS))
+    model: str = _field("tutorial", "the network", (*MODELS, CUSTOM))
+    layers: str = _field("", "--model custom: its layers, e.g. 'Conv2d(3, 6, 5) | ReLU | MaxPool2d(2) | …'")
     preset: str = _field("", "the preset these values started from (empty: custom)")
     device: str = _field("auto", "cpu | cuda | cuda:N | mps | auto")
     # the recipe: how long, how big a batch, which optimizer and schedule
@@ -107,7 +109,7 @@ class TrainConfig:
             ):
                 p[name] = MessageError(LIMIT_MESSAGES[name], low=low, high=high)
         choices = {
-            "model": (MODELS, N_("Model must be one of {choices}.")),
+            "model": ((*MODELS, CUSTOM), N_("Model must be one of {choices}.")),
             "optimizer": (OPTIMIZERS, N_("Optimizer must be one of {choices}.")),
             "schedule": (SCHEDULES, N_("Schedule must be one of {choices}.")),
             "amp": (AMP, N_("Amp must be one of {choices}.")),
@@ -131,10 +133,26 @@ class TrainConfig:
         for name in ("flip", "tta", "channels_last"):
             if not isinstance(getattr(self, name), bool):
                 p[name] = MessageError(N_("--{flag} must be true or false."), flag=name.replace("_", "-"))
+        if (problem := self.layers_problem()) is not None:
+            p["layers"] = problem
         for name in ("data", "data_dir", "device"):
             if not isinstance(getattr(self, name), str):
                 p[name] = MessageError(N_("--{flag} must be text."), flag=name.replace("_", "-"))
         return p
+
+    def layers_problem(self) -> MessageError | None:
+        """--layers must describe a network that takes a 32×32 image when the model is custom, and is for
+        the custom model only."""
+        if not isinstance(self.layers, str):
+            return MessageError(N_("--{flag} must be text."), flag="layers")
+        if self.model != CUSTOM:
+            return MessageError(N_("--layers is for --model custom only.")) if self.layers else None
+        try:
+            spec = custom_spec(self.layers)
+            infer(parse(self.layers), spec.input_shape)
+        except LayersError as e:
+            return e
+        return None
 
     def problems(self) -> list[str]:
         return [str(e) for e in self.field_problems().values()]

@@ -249,7 +249,7 @@ def load_run_model(run, device: torch.device | str = "cpu") -> tuple[nn.Module, 
         damaged = N_("The config of run {run} is damaged: {problem}")
         raise CheckpointError(damaged, run=run.id, problem=problem)
     cfg = {"mean": TUTORIAL_MEAN, "std": TUTORIAL_STD, **run.config()}  # the config's defaults, if left out
-    spec = get_model_spec(cfg["model"])
+    spec = get_model_spec(cfg["model"], cfg.get("layers", ""))
     if not run.model_path.exists():
         raise CheckpointError(N_("Run {run} has no saved model yet (no epoch finished)."), run=run.id)
     model = spec.build(len(run.summary().get("classes") or range(10)))
@@ -278,7 +278,7 @@ def evaluate_run(
         ds.test_x,
         ds.test_y,
         ds.classes,
-        get_model_spec(cfg["model"]).in_channels,
+        get_model_spec(cfg["model"], cfg.get("layers", "")).in_channels,
         tuple(cfg["mean"]),
         tuple(cfg["std"]),
         tta=cfg.get("tta", False),

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .layers import Layer, LayerNet, parse
 from .messages import N_
 
 WHITEN_BIAS_TRAIN = 0.3  # Airbench's whitening bias learns for this part of the steps (airbench94: 3 of 10)
@@ -218,11 +219,35 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def get_model_spec(name: str) -> ModelSpec:
+CUSTOM = "custom"  # a network built from its layers (core/layers.py), stored in the run's config as text
+
+
+def _input_channels(layers: tuple[Layer, ...]) -> int:
+    """The channels a built network reads: its first convolution's or batch-norm's; 3 (colour) otherwise,
+    or 1 for a first Linear that takes 32 × 32 numbers."""
+    for layer in layers:
+        if layer.kind in ("Conv2d", "BatchNorm2d"):
+            return int(layer.args[0][1])
+        if layer.kind == "Linear":
+            return 1 if layer.arg("in_features") == 32 * 32 else 3
+    return 3
+
+
+def custom_spec(text: str) -> ModelSpec:
+    """The spec of a network built from `text` (LayersError when it cannot be read). Its last layer decides
+    how many classes it predicts; `validate` checks that against the data."""
+    layers = parse(text)
+    return ModelSpec(CUSTOM, N_("Your own network, built from its layers."), _input_channels(layers),
+                     lambda _k: LayerNet(layers))  # fmt: skip
+
+
+def get_model_spec(name: str, layers: str = "") -> ModelSpec:
+    if name == CUSTOM:
+        return custom_spec(layers)
     if name not in MODELS:
         raise ValueError(f"Unknown model '{name}'. Available: {', '.join(MODELS)}.")
     return MODELS[name]
 
 
-def build_model(name: str, num_classes: int = 10) -> nn.Module:
-    return get_model_spec(name).build(num_classes)
+def build_model(name: str, num_classes: int = 10, layers: str = "") -> nn.Module:
+    return get_model_spec(name, layers).build(num_classes)

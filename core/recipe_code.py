@@ -30,6 +30,7 @@ from .config import TrainConfig
 from .console import ACCURACY_LINE, CLASS_LINE, FINISHED, IMAGES_PER_LINE, LOSS_LINE, TUTORIAL_BATCH_SIZE
 from .data import IMAGE_SIZE, SYNTHETIC_CLASSES, augment, make_synthetic, shapes
 from .devices import SMALL_BATCH
+from .layers import net_code, parse
 from .messages import N_
 from .models import WHITEN_BIAS_TRAIN
 from .optim import param_groups, warmup_linear
@@ -93,7 +94,7 @@ def recipe_code(cfg: TrainConfig, lang: str = "en") -> str:
 def export_script(cfg: TrainConfig, run_id: str = "") -> str:
     """The standalone script that trains `cfg`'s recipe (the config's first MessageError when invalid)."""
     recipe = f"the {cfg.preset} preset" if cfg.preset else "a custom recipe"
-    model = CONSTRUCTORS[cfg.model].split("(")[0] if cfg.model in CONSTRUCTORS else cfg.model
+    model = constructor(cfg).split("(")[0]
     origin = f"Blitz Lab run {run_id}" if run_id else "Blitz Lab"
     data = cfg.data.replace("\\", "/").replace('"', "'")  # a path, inside a docstring
     doc = f'''"""Train {cfg.model} on {data} with {recipe}, in PyTorch alone (from {origin}).
@@ -121,8 +122,8 @@ class Program:
     def __post_init__(self) -> None:
         if problems := self.cfg.field_problems():
             raise next(iter(problems.values()))
-        self.spec = models.get_model_spec(self.cfg.model)
-        self.has_norm, self.whitens = _model_traits(self.cfg.model)
+        self.spec = models.get_model_spec(self.cfg.model, self.cfg.layers)
+        self.has_norm, self.whitens = _model_traits(self.cfg.model, self.cfg.layers)
         data = self.cfg.data
         self.source = data if data in ("cifar10", "synthetic") else "folder"
         self.loaders = [self.source] + (["folder"] if self.script and self.source != "folder" else [])
@@ -357,7 +358,7 @@ class Program:
 
     def network(self) -> list[str]:
         cfg, note = self.cfg, self.note
-        build = CONSTRUCTORS[cfg.model].format(classes="len(classes)")
+        build = constructor(cfg).format(classes="len(classes)")
         lines = [_trailing("torch.manual_seed(seed)", note(N_("the initial weights")))]
         if cfg.channels_last:
             why = N_("channels-last: each pixel's channels side by side in memory, as fast convolutions like")
@@ -367,7 +368,11 @@ class Program:
         if self.whitens:
             why = N_("whitening: the frozen first layer decorrelates 2×2 patches of these training images")
             lines += [_comment(note(why)), "net.init_whitening(normalize(train_x[:5000]))"]
-        return [_comment(note(N_("2. The network"))) + "\n" + class_sources(cfg.model), "\n".join(lines)]
+        if cfg.model == models.CUSTOM:  # a network built from its layers: its class, as the builder shows it
+            source = net_code(parse(cfg.layers), self.spec.input_shape)
+        else:
+            source = class_sources(cfg.model)
+        return [_comment(note(N_("2. The network"))) + "\n" + source, "\n".join(lines)]
 
     def loss_and_optimizer(self) -> list[str]:
         cfg, note = self.cfg, self.note
@@ -500,7 +505,7 @@ class Program:
         return ["\n".join(setup), "\n".join(loop)]
 
     def saving(self) -> list[str]:
-        name = CONSTRUCTORS[self.cfg.model].split("(")[0]
+        name = constructor(self.cfg).split("(")[0]
         save = N_(
             "5. Save the weights; load them with net = {name}(...); "
             "net.load_state_dict(torch.load(model_path))"
@@ -653,10 +658,15 @@ SCHEDULES: dict[str, Callable[[Callable[[str], str]], list[str]]] = {
 # --- source and layout -------------------------------------------------------------------------------
 
 
+def constructor(cfg: TrainConfig) -> str:
+    """How the program builds the run's network: the registry's call, or `Net()` for a built one."""
+    return "Net()" if cfg.model == models.CUSTOM else CONSTRUCTORS[cfg.model]
+
+
 @functools.cache
-def _model_traits(model: str) -> tuple[bool, bool]:
+def _model_traits(model: str, layers: str = "") -> tuple[bool, bool]:
     """Whether the model has batch-norm layers (test in eval mode) and a whitening layer (airbench)."""
-    sample = models.build_model(model)
+    sample = models.build_model(model, layers=layers)
     has_norm = any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) for m in sample.modules())
     return has_norm, hasattr(sample, "whiten")
 

@@ -263,7 +263,7 @@ def prepare(
     if cfg.batch_size < rank.world:
         raise DataError(BATCH_TOO_SMALL, batch=cfg.batch_size, processes=rank.world)
     # the network, its optimizer, schedule and loss
-    spec = get_model_spec(cfg.model)
+    spec = get_model_spec(cfg.model, cfg.layers)
     torch.manual_seed(cfg.seed)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     net = spec.build(ds.num_classes).to(device, memory_format=fmt)

@@ -18,8 +18,9 @@ from .config import TrainConfig, from_dict
 from .data import IMAGE_EXTENSIONS, DataError, inspect_image_folder, train_size
 from .devices import DDP_DEVICE, DeviceError, resolve_device
 from .files import free_bytes, size_text
+from .layers import infer, parse
 from .messages import N_, MessageError
-from .models import get_model_spec
+from .models import CUSTOM, custom_spec, get_model_spec
 from .runs import Run
 
 PROBE_FILES = 100  # per split: a folder whose first this many image-named files all fail to open is refused
@@ -97,12 +98,32 @@ def run_problems(
             batch=cfg.batch_size,
             size=size,
         )
+    if cfg.model == CUSTOM and not {"layers", "data"} & set(problems) and (check_data or size is not None):
+        if (problem := _outputs_problem(cfg)) is not None:
+            problems["layers"] = problem
     if check_device and "device" not in problems and cfg.device != DDP_DEVICE:
         try:
             resolve_device(cfg.device)
         except DeviceError as e:
             problems["device"] = e
     return problems
+
+
+def _outputs_problem(cfg: TrainConfig) -> MessageError | None:
+    """A built network must end with one output per class of its data."""
+    classes = 10 if cfg.data in ("cifar10", "synthetic") else len(inspect_image_folder(cfg.data)["train"])
+    outputs = infer(parse(cfg.layers), custom_spec(cfg.layers).input_shape)[-1].shape
+    if outputs == (1, classes):
+        return None
+    return MessageError(
+        N_(
+            "The network ends with {got} outputs but {data} has {classes} "
+            "classes: end it with Linear(…, {classes})."
+        ),
+        got=" × ".join(map(str, outputs[1:])),
+        data=cfg.data,
+        classes=classes,
+    )
 
 
 OPTIMIZER_SLOTS = {"sgd": 1, "nesterov": 1, "adam": 2, "adamw": 2}  # state tensors per parameter, at most
@@ -113,7 +134,7 @@ def checkpoint_bytes(cfg: TrainConfig, num_classes: int = 10) -> int:
     """About how much disk one checkpoint of `cfg`'s model takes, with its model.pth and the run's other
     files: the parameters are counted on the meta device (nothing is allocated)."""
     with torch.device("meta"):
-        net = get_model_spec(cfg.model).build(num_classes)
+        net = get_model_spec(cfg.model, cfg.layers).build(num_classes)
     weights = sum(t.numel() * t.element_size() for t in (*net.parameters(), *net.buffers()))
     return weights * (2 + OPTIMIZER_SLOTS.get(cfg.optimizer, 2)) + FILE_OVERHEAD
 
@@ -165,9 +186,9 @@ def checkpoint_problem(run: Run) -> MessageError | None:
     ck = torch.load(run.checkpoint_path, map_location="cpu", weights_only=True, mmap=True)
     classes = ck.get("classes")  # checked readable and shaped like a checkpoint above
     try:
-        get_model_spec(cfg.model).build(len(classes) if isinstance(classes, list) else 10).load_state_dict(
-            ck["model"]
-        )
+        get_model_spec(cfg.model, cfg.layers).build(
+            len(classes) if isinstance(classes, list) else 10
+        ).load_state_dict(ck["model"])
     except (RuntimeError, ValueError):
         return MessageError(
             N_("The checkpoint of run {run} does not fit its {model} model; it cannot resume."),

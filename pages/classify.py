@@ -43,7 +43,7 @@ except CheckpointError as e:
     error(error_text(e))
     st.stop()
 classes = run.summary().get("classes") or [str(i) for i in range(10)]
-in_channels = get_model_spec(cfg["model"]).in_channels
+in_channels = get_model_spec(cfg["model"], cfg.get("layers", "")).in_channels
 k = st.slider(_("Top k"), 1, len(classes), min(5, len(classes)), key="cl_k")
 
 

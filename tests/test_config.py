@@ -34,6 +34,7 @@ CHANGED = {
     "crop_pad": 3,
     "amp": "fp16",
     "seed": 7,
+    "layers": "Conv2d(3, 8, 5) | ReLU | MaxPool2d(2) | Flatten | Linear(1568, 10)",  # with --model custom
 }
 # an invalid command-line value per field, and what the one-line message must say
 BAD = {
@@ -59,6 +60,7 @@ BAD = {
     "amp": ("fp8", "invalid choice"),
     "channels_last": ("yes", "unrecognized arguments"),
     "seed": ("x", "invalid int value"),
+    "layers": ("Conv2d(3, 6, 5) | Flatten | Linear(400, 10)", "--layers is for --model custom only"),
 }
 
 
@@ -77,7 +79,8 @@ def variants():
             if f.name == "preset":
                 continue
             value = not getattr(base, f.name) if f.type in ("bool", bool) else CHANGED[f.name]
-            yield replace(base, **{f.name: value})
+            # a built network's layers come with --model custom
+            yield replace(base, **{f.name: value}, **({"model": "custom"} if f.name == "layers" else {}))
 
 
 def test_every_preset_and_every_changed_field_round_trips_through_the_command_line():

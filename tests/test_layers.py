@@ -163,3 +163,52 @@ def test_the_builder_can_start_from_the_cifar_net():
     assert at.text_area(key="builder_text_cifar").value.splitlines()[0] == "Conv2d(3, 6, 5)"
     built = [c.value for c in at.code if "class Net(nn.Module):" in c.value][-1]
     assert "# x: (N, 3, 32, 32)" in built and "self.conv1 = nn.Conv2d(3, 6, 5)" in built
+
+
+@pytest.mark.slow
+def test_a_built_network_trains_resumes_evaluates_and_exports(tmp_path, monkeypatch, small_data, capsys):
+    from dataclasses import asdict
+
+    import core.trainer
+    from core.config import make_config
+    from core.evaluation import evaluate_run
+    from core.export import main as export_main
+    from core.runs import RunStore
+    from core.trainer import train
+    from core.validate import run_problems
+
+    # a mismatch is refused before anything runs, naming the layer
+    broken = make_config(
+        model="custom", layers=CIFAR_NET.replace("Linear(400", "Linear(576"), data="synthetic"
+    )
+    assert "fc1 expects 576 inputs" in str(run_problems(broken)["layers"])
+    cfg = make_config(model="custom", layers=CIFAR_NET, data="synthetic", epochs=1, batch_size=32, lr=0.01)
+    assert run_problems(cfg) == {}
+    run = RunStore(tmp_path / "runs").create(asdict(cfg), name="built")
+    monkeypatch.setattr(core.trainer, "LOG_SECONDS", 0)
+
+    def stop_at_step_5(event):
+        if event.get("global_step") == 5:
+            (run.path / "control").write_text("stop\n")
+
+    assert train(cfg, run, on_event=stop_at_step_5, dataset=small_data)["status"] == "stopped"
+    (run.path / "control").write_text("resume\n")
+    assert train(cfg, run, dataset=small_data)["status"] == "completed"  # resumed from the checkpoint
+    report, _ds = evaluate_run(run, dataset=small_data)
+    assert 0 <= report.accuracy <= 1
+    assert export_main([run.id, "--runs-dir", str(tmp_path / "runs")]) == 0
+    script = capsys.readouterr().out
+    assert "self.fc1 = nn.Linear(400, 120)" in script and "net = Net()" in script
+
+
+def test_the_command_line_refuses_a_mismatch_before_any_run_folder(tmp_path, capsys):
+    from core.train import main
+
+    runs = tmp_path / "runs"
+    layers = CIFAR_NET.replace("Linear(400", "Linear(576")
+    with pytest.raises(SystemExit) as refused:
+        main(["--data", "synthetic", "--model", "custom", "--layers", layers, "--runs-dir", str(runs)])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and err.count("\n") == 1
+    assert "fc1 expects 576 inputs; with this input it receives 16 channels × 5 × 5 = 400" in err
+    assert not runs.exists() or not any(runs.iterdir())
