@@ -212,3 +212,19 @@ def test_the_command_line_refuses_a_mismatch_before_any_run_folder(tmp_path, cap
     assert refused.value.code == 2 and err.count("\n") == 1
     assert "fc1 expects 576 inputs; with this input it receives 16 channels × 5 × 5 = 400" in err
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_the_train_page_offers_the_network_built_in_chapter_3(runs_dir):
+    at = _open(None)
+    built = at.text_area(key="builder_text_lenet").value.replace("Conv2d(6, 16, 5)", "Conv2d(6, 12, 5)")
+    built = built.replace("Linear(400, 120)", "Linear(300, 120)")
+    at.text_area(key="builder_text_lenet").set_value(built).run()
+    assert not at.error
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="f_model").set_value("custom").run()
+    assert at.text_area(key="f_layers").value == built  # the network built on chapter 3's page
+    assert any("--model custom --layers 'Conv2d(1, 6, 5) | ReLU" in c.value for c in at.code)
+    assert not at.button(key="start").disabled
+    at.text_area(key="f_layers").set_value(built.replace("Linear(300", "Linear(400")).run()
+    said = " ".join(e.value for e in at.error) + " ".join(m.value for m in at.markdown)
+    assert "fc1 expects 400 inputs" in said and at.button(key="start").disabled

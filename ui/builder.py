@@ -18,6 +18,7 @@ STARTS = {
     "cifar": (N_("CIFAR-10 Net (3×32×32)"), CIFAR_NET, 3),
 }
 INPUT = "builder_input"
+LATEST = "builder_latest"  # session_state, not a widget's: the last network built, for the Train page
 
 
 def _lines(text_form: str) -> str:
@@ -76,6 +77,7 @@ def builder() -> None:
     st.button(_("Reset to this starting point"), key="builder_reset", on_click=_start, args=(choice,))
     channels = STARTS[choice][2]
     text = st.text_area(_("Layers, one per line"), key=TEXT.format(start=choice), height=300, max_chars=2_000)
+    st.session_state[LATEST] = text
     try:
         layers = parse(" | ".join(line for line in text.splitlines() if line.strip()))
         rows = infer(layers, (channels, 32, 32))

@@ -13,11 +13,13 @@ from core.cifar import ARCHIVE, FOLDER, CifarError, Source, can_download, has_la
 from core.config import AMP, PRESETS, TrainConfig, cli_command, make_config
 from core.data import DataError, preview_folder, preview_grid
 from core.devices import DDP_DEVICE, default_device, list_devices
-from core.models import MODELS, build_model, get_model_spec
+from core.layers import CIFAR_NET
+from core.models import CUSTOM, MODELS, build_model, get_model_spec
 from core.optim import OPTIMIZERS, SCHEDULES
 from core.paths import data_dir
 from core.runs import RunStore
 from core.validate import data_size, run_problems
+from ui.builder import LATEST as BUILT
 from ui.data import cached_dataset
 from ui.i18n import N_, _, error_text, t, translated
 from ui.safe import md
@@ -207,12 +209,26 @@ def _data_section() -> tuple[str, str, int | None, list[str]]:
     return source, folder, size, problems
 
 
-def _model_section() -> None:
+def _built_layers() -> str:
+    """The network last built on chapter 3's page, one layer per line; the CIFAR Net when none was."""
+    return st.session_state.get(BUILT) or "\n".join(part.strip() for part in CIFAR_NET.split("|"))
+
+
+def _model_section() -> str:
+    """The model picker; returns the layers (text form) when the model is a network of the learner's own."""
     labels = {
         n: t("{name} · {count:,} parameters", name=n, count=get_model_spec(n).parameter_count())
         for n in MODELS
     }
+    labels[CUSTOM] = _("custom · your own network, built from its layers (chapter 3)")
     name = st.selectbox(_("Model"), list(labels), key="f_model", **KEEP, format_func=labels.get)
+    if name == CUSTOM:
+        if "f_layers" not in st.session_state:
+            st.session_state["f_layers"] = _built_layers()
+        text = st.text_area(_("Layers, one per line"), key="f_layers", height=240, max_chars=2_000)
+        layers = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+        st.caption(_("Checked when you change it; a layer that does not fit is named below."))
+        return layers
     spec = get_model_spec(name)
     st.caption(
         t(
@@ -223,6 +239,7 @@ def _model_section() -> None:
     )
     with st.expander("print(net)"):
         st.code(str(build_model(name)), language="text")
+    return ""
 
 
 def _recipe_section() -> None:
@@ -349,7 +366,7 @@ def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
     st.markdown("##### " + _("1 · Data"))
     source, folder, size, problems = _data_section()
     st.markdown("##### " + _("2 · Model"))
-    _model_section()
+    layers = _model_section()
     st.markdown("##### " + _("3 · Recipe"))
     _recipe_section()
     st.markdown("##### " + _("4 · Device"))
@@ -362,6 +379,7 @@ def new_run_form(store: RunStore) -> tuple[TrainConfig, list[str]]:
         **values,
         data=source or "synthetic",
         data_dir=folder,
+        layers=layers,
         device=s["f_device"],
         seed=int(s["f_seed"]),
     )  # the preset's values the form does not show
