@@ -63,7 +63,8 @@ def test_uploads_in_chinese_show_names_as_text_and_errors_translated(trained_run
 
 def test_the_uploaders_limits_are_this_apps_and_said_in_chinese(trained_run):
     """Issue 21: the uploader said "200MB per file" in English on the 中文 page. Streamlit's own words cannot
-    be translated: the widget now states this app's limit, and a caption says it all in the page's language."""
+    be translated: the widget now states this app's limit, and a caption says it all in the page's
+    language."""
     trained_run("shapes")
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["lang"] = "zh"

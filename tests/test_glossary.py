@@ -1,6 +1,6 @@
-"""The 中文 catalogs use one word per term, the Chinese tutorial's where it has one (issue 21; the glossary
-listed in docs/TRANSLATING.md): e.g. batch size is 批次大小, never 批大小; and 暂停 is what training does, never
-what the live view's refresh does (停止刷新)."""
+"""The 中文 catalogs use one word per term, the Chinese tutorial's where it has one (issue 21; the terms
+listed in docs/TRANSLATING.md): e.g. batch size is 批次大小, never 批大小; and 暂停 is what training does,
+never what the live view's refresh does (停止刷新)."""
 
 from __future__ import annotations
 
