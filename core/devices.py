@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import platform
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -52,6 +54,22 @@ def list_devices() -> list[DeviceInfo]:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         devices.append(DeviceInfo("mps", Phrase(N_("mps · Apple GPU"))))
     return devices
+
+
+def machine(device: torch.device) -> str:
+    """What a run trained on, as a leaderboard names it: the GPU's name, or the CPU's model and threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        name = found[0] if found else name
+    return f"{name} · {torch.get_num_threads()} threads"
 
 
 def default_device() -> str:

@@ -26,7 +26,7 @@ from .batches import Batch, Batches
 from .config import TrainConfig
 from .control import Control, Stopped
 from .data import DataError, Dataset, load_dataset, to_model_input
-from .devices import DDP_DEVICE, SMALL_BATCH, DeviceError, autocast, resolve_device
+from .devices import DDP_DEVICE, SMALL_BATCH, DeviceError, autocast, machine, resolve_device
 from .distributed import SINGLE_PROCESS, Rank, agree, all_gather, all_sum, broadcast
 from .evaluation import Report, evaluate
 from .files import DiskFull
@@ -273,7 +273,13 @@ def prepare(
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16" and device.type == "cuda")
     params = sum(p.numel() for p in net.parameters())
-    rec.save(classes=ds.classes, parameters=params, epochs=cfg.epochs, dataset=ds.describe())
+    rec.save(
+        classes=ds.classes,
+        parameters=params,
+        epochs=cfg.epochs,
+        dataset=ds.describe(),
+        machine=machine(device),
+    )
     # airbench: the whitening layer's bias learns during the first part of the run only, then freezes, which
     # spares the backward pass through the input of the biggest convolution (frozen throughout: +11 % img/s
     # at 4 epochs). Not under DDP, whose gradient buckets are fixed when it wraps the model.

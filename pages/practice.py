@@ -6,7 +6,7 @@ import streamlit as st
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.i18n import _
-from ui.practice import clinic, practice_section
+from ui.practice import challenge_board, clinic, practice_section
 
 through_navigation()
 chapter_heading(__file__)
@@ -19,5 +19,6 @@ st.markdown(
     )
 )
 practice_section(4)
+challenge_board()
 clinic()
 next_link(__file__)

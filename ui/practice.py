@@ -8,8 +8,10 @@ counts follow."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from core.challenges import CHALLENGES, board
 from core.clinic import CASES, SLICE, Symptoms, case_run, correct_run
 from core.exercise_bank import for_chapter
 from core.exercises import AnswerError, Exercise, Feedback
@@ -251,3 +253,52 @@ def clinic() -> None:
     for exercise in for_chapter(4):
         if exercise.kind == "clinic":
             clinic_case(exercise)
+
+
+# --- the challenge board ---
+
+
+def challenge_board() -> None:
+    """Each challenge's rule and the learner's runs that take part, best first, with each run's recipe."""
+    st.header(_("Challenge board"))
+    st.markdown(
+        _(
+            "Goals judged from your finished runs. Only runs on "
+            "CIFAR-10's official test split count; runs on "
+            "other data are listed as practice. Each entry names the machine it trained on: times from "
+            "different machines do not compare."
+        )
+    )
+    runs = RunStore(runs_dir()).list()
+    for challenge in CHALLENGES:
+        with st.container(border=True):
+            st.markdown(f"**{_(challenge.title)}** · {_(challenge.rule)}")
+            entries = board(runs, challenge)
+            if not entries:
+                st.caption(_("No finished run takes part yet."))
+                continue
+            frame = pd.DataFrame(
+                [
+                    {
+                        "run": e.run,
+                        "accuracy": 100 * e.accuracy,
+                        "seconds": e.seconds,
+                        "parameters": e.parameters,
+                        "machine": e.machine,
+                        "counts": "✓" if e.official else _("practice"),
+                    }
+                    for e in entries
+                ]
+            )
+            config = {
+                "run": _("run"),
+                "accuracy": st.column_config.NumberColumn(_("test accuracy"), format="%.1f %%"),
+                "seconds": st.column_config.NumberColumn(_("training s"), format="%.1f"),
+                "parameters": st.column_config.NumberColumn(_("parameters"), format="localized"),
+                "machine": _("machine"),
+                "counts": _("counts"),
+            }
+            st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+            with st.popover(_("Recipes of these runs")):
+                for e in entries:
+                    st.code(e.command or e.run, language="bash")
