@@ -150,15 +150,9 @@ def _layer(text: str, position: int) -> Layer:
                 key=key,
                 value=value,
             )
-        elif value > (MAX_KERNEL if key in ("kernel_size", "stride", "padding") else MAX_WIDTH):
-            raise LayersError(
-                N_("Layer {n}: {kind}'s {key} = {value} is over this builder's limit of {limit}."),
-                n=position,
-                kind=name,
-                key=key,
-                value=value,
-                limit=MAX_KERNEL if key in ("kernel_size", "stride", "padding") else MAX_WIDTH,
-            )
+        elif value > (limit := MAX_KERNEL if key in ("kernel_size", "stride", "padding") else MAX_WIDTH):
+            message = N_("Layer {n}: {kind}'s {key} = {value} is over this builder's limit of {limit}.")
+            raise LayersError(message, n=position, kind=name, key=key, value=value, limit=limit)
     return Layer(name, tuple(values.items()))
 
 
