@@ -46,7 +46,7 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
     page.goto(f"{app_server['url']}/train")
     start = page.get_by_role("button", name="Start training")
     start.wait_for(timeout=60_000)
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("40")
     epochs.press("Enter")
     expect(page.locator('[data-testid="stCode"]').filter(has_text="--epochs 40")).to_have_count(1)
@@ -65,7 +65,7 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
     expect(page.locator("h1").first).to_contain_text("Blitz Lab")
     sidebar.get_by_role("link", name="Train", exact=True).click()
     expect(header).to_contain_text("running", timeout=30_000)  # still training after the round trip
-    expect(page.get_by_label("Epochs")).to_have_value("40")  # and the form kept what the user typed
+    expect(page.get_by_label("Epochs", exact=True)).to_have_value("40")  # the form kept what was typed
     wait_for_more_steps(page, plotted_steps(page))
 
     page.get_by_role("button", name="Stop").click()

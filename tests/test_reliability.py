@@ -105,7 +105,7 @@ def test_the_open_train_page_shows_a_killed_job_as_interrupted_within_2_s(page, 
     page.goto(f"{app_server['url']}/train")
     start = page.get_by_role("button", name="Start training")
     start.wait_for(timeout=60_000)
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("50")
     epochs.press("Enter")
     expect(page.locator('[data-testid="stCode"]').filter(has_text="--epochs 50")).to_have_count(1)
