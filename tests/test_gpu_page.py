@@ -72,7 +72,7 @@ def test_the_page_speaks_chinese(runs_dir):
     assert at.caption[0].value == "第 5 章 · 在 GPU 上训练"
     at = _race(at)
     assert "吞吐量（图像/秒）" in [m.label for m in at.metric]
-    assert any(c.value.startswith("宽度 1，批大小 4，每个设备 6 步") for c in at.caption)
+    assert any(c.value.startswith("宽度 1，批次大小 4，每个设备 6 步") for c in at.caption)
 
 
 def test_in_chinese_the_device_labels_and_code_comments_are_chinese(runs_dir):
