@@ -19,7 +19,7 @@ from core.paths import runs_dir
 from core.progress import Progress
 from core.runs import Run, RunStore
 from ui.charts import clinic_figure, plot
-from ui.i18n import N_, _, error_text
+from ui.i18n import N_, _, error_text, t
 from ui.safe import md
 
 STATE_LABELS = {
@@ -44,7 +44,7 @@ def progress_line(chapter: int) -> str:
     """ "3 of 6 exercises solved" for a chapter, for Home's map and the chapter's own section."""
     ids = [e.id for e in for_chapter(chapter)]
     solved = progress().counts(ids)["solved"]
-    return _("Practice: {solved} of {total} solved").format(solved=solved, total=len(ids))
+    return t("Practice: {solved} of {total} solved", solved=solved, total=len(ids))
 
 
 def _key(exercise: Exercise, what: str) -> str:
@@ -123,13 +123,13 @@ def _show_feedback(exercise: Exercise) -> None:
 def _show_help(exercise: Exercise) -> None:
     shown = st.session_state.get(_key(exercise, "hints"), 0)
     for i, hint in enumerate(exercise.hints[:shown], 1):
-        st.info(_("Hint {n}: {text}").format(n=i, text=_(hint)))
+        st.info(t("Hint {n}: {text}", n=i, text=_(hint)))
     left, right = st.columns(2)
     if shown < len(exercise.hints):
-        label = _("Show a hint ({n} of {total})").format(n=shown + 1, total=len(exercise.hints))
+        label = t("Show a hint ({n} of {total})", n=shown + 1, total=len(exercise.hints))
         left.button(label, key=_key(exercise, "hint_button"), on_click=_hint, args=(exercise,))
     if st.session_state.get(_key(exercise, "solution")):
-        st.markdown(_("**Solution:** `{answer}`").format(answer=exercise.solution))
+        st.markdown(t("**Solution:** `{answer}`", answer=exercise.solution))
         st.markdown(_(exercise.why))
     else:
         right.button(
@@ -245,10 +245,11 @@ def clinic_case(exercise: Exercise) -> None:
 def clinic() -> None:
     st.header(_("Fix-the-bug clinic"))
     st.markdown(
-        _(
+        t(
             "Each loop below is the tutorial's training loop with one mistake. It trains for real, on {n} "
-            "images of the demo data, beside the correct loop. Read the symptom, then name the bug."
-        ).format(n=f"{SLICE:,}")
+            "images of the demo data, beside the correct loop. Read the symptom, then name the bug.",
+            n=format(SLICE, ","),
+        )
     )
     for exercise in for_chapter(4):
         if exercise.kind == "clinic":
