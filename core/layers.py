@@ -276,12 +276,13 @@ def infer(layers: tuple[Layer, ...], input_shape: tuple[int, int, int]) -> list[
     rows, before_flatten, total_params, total_macs = [], None, 0, 0
     for name, layer in zip(names(layers), layers):
         with torch.device("meta"):
-            module = layer.module()
+            # eval mode: batch-norm on a batch of one 1×1 map is a shape that fits, not a training error
+            module = layer.module().eval()
         try:
             y = module(x)
             if layer.kind == "Linear" and x.dim() != 2:
                 raise RuntimeError("a Linear layer applied to images")
-        except RuntimeError:
+        except (RuntimeError, ValueError):
             error = _mismatch(name, layer, tuple(x.shape), before_flatten)
             error.rows = rows  # the layers before it, which did take what arrived
             raise error from None

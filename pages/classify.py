@@ -118,7 +118,7 @@ with upload_tab:
         t(
             "Drop images on the box above or click its Browse files button: {types}, at most {mb} MB per "
             "file and {count} files at a time.",
-            types=", ".join(types),
+            types=", ".join(f"`{kind}`" for kind in types),  # file extensions are code, not words
             mb=MAX_FILE_BYTES // 2**20,
             count=MAX_FILES,
         )
