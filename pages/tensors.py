@@ -356,7 +356,7 @@ def in_place() -> None:
         show_error(msg)
     elif msg:
         template, values = msg
-        st.info(_(template).format(**values))
+        st.info(t(template, **values))
     show_tensor(tensors[target], f"{target}_inplace")
 
 

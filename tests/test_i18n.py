@@ -91,6 +91,28 @@ def test_translated_strings_are_literals_the_extractor_can_see():
     assert not bad, "format after translating: _('… {x} …').format(x=…): " + ", ".join(bad)
 
 
+def test_the_app_fills_messages_in_with_t_not_a_chained_format():
+    """`t("… {x} …", x=…)` rather than `_("… {x} …").format(x=…)` in app.py, pages/ and ui/ (issue 20)."""
+    chained = []
+    for path in source_files():
+        if path.relative_to(ROOT).parts[0] == "core" or path.name == "i18n.py":
+            continue  # core does not translate (its messages are MessageErrors); ui/i18n.py defines t
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            target = (
+                node.func.value
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                else None
+            )
+            if node.func.attr == "format" if target is not None else False:
+                if (
+                    isinstance(target, ast.Call)
+                    and isinstance(target.func, ast.Name)
+                    and target.func.id == "_"
+                ):
+                    chained.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not chained, "use t(): " + ", ".join(chained)
+
+
 def test_each_source_file_has_its_own_po_file_name():
     assert area(ROOT / "app.py") == "app"
     assert area(ROOT / "pages" / "train.py") == "train"
