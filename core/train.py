@@ -115,6 +115,11 @@ class UsageError(Exception):
     """A command line that cannot start a run; the CLI prints it and exits with status 2."""
 
 
+class RankUsageError(UsageError):
+    """One found by every rank before they join: each prints it, since torchrun ends the others (SIGTERM)
+    as soon as the first exits, and that may be before rank 0 has said why."""
+
+
 class Terminated(Exception):
     pass
 
@@ -176,7 +181,7 @@ def _join(args: argparse.Namespace, store: RunStore, rank: Rank) -> tuple[TrainC
     try:
         device = init(rank, args.device or "auto")
     except DeviceError as e:
-        raise UsageError(f"--device: {e}") from None
+        raise RankUsageError(f"--device: {e}") from None
     payload = None
     if rank.main:
         try:
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg, run, device = _join(args, store, rank) if rank.distributed else (*prepare_run(args, store), None)
     except UsageError as e:
-        if rank.main:
+        if rank.main or isinstance(e, RankUsageError):
             p.error(str(e))
         return 2
     if rank.main:
