@@ -164,7 +164,7 @@ def parse(text: str) -> tuple[Layer, ...]:
             length=len(text),
             limit=MAX_TEXT,
         )
-    parts = [p for p in text.split("|")]
+    parts = text.split("|")
     if not text.strip():
         raise LayersError(N_("The network has no layers yet."))
     if len(parts) > MAX_LAYERS:

@@ -59,10 +59,16 @@ def _check(exercise: Exercise) -> None:
     except AnswerError as e:
         feedback = e
     st.session_state[_key(exercise, "feedback")] = feedback
-    before = progress().state(exercise.id)
     solved = isinstance(feedback, Feedback) and feedback.ok
-    progress().record(exercise.id, "solved" if solved else "tried")
-    st.session_state[_key(exercise, "changed")] = progress().state(exercise.id) != before
+    _record(exercise, "solved" if solved else "tried")
+
+
+def _record(exercise: Exercise, state: str) -> None:
+    """Record `state` (one read of the file, one write) and whether it changed, so the page reruns."""
+    p = progress()
+    before = p.state(exercise.id)
+    p.record(exercise.id, state)
+    st.session_state[_key(exercise, "changed")] = p.state(exercise.id) != before
 
 
 def _hint(exercise: Exercise) -> None:
@@ -71,9 +77,7 @@ def _hint(exercise: Exercise) -> None:
 
 def _solution(exercise: Exercise) -> None:
     st.session_state[_key(exercise, "solution")] = True
-    before = progress().state(exercise.id)
-    progress().record(exercise.id, "solution seen")
-    st.session_state[_key(exercise, "changed")] = progress().state(exercise.id) != before
+    _record(exercise, "solution seen")
 
 
 def _answer_widget(exercise: Exercise) -> None:
