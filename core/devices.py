@@ -13,7 +13,9 @@ from .messages import N_, MessageError, Phrase
 
 DDP_DEVICE = "ddp"  # TrainConfig.device for "every GPU of this machine, one process each" (torchrun)
 # below this batch size, PyTorch's plain convolution beats oneDNN's (whose per-call setup dominates):
-# the tutorial's batch 4 on 2 threads: 3,600 img/s without oneDNN, 2,800 with it
+# the tutorial's batch 4 on 2 threads: 3,600 img/s without oneDNN, 2,800 with it. In float32 only: under bf16
+# autocast PyTorch's own convolution is the slow one (airbench at batch 16, 1 thread: 2.2 s a step, 0.1 s
+# with oneDNN)
 SMALL_BATCH = 32
 
 

@@ -433,16 +433,21 @@ class Program:
             ]
         if cfg.amp == "fp16":
             setup.append('scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")')
-        setup += [
-            'if device.type == "cpu":',
-            _comment(
-                note(
-                    N_("below batch {size} PyTorch's own convolution beats oneDNN's (more setup per call)"),
-                    size=SMALL_BATCH,
+        setup.append('if device.type == "cpu":')
+        if cfg.amp == "off":  # under bf16 autocast oneDNN wins at every batch size (see core/devices.py)
+            setup += [
+                _comment(
+                    note(
+                        N_(
+                            "below batch {size} PyTorch's own convolution beats oneDNN's (more setup per call)"
+                        ),
+                        size=SMALL_BATCH,
+                    ),
+                    "    ",
                 ),
-                "    ",
-            ),
-            f"    torch.backends.mkldnn.enabled = batch_size >= {SMALL_BATCH}",
+                f"    torch.backends.mkldnn.enabled = batch_size >= {SMALL_BATCH}",
+            ]
+        setup += [
             _comment(
                 note(N_("tiny values early in training are denormal floats, slow on x86: flush them to 0")),
                 "    ",

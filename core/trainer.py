@@ -298,8 +298,10 @@ def prepare(
         if rank.distributed
         else (ds.test_x, ds.test_y)
     )
-    # speed switches: oneDNN only where it wins; flush denormals (see below)
-    torch.backends.mkldnn.enabled = not (device.type == "cpu" and cfg.batch_size < SMALL_BATCH)
+    # speed switches: oneDNN only where it wins (small float32 batches lose; see SMALL_BATCH); flush denormals
+    torch.backends.mkldnn.enabled = not (
+        device.type == "cpu" and cfg.batch_size < SMALL_BATCH and cfg.amp == "off"
+    )
     # Tiny values early in training are denormal floats, which x86 handles in slow microcode: flushing them
     # to zero took the tutorial's loop from 2,000-2,800 img/s to 3,600. The flag is per thread and OpenMP
     # threads copy it when created, so the CLI sets it first thing; here it covers at least this thread.
