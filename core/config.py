@@ -341,4 +341,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--run-id", help=argparse.SUPPRESS)  # train into a run folder the app prepared
     p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads to train with (default: every core this process may use; the app leaves one to its "
+        "page for batches under 32)",
+    )
     return p

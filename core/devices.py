@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -56,6 +57,20 @@ def list_devices() -> list[DeviceInfo]:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         devices.append(DeviceInfo("mps", Phrase(N_("mps · Apple GPU"))))
     return devices
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity mask, where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def page_threads(batch_size: int) -> int | None:
+    """CPU threads for a job the app starts, which a browser page may watch: one core left to the page and the
+    server for small batches (None: every core, as in a terminal). A batch-4 step is too small to split well
+    (a second thread added 4-16 % alone), and a page that takes a core from it mid-step stalls the other
+    (two threads watched: 34 % below the terminal, docs/BENCHMARKS.md, issue 25)."""
+    cores = cpu_cores()
+    return cores - 1 if batch_size < SMALL_BATCH and cores > 1 else None
 
 
 def machine(device: torch.device) -> str:

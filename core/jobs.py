@@ -23,7 +23,7 @@ import torch
 
 from .config import TrainConfig
 from .control import COMMANDS, set_command, write_command
-from .devices import DDP_DEVICE, DeviceError, resolve_device
+from .devices import DDP_DEVICE, DeviceError, page_threads, resolve_device
 from .files import DiskFull, disk_full
 from .messages import N_, Phrase
 from .optim import hyperparameter_problems
@@ -113,8 +113,12 @@ def ddp_processes() -> int:
 
 def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
     """`--run-id` trains into the prepared folder, continuing from its checkpoint when it has one;
-    with several processes, through torchrun (one DDP rank each, on this machine)."""
+    with several processes, through torchrun (one DDP rank each, on this machine). A small-batch CPU run
+    leaves a core to the page that watches it (core.devices.page_threads)."""
     args = ["-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet", "--run-id", run.id]
+    cfg = run.config()
+    if processes == 1 and cfg.get("device") == "cpu" and (threads := page_threads(cfg["batch_size"])):
+        args += ["--threads", str(threads)]
     if processes > 1:
         return [
             sys.executable,
@@ -131,11 +135,12 @@ def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
     run.control_path.unlink(missing_ok=True)  # an old "stop" must not replay; a new one may come at once
     log = open(run.log_path, "ab")
     args = train_command(run, store, processes)
-    # OpenMP threads that sleep instead of spinning while they wait: the browser and the app share the
-    # cores with training, and spinning threads lose whole time slices to them.
-    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    # The job inherits the app's environment as it is, as a run typed in a terminal does. Its OpenMP
+    # threads then wait as libgomp does by default (spin briefly, then sleep). OMP_WAIT_POLICY=PASSIVE,
+    # which jobs once got so as to leave the cores to the page, trained 9-26 % slower unwatched and 16-33 %
+    # slower watched (docs/BENCHMARKS.md, issue 25).
     _children[run.id] = subprocess.Popen(
-        args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
     )
     log.close()
 

@@ -53,6 +53,7 @@ SOURCE_HELP = {
     "synthetic": N_("synthetic (generated demo shapes)"),
     "folder": N_("PATH: a folder with train/<class>/* and test/<class>/*"),
 }
+SMALL_BATCH_NOTE = N_("below batch {size} PyTorch's own convolution beats oneDNN's (more setup per call)")
 LOAD_CALLS = {
     "cifar10": "load_cifar10(data_dir)",
     "synthetic": "make_shapes()",
@@ -436,15 +437,7 @@ class Program:
         setup.append('if device.type == "cpu":')
         if cfg.amp == "off":  # under bf16 autocast oneDNN wins at every batch size (see core/devices.py)
             setup += [
-                _comment(
-                    note(
-                        N_(
-                            "below batch {size} PyTorch's own convolution beats oneDNN's (more setup per call)"
-                        ),
-                        size=SMALL_BATCH,
-                    ),
-                    "    ",
-                ),
+                _comment(note(SMALL_BATCH_NOTE, size=SMALL_BATCH), "    "),
                 f"    torch.backends.mkldnn.enabled = batch_size >= {SMALL_BATCH}",
             ]
         setup += [

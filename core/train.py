@@ -228,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop_once)  # first Ctrl-C: stop cleanly with a checkpoint
     progress = progress_printer(args.progress, cfg) if rank.main and not args.quiet else None
     try:
-        summary = train(cfg, run, on_event=progress, control=control, rank=rank, device=device)
+        summary = train(
+            cfg, run, on_event=progress, control=control, rank=rank, device=device, threads=args.threads
+        )
     except Exception:  # a bug: train() wrote its traceback to train.log and the run says failed
         summary = run.summary() if rank.main else {"status": "failed"}
     finally:

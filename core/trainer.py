@@ -12,7 +12,6 @@ core/control.py (pause / resume / stop), core/recorder.py (what the run folder g
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from .batches import Batch, Batches
 from .config import TrainConfig
 from .control import Control, Stopped
 from .data import DataError, Dataset, load_dataset, to_model_input
-from .devices import DDP_DEVICE, SMALL_BATCH, DeviceError, autocast, machine, resolve_device
+from .devices import DDP_DEVICE, SMALL_BATCH, DeviceError, autocast, cpu_cores, machine, resolve_device
 from .distributed import SINGLE_PROCESS, Rank, agree, all_gather, all_sum, broadcast
 from .evaluation import Report, evaluate
 from .files import DiskFull
@@ -64,8 +63,10 @@ def train(
     dataset: Dataset | None = None,
     rank: Rank = SINGLE_PROCESS,
     device: torch.device | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train `cfg` into `run`, resuming from its checkpoint if it has one. Returns the final summary.
+    On a CPU it uses `threads` threads (default: every core this process may use, shared among the ranks).
 
     What can go wrong inside a run (bad data, a device error, NaN loss, out of memory, a stop) ends it
     `failed` / `stopped` with a reason. Anything else is a bug: recorded as failed, its traceback in
@@ -76,8 +77,9 @@ def train(
     control.on_refused = lambda why: rec.emit({"type": "control", **reason_fields(why, "refused")})
     rec.summary.update(model=cfg.model, preset=cfg.preset, data=cfg.data)
     clock = Stopwatch(float(rec.summary.get("train_seconds", 0.0)))
+    threads_before = torch.get_num_threads()  # prepare sets the run's; a caller's process gets its own back
     try:
-        s = prepare(cfg, run, rec, dataset, rank, device)
+        s = prepare(cfg, run, rec, dataset, rank, device, threads)
         sync = lambda: agree(control, agreed, s.device, rank)  # a collective: every rank at the same step
         tick = (lambda: (control.poll(), sync())) if rank.distributed else control.poll
         on_pause, on_resume = rec.status("paused"), rec.status("running")
@@ -147,6 +149,7 @@ def train(
     finally:
         torch.backends.mkldnn.enabled = True
         torch.set_flush_denormal(False)
+        torch.set_num_threads(threads_before)
 
 
 def step(cfg: TrainConfig, s: Session, b: Batch, rank: Rank) -> tuple[float, torch.Tensor]:
@@ -250,13 +253,13 @@ def prepare(
     dataset: Dataset | None,
     rank: Rank,
     device: torch.device | None,
+    threads: int | None = None,
 ) -> Session:
     """Device, data, network, optimizer and the point to start from (the checkpoint's, when there is one)."""
     device = device or resolve_device(cfg.device)
     rec.save(device=DDP_DEVICE if rank.distributed else str(device))
     if device.type == "cpu":  # every core (shared among this machine's ranks): the loop is all tensor ops
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, cores // rank.local_world))
+        torch.set_num_threads(threads or max(1, cpu_cores() // rank.local_world))
     ds = (dataset or load_dataset(cfg.data, cfg.data_dir, rec.data_progress)).to(device)
     if cfg.batch_size > len(ds.train_y):
         raise DataError(BATCH_TOO_LARGE, batch=cfg.batch_size, size=len(ds.train_y))

@@ -1,6 +1,9 @@
 """Background training jobs: real `python -m core.train` processes on generated data."""
 
+import os
 import time
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,9 +23,18 @@ LONG = dict(
 def test_a_job_trains_in_its_own_process_and_completes(tmp_path):
     store = RunStore(tmp_path)
     run = jobs.start(make_config(**{**LONG, "batch_size": 64, "epochs": 1}), store)
+    # the environment a terminal run would have: no OpenMP waiting policy added (issue 25: PASSIVE was slower)
+    path = Path(f"/proc/{jobs._children[run.id].pid}/environ")
+    wait_for(lambda: len(path.read_bytes()) > 1)  # empty while the new process is still being set up
+    environ = path.read_bytes().split(b"\0")
+    assert b"HOME=" + os.environ["HOME"].encode() in environ
+    waiting = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+    assert [v for v in environ if v.startswith(tuple(f"{k}=".encode() for k in waiting))] == [
+        f"{k}={os.environ[k]}".encode() for k in waiting if k in os.environ
+    ]
     wait_for(lambda: run.status == "completed")
     summary = run.summary()
-    assert summary["pid"] != __import__("os").getpid() and summary["epochs_completed"] == 1
+    assert summary["pid"] != os.getpid() and summary["epochs_completed"] == 1
     assert any(e["type"] == "step" for e in run.events())
     assert run.config()["device"] == "cpu"  # resolved, not "auto"
 
@@ -63,6 +75,18 @@ def test_a_process_that_dies_before_training_marks_the_run_failed_with_its_log(t
     jobs._spawn(broken, store)
     wait_for(lambda: not jobs.active_runs(store) and broken.status == "failed")
     assert "exited with code" in broken.summary()["reason"]
+
+
+def test_a_small_batch_cpu_job_leaves_a_core_to_the_page(tmp_path):
+    store = RunStore(tmp_path)
+    cores = len(os.sched_getaffinity(0))
+    small = jobs.train_command(store.create(asdict(make_config(**LONG))), store)
+    large = jobs.train_command(store.create(asdict(make_config(**{**LONG, "batch_size": 64}))), store)
+    assert "--threads" not in large
+    if cores > 1:
+        assert small[small.index("--threads") + 1] == str(cores - 1)
+    else:
+        assert "--threads" not in small
 
 
 def test_commands_are_checked():

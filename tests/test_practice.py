@@ -4,14 +4,19 @@ and `python -m core.practice` answers with the documented exit codes."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from core import practice
 from core.exercise_bank import BY_ID, EXERCISES
 from core.exercises import KINDS, MAX_ANSWER, AnswerError
 from core.progress import Progress
@@ -166,12 +171,39 @@ def test_a_damaged_progress_file_is_set_aside_with_a_notice(tmp_path, content):
 
 
 def _cli(*args: str, env_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """`python -m core.practice ARGS` in a fresh interpreter, as a learner types it."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     if env_dir is not None:
         env["BLITZLAB_RUNS_DIR"] = str(env_dir)
     return subprocess.run(
         [sys.executable, "-m", "core.practice", *args], cwd=ROOT, capture_output=True, text=True, env=env
     )
+
+
+def _main(*args: str, runs_dir: Path | None = None) -> SimpleNamespace:
+    """The same command line called in this process (`main`, and argparse's exit 2): what it printed and its
+    exit code, without a second of interpreter start-up each time."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err), _runs_dir(runs_dir):
+        try:
+            code = practice.main(list(args))
+        except SystemExit as e:
+            code = e.code
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+@contextmanager
+def _runs_dir(path: Path | None):
+    before = os.environ.get("BLITZLAB_RUNS_DIR")
+    if path is not None:
+        os.environ["BLITZLAB_RUNS_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("BLITZLAB_RUNS_DIR", None)
+        else:
+            os.environ["BLITZLAB_RUNS_DIR"] = before
 
 
 def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path):
@@ -182,18 +214,18 @@ def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path):
     ident, chapter, kind = lines[0].split()[:3]
     assert (ident, chapter, kind) == (EXERCISES[0].id, "1", EXERCISES[0].kind)
 
-    right = _cli("check", "net-fc1-in", "400")
+    right = _main("check", "net-fc1-in", "400")
     assert right.returncode == 0 and "400 is right" in right.stdout
-    wrong = _cli("check", "net-fc1-in", "1600")
+    wrong = _main("check", "net-fc1-in", "1600")
     assert wrong.returncode == 1 and "second max-pool" in wrong.stdout
     for args in (("check", "no-such-id", "1"), ("check", "net-fc1-in", "abc"), ("check", "net-softmax", "q")):
-        refused = _cli(*args)
+        refused = _main(*args)
         assert refused.returncode == 2 and len(refused.stdout.strip().splitlines()) == 1, refused
         assert "Traceback" not in refused.stdout + refused.stderr
-    unknown_run = _cli("check", "train-diverge", "nope", env_dir=tmp_path / "runs")
+    unknown_run = _main("check", "train-diverge", "nope", runs_dir=tmp_path / "runs")
     assert unknown_run.returncode == 2 and "Traceback" not in unknown_run.stderr
 
-    solution = _cli("check", "clinic-3", "--solution")
+    solution = _main("check", "clinic-3", "--solution")
     assert solution.returncode == 0
     assert "-        self.fc1 = nn.Linear(16 * 6 * 6, 120)" in solution.stdout
 
@@ -202,9 +234,9 @@ def test_the_command_line_speaks_chinese():
     listed = _cli("--lang", "zh", "list")
     assert listed.returncode == 0
     assert any("\u4e00" <= ch <= "\u9fff" for ch in listed.stdout)
-    wrong = _cli("check", "net-fc1-in", "1600", "--lang", "zh")
+    wrong = _main("check", "net-fc1-in", "1600", "--lang", "zh")
     assert wrong.returncode == 1
-    english = _cli("check", "net-fc1-in", "1600").stdout
+    english = _main("check", "net-fc1-in", "1600").stdout
     assert wrong.stdout != english and any("\u4e00" <= ch <= "\u9fff" for ch in wrong.stdout)
 
 
