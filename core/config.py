@@ -262,6 +262,17 @@ def _number(kind: type):
     return parse
 
 
+def _count(text: str) -> int:
+    """An argparse type for a count of at least 1 (--threads)."""
+    value = int(text)  # ValueError → "argument --threads: invalid int value: 'abc'"
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"needs a whole number of at least 1, not '{text}'")
+    return value
+
+
+_count.__name__ = "int"
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Bad flags end in one line naming the flag and exit status 2, not the whole usage block."""
 
@@ -343,7 +354,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument(
         "--threads",
-        type=int,
+        type=_count,
         metavar="N",
         help="CPU threads to train with (default: every core this process may use; the app leaves one to its "
         "page for batches under 32)",

@@ -117,8 +117,11 @@ def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
     leaves a core to the page that watches it (core.devices.page_threads)."""
     args = ["-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet", "--run-id", run.id]
     cfg = run.config()
-    if processes == 1 and cfg.get("device") == "cpu" and (threads := page_threads(cfg["batch_size"])):
-        args += ["--threads", str(threads)]
+    batch, amp = cfg.get("batch_size"), cfg.get("amp", "off")
+    # the resolved device (a run started in a terminal may say "auto" in its config)
+    if processes == 1 and run_device(run) == "cpu" and isinstance(batch, int):
+        if threads := page_threads(batch, amp):
+            args += ["--threads", str(threads)]
     if processes > 1:
         return [
             sys.executable,
@@ -132,9 +135,9 @@ def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
 
 
 def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
+    args = train_command(run, store, processes)
     run.control_path.unlink(missing_ok=True)  # an old "stop" must not replay; a new one may come at once
     log = open(run.log_path, "ab")
-    args = train_command(run, store, processes)
     # The job inherits the app's environment as it is, as a run typed in a terminal does. Its OpenMP
     # threads then wait as libgomp does by default (spin briefly, then sleep). OMP_WAIT_POLICY=PASSIVE,
     # which jobs once got so as to leave the cores to the page, trained 9-26 % slower unwatched and 16-33 %

@@ -435,7 +435,8 @@ class Program:
         if cfg.amp == "fp16":
             setup.append('scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")')
         setup.append('if device.type == "cpu":')
-        if cfg.amp == "off":  # under bf16 autocast oneDNN wins at every batch size (see core/devices.py)
+        # under bf16 autocast oneDNN wins at every batch size (see core/devices.py); fp16 is CUDA's only
+        if cfg.amp != "bf16":
             setup += [
                 _comment(note(SMALL_BATCH_NOTE, size=SMALL_BATCH), "    "),
                 f"    torch.backends.mkldnn.enabled = batch_size >= {SMALL_BATCH}",

@@ -282,6 +282,7 @@ def prepare(
         epochs=cfg.epochs,
         dataset=ds.describe(),
         machine=machine(device),
+        threads=torch.get_num_threads() if device.type == "cpu" else None,
     )
     # airbench: the whitening layer's bias learns during the first part of the run only, then freezes, which
     # spares the backward pass through the input of the biggest convolution (frozen throughout: +11 % img/s
@@ -303,7 +304,7 @@ def prepare(
     )
     # speed switches: oneDNN only where it wins (small float32 batches lose; see SMALL_BATCH); flush denormals
     torch.backends.mkldnn.enabled = not (
-        device.type == "cpu" and cfg.batch_size < SMALL_BATCH and cfg.amp == "off"
+        device.type == "cpu" and cfg.batch_size < SMALL_BATCH and cfg.amp != "bf16"
     )
     # Tiny values early in training are denormal floats, which x86 handles in slow microcode: flushing them
     # to zero took the tutorial's loop from 2,000-2,800 img/s to 3,600. The flag is per thread and OpenMP

@@ -5,6 +5,7 @@ the smoothing slider, the gallery after each epoch, two tabs at once, and a hidd
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import asdict
@@ -113,8 +114,9 @@ def test_a_finished_run_shows_its_average_rate_its_console_and_its_files(runs_di
 
 @pytest.fixture
 def paused_job(runs_dir):
-    """A real training job, paused after its first steps; stopped at the end."""
-    run = jobs.start(make_config(**LONG, batch_size=32, epochs=50), RunStore(runs_dir))
+    """A real training job (small batches: it leaves a core to the page), paused after its first steps;
+    stopped at the end."""
+    run = jobs.start(make_config(**LONG, batch_size=16, epochs=50), RunStore(runs_dir))
     try:
         wait_for(lambda: any(e["type"] == "step" for e in run.events()))
         jobs.send(run, "pause")
@@ -129,6 +131,9 @@ def paused_job(runs_dir):
 def test_a_paused_run_takes_a_new_learning_rate_and_refuses_a_bad_one(paused_job):
     run = paused_job
     at = live_page(run.id)
+    # the page says that this run leaves a core to it (where there is a core to leave)
+    cores = len(os.sched_getaffinity(0))
+    assert (f"Training on {cores - 1} of this machine's {cores} CPU cores" in shown(at)) == (cores > 1)
     assert at.number_input(key="live_set_lr").value == pytest.approx(0.01)
     # refused: a message with the reason, nothing written for the job
     at.number_input(key="live_set_lr").set_value(0.0)

@@ -19,7 +19,7 @@ from core.data import Dataset, make_synthetic, to_model_input
 from core.messages import MessageError
 from core.models import MODELS, build_model
 from core.optim import make_optimizer, make_schedule
-from core.recipe_code import CONSTRUCTORS, LINE, class_sources, recipe_code
+from core.recipe_code import CONSTRUCTORS, LINE, class_sources, export_script, recipe_code
 
 CASES = {
     "tutorial": make_config("tutorial", data="synthetic"),
@@ -236,3 +236,16 @@ def test_a_damaged_config_gets_a_message_not_a_traceback(config):
     at = AppTest.from_function(_panel, args=(config,), default_timeout=30).run()
     assert not at.exception and not at.code
     assert "cannot" in at.info[0].value
+
+
+@pytest.mark.parametrize(
+    ("overrides", "switched"),
+    [
+        (dict(preset="tutorial"), True),  # float32 at batch 4: PyTorch's own convolution below batch 32
+        (dict(preset="fast-cpu", batch_size=16), False),  # bf16: oneDNN at every batch size
+        (dict(preset="tutorial", amp="fp16"), True),  # fp16 autocast is CUDA's only: float32 on a CPU
+    ],
+)
+def test_the_script_turns_onednn_off_for_small_batches_only_without_bf16(overrides, switched):
+    script = export_script(make_config(**overrides))
+    assert ("torch.backends.mkldnn.enabled = batch_size >= 32" in script) == switched

@@ -303,15 +303,18 @@ def _fake_pngs(root: Path) -> Path:
         (["--data", "/etc"], "--data", "not in ImageFolder layout"),
         (["--data", "{fake}"], "--data", "opens as an image"),
         (["--data", "synthetic", "--device", "cuda:9"], "--device", "not available"),
+        (["--data", "synthetic", "--threads", "0"], "argument --threads", "at least 1"),
     ],
 )
 def test_the_cli_refuses_with_one_line_and_no_run_folder(tmp_path, capsys, args, flag, says):
     fake = _fake_pngs(tmp_path / "fake")
     argv = [a.format(tmp=tmp_path, fake=fake) for a in args]
     # core.train's main in this process (the resume tests below run the command in its own): argparse's exit 2
-    with pytest.raises(SystemExit) as exited:
-        train_main([*argv, "--runs-dir", str(tmp_path / "runs"), "--quiet"])
-    torch.set_flush_denormal(False)  # main sets it for the process it expects to own
+    try:
+        with pytest.raises(SystemExit) as exited:
+            train_main([*argv, "--runs-dir", str(tmp_path / "runs"), "--quiet"])
+    finally:
+        torch.set_flush_denormal(False)  # main sets it for the process it expects to own
     stderr = capsys.readouterr().err
     assert exited.value.code == 2, stderr
     lines = stderr.strip().splitlines()

@@ -210,7 +210,7 @@ def test_lenet_trains_on_grayscale_batches(tmp_path, small_data):
 
 @pytest.mark.slow
 def test_cli_writes_a_run_and_prints_accuracy(tmp_path, capsys):
-    cores = torch.get_num_threads()
+    threads = torch.get_num_threads()
     rc = main(
         [
             "--data",
@@ -243,7 +243,8 @@ def test_cli_writes_a_run_and_prints_accuracy(tmp_path, capsys):
         assert key in summary
     assert run.config()["batch_size"] == 64 and run.config()["preset"] == ""
     # --threads: the run trained on one thread and says so; this process keeps its own count
-    assert summary["machine"].endswith("· 1 threads") and torch.get_num_threads() == cores
+    assert summary["threads"] == 1 and summary["machine"].endswith("· 1 threads")
+    assert torch.get_num_threads() == threads
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ import streamlit as st
 
 from core import jobs
 from core.curves import StepTable, curve_from_steps, epochs_frame, progress, smooth
+from core.devices import cpu_cores, page_threads
 from core.messages import stored_message
 from core.reference import References, references_for
 from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
@@ -509,14 +510,34 @@ def _page_hidden() -> bool:
     return bool(getattr(result, "hidden", False))
 
 
+def _threads_note(summary: dict, cfg: dict) -> None:
+    """A run that leaves a core to this page (core.devices.page_threads) says so: it trades a little speed
+    unwatched for less slowdown watched (docs/BENCHMARKS.md, issue 25)."""
+    threads, cores = summary.get("threads"), cpu_cores()
+    batch = cfg.get("batch_size")
+    if summary.get("device") != "cpu" or not isinstance(batch, int):
+        return
+    if threads is not None and threads == page_threads(batch, cfg.get("amp", "off")):
+        st.caption(
+            t(
+                "Training on {threads} of this machine's {cores} CPU cores: one is left to this page, so "
+                "that watching slows training less. Batches this small gain little from one more core.",
+                threads=threads,
+                cores=cores,
+            )
+        )
+
+
 def live_view(run_id: str, store: RunStore) -> None:
     """Refresh while the run is active, as often as the user chose and only while the page is visible;
     draw once when it is finished."""
     jobs.reap(store)
     try:
-        status = store.open(run_id).status
+        run = store.open(run_id)
+        summary = run.summary()
+        status, cfg = summary["status"], run.config()
     except RunError:
-        status = None
+        status, summary, cfg = None, {}, {}
     # the status this drawing of the page is for (its timers, the runs table): a change reruns the page
     st.session_state[SHOWN_STATUS] = status
     active = status in ACTIVE
@@ -535,6 +556,7 @@ def live_view(run_id: str, store: RunStore) -> None:
                 "often trains faster. A page you cannot see (another tab in front) does not refresh."
             ),
         )
+        _threads_note(summary, cfg)
     st.session_state[PAGE_HIDDEN] = _page_hidden()
     if st.session_state[PAGE_HIDDEN]:
         choice = "off"
