@@ -170,7 +170,9 @@ def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes:
         if (problem := space_problem(cfg, store.root)) is not None:  # before any folder exists
             raise problem
         run = store.create({**asdict(cfg), "device": device}, name)
-        run.write_summary({**run.summary(), "device": device, "processes": processes})
+        # the threads the job will get (see train_command), for the page to say from its first drawing
+        threads = page_threads(cfg.batch_size, cfg.amp) if device == "cpu" else None
+        run.write_summary({**run.summary(), "device": device, "processes": processes, "threads": threads})
     _spawn(run, store, processes)
     return run
 

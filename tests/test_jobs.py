@@ -43,6 +43,9 @@ def test_a_job_trains_in_its_own_process_and_completes(tmp_path):
 def test_one_job_per_device_and_stop_leaves_a_usable_checkpoint(tmp_path):
     store = RunStore(tmp_path)
     first = jobs.start(make_config(**LONG), store)
+    # batch 4 on a CPU: a core left to the page, in the summary before the job starts (the page's caption)
+    cores = len(os.sched_getaffinity(0))
+    assert first.summary()["threads"] == (cores - 1 if cores > 1 else None)
     wait_for(lambda: any(e["type"] == "step" for e in first.events()))
     with pytest.raises(jobs.DeviceBusy, match=first.id):
         jobs.start(make_config(**LONG), store)
