@@ -39,10 +39,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import torch  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from core import jobs  # noqa: E402
 from core.config import make_config  # noqa: E402
+from core.devices import machine  # noqa: E402
 from core.runs import Run, RunStore  # noqa: E402
 from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app  # noqa: E402
 
@@ -141,9 +143,9 @@ def terminal_run(preset: str, args: argparse.Namespace, runs: Path) -> float:
 
 def wait_policy(text: str) -> str:
     """--wait-policies' values: PASSIVE, ACTIVE, default or spin=N."""
-    if not text or (text.startswith("spin=") and not text.removeprefix("spin=")):
-        raise argparse.ArgumentTypeError(f"'{text}': use PASSIVE, ACTIVE, default or spin=N (spin=10000)")
-    return text
+    if text in ("PASSIVE", "ACTIVE", "default") or (text.startswith("spin=") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}': use PASSIVE, ACTIVE, default or spin=N (spin=10000)")
 
 
 def jobs_wait(policy: str | None) -> str:
@@ -323,6 +325,8 @@ def main() -> None:
         for app, _url in servers.values():
             app.terminate()
     stolen = steal_share(ticks)
+    # the CPU model and the threads a terminal run gets (torch's default here; core.train sets every core)
+    print(f"\nmachine: {machine(torch.device('cpu'))}, {os.cpu_count()} cores")
     print(f"\nload average (1 min) seen: {min(loads):.1f}–{max(loads):.1f}; {stolen:.0%} of CPU time stolen")
     labels = list(policies.values())
     print(table(cells, args.presets, labels, [which or refresh for refresh, which in settings], terminal))
@@ -338,6 +342,7 @@ def main() -> None:
         "cells": cells,
         "load_average": loads,
         "steal": stolen,
+        "machine": machine(torch.device("cpu")),
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     (ROOT / "bench" / "results").mkdir(exist_ok=True)

@@ -111,17 +111,22 @@ def ddp_processes() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def job_threads(cfg: dict, device: str, processes: int = 1) -> int | None:
+    """The CPU threads a job gets (None: every core): a small-batch CPU run leaves a core to the page that
+    watches it (core.devices.page_threads). `device` is the resolved one, never "auto"."""
+    batch = cfg.get("batch_size")
+    if processes == 1 and device == "cpu" and isinstance(batch, int):
+        return page_threads(batch, cfg.get("amp", "off"))
+    return None
+
+
 def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
     """`--run-id` trains into the prepared folder, continuing from its checkpoint when it has one;
-    with several processes, through torchrun (one DDP rank each, on this machine). A small-batch CPU run
-    leaves a core to the page that watches it (core.devices.page_threads)."""
+    with several processes, through torchrun (one DDP rank each, on this machine)."""
     args = ["-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet", "--run-id", run.id]
-    cfg = run.config()
-    batch, amp = cfg.get("batch_size"), cfg.get("amp", "off")
-    # the resolved device (a run started in a terminal may say "auto" in its config)
-    if processes == 1 and run_device(run) == "cpu" and isinstance(batch, int):
-        if threads := page_threads(batch, amp):
-            args += ["--threads", str(threads)]
+    # the resolved device: a run started in a terminal may say "auto" in its config
+    if threads := job_threads(run.config(), run_device(run), processes):
+        args += ["--threads", str(threads)]
     if processes > 1:
         return [
             sys.executable,
@@ -170,8 +175,8 @@ def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes:
         if (problem := space_problem(cfg, store.root)) is not None:  # before any folder exists
             raise problem
         run = store.create({**asdict(cfg), "device": device}, name)
-        # the threads the job will get (see train_command), for the page to say from its first drawing
-        threads = page_threads(cfg.batch_size, cfg.amp) if device == "cpu" else None
+        # the threads the job will get, for the page to say from its first drawing
+        threads = job_threads(asdict(cfg), device, processes)
         run.write_summary({**run.summary(), "device": device, "processes": processes, "threads": threads})
     _spawn(run, store, processes)
     return run

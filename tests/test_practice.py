@@ -4,13 +4,10 @@ and `python -m core.practice` answers with the documented exit codes."""
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -180,33 +177,23 @@ def _cli(*args: str, env_dir: Path | None = None) -> subprocess.CompletedProcess
     )
 
 
-def _main(*args: str, runs_dir: Path | None = None) -> SimpleNamespace:
+@pytest.fixture
+def in_process(capsys):
     """The same command line called in this process (`main`, and argparse's exit 2): what it printed and its
     exit code, without a second of interpreter start-up each time."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err), _runs_dir(runs_dir):
+
+    def run(*args: str) -> SimpleNamespace:
         try:
             code = practice.main(list(args))
         except SystemExit as e:
             code = e.code
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+        printed = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=printed.out, stderr=printed.err)
+
+    return run
 
 
-@contextmanager
-def _runs_dir(path: Path | None):
-    before = os.environ.get("BLITZLAB_RUNS_DIR")
-    if path is not None:
-        os.environ["BLITZLAB_RUNS_DIR"] = str(path)
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("BLITZLAB_RUNS_DIR", None)
-        else:
-            os.environ["BLITZLAB_RUNS_DIR"] = before
-
-
-def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path):
+def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path, in_process, monkeypatch):
     listed = _cli("list")
     assert listed.returncode == 0
     lines = listed.stdout.splitlines()
@@ -214,29 +201,30 @@ def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path):
     ident, chapter, kind = lines[0].split()[:3]
     assert (ident, chapter, kind) == (EXERCISES[0].id, "1", EXERCISES[0].kind)
 
-    right = _main("check", "net-fc1-in", "400")
+    right = in_process("check", "net-fc1-in", "400")
     assert right.returncode == 0 and "400 is right" in right.stdout
-    wrong = _main("check", "net-fc1-in", "1600")
+    wrong = in_process("check", "net-fc1-in", "1600")
     assert wrong.returncode == 1 and "second max-pool" in wrong.stdout
     for args in (("check", "no-such-id", "1"), ("check", "net-fc1-in", "abc"), ("check", "net-softmax", "q")):
-        refused = _main(*args)
+        refused = in_process(*args)
         assert refused.returncode == 2 and len(refused.stdout.strip().splitlines()) == 1, refused
         assert "Traceback" not in refused.stdout + refused.stderr
-    unknown_run = _main("check", "train-diverge", "nope", runs_dir=tmp_path / "runs")
+    monkeypatch.setenv("BLITZLAB_RUNS_DIR", str(tmp_path / "runs"))
+    unknown_run = in_process("check", "train-diverge", "nope")
     assert unknown_run.returncode == 2 and "Traceback" not in unknown_run.stderr
 
-    solution = _main("check", "clinic-3", "--solution")
+    solution = in_process("check", "clinic-3", "--solution")
     assert solution.returncode == 0
     assert "-        self.fc1 = nn.Linear(16 * 6 * 6, 120)" in solution.stdout
 
 
-def test_the_command_line_speaks_chinese():
+def test_the_command_line_speaks_chinese(in_process):
     listed = _cli("--lang", "zh", "list")
     assert listed.returncode == 0
     assert any("\u4e00" <= ch <= "\u9fff" for ch in listed.stdout)
-    wrong = _main("check", "net-fc1-in", "1600", "--lang", "zh")
+    wrong = in_process("check", "net-fc1-in", "1600", "--lang", "zh")
     assert wrong.returncode == 1
-    english = _main("check", "net-fc1-in", "1600").stdout
+    english = in_process("check", "net-fc1-in", "1600").stdout
     assert wrong.stdout != english and any("\u4e00" <= ch <= "\u9fff" for ch in wrong.stdout)
 
 
