@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .runs import EventLog
+from .runs import EventLog, eta_seconds
 
 STEP_COLUMNS = ["global_step", "epoch", "step", "loss", "lr", "images_per_s", "time"]
 EPOCH_COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "train_seconds"]
@@ -76,11 +76,6 @@ class StepTable:
                     values.append(e[c])
         self._seen = len(events)
         return pd.DataFrame(self._columns, columns=list(CURVE_COLUMNS))
-
-
-def eta_seconds(done: int, total: int, rate: float) -> float | None:
-    """Seconds left at `rate` steps per second (None until there is a rate)."""
-    return (total - done) / rate if rate > 0 else None
 
 
 def progress(log: EventLog) -> dict[str, Any]:

@@ -49,6 +49,12 @@ REQUIRED_CONFIG = ("data", "model")
 END_MARK = "blitzlab-end "
 
 
+def eta_seconds(done: int, total: int, rate: float) -> float | None:
+    """Seconds left at `rate` steps per second (None until there is a rate). Here, not in core.curves, so
+    that a training process (core.train's progress line) need not import pandas."""
+    return (total - done) / rate if rate > 0 else None
+
+
 class RunError(MessageError):
     """A run id that is malformed, escapes the runs directory, names no run, or a run in the wrong state."""
 

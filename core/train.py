@@ -24,13 +24,12 @@ from . import jobs
 from .config import TrainConfig, config_from_args, from_dict, parser
 from .console import Console
 from .control import Control
-from .curves import eta_seconds
 from .devices import DDP_DEVICE, DeviceError
 from .distributed import Rank, broadcast, from_env, init, shutdown
 from .files import DiskFull
 from .messages import N_
 from .recorder import Event
-from .runs import Run, RunError, RunStore
+from .runs import Run, RunError, RunStore, eta_seconds
 from .trainer import train
 from .validate import checkpoint_problem, run_problems, space_problem
 

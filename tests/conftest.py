@@ -4,6 +4,7 @@ modules beside them (appserver, apptest, wait), never by importing each other.""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 from collections.abc import Callable
@@ -18,6 +19,19 @@ sys.path.insert(0, str(ROOT))
 from core.data import make_synthetic
 from core.runs import Run, RunStore
 from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_installed_components_once():
+    """Streamlit's AppTest scans every installed package's metadata for components on each new AppTest
+    (0.3-0.5 s with torch's ~80 distributions; hundreds of AppTests in the suite). The installed packages do
+    not change during a test session, so the real scan runs once and its result is reused."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    manifest_scanner.scan_component_manifests = functools.cache(scan)
+    yield
+    manifest_scanner.scan_component_manifests = scan
 
 
 @pytest.fixture(scope="session")
