@@ -199,6 +199,11 @@ expression_section()
 
 # --- gradient descent --------------------------------------------------------------------------------
 
+# the descent and its contour depend on the section's own inputs only: a click elsewhere on the page reruns
+# it without recomputing them (three optimizers' steps, each evaluated under the expression budget)
+_descend = st.cache_data(max_entries=32, show_spinner=False)(descend)
+_surface = st.cache_data(max_entries=32, show_spinner=False)(surface)
+
 
 def descent_section() -> None:
     """One function, three torch.optim optimizers, their paths on its contour plot."""
@@ -234,9 +239,9 @@ def descent_section() -> None:
         wrap_lines=True,
     )
     try:
-        runs = {_(name): descend(f_text, (x0, y0), name, lr, int(steps)) for name in OPTIMIZERS_2D}
+        runs = {_(name): _descend(f_text, (x0, y0), name, lr, int(steps)) for name in OPTIMIZERS_2D}
         span = path_span([r["path"] for r in runs.values() if not r["diverged"]])
-        grid = surface(f_text, (-span, span), (-span, span))
+        grid = _surface(f_text, (-span, span), (-span, span))
     except ExprError as e:
         st.error(error_text(e))
         return
