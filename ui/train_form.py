@@ -214,11 +214,16 @@ def _built_layers() -> str:
     return st.session_state.get(BUILT) or "\n".join(part.strip() for part in CIFAR_NET.split("|"))
 
 
+@st.cache_data(show_spinner=False)
+def _parameter_counts() -> dict[str, int]:
+    """Each model's parameter count, for the picker's labels: fixed, so counted once per server."""
+    return {name: get_model_spec(name).parameter_count() for name in MODELS}
+
+
 def _model_section() -> str:
     """The model picker; returns the layers (text form) when the model is a network of the learner's own."""
     labels = {
-        n: t("{name} · {count:,} parameters", name=n, count=get_model_spec(n).parameter_count())
-        for n in MODELS
+        n: t("{name} · {count:,} parameters", name=n, count=count) for n, count in _parameter_counts().items()
     }
     labels[CUSTOM] = _("custom · your own network, built from its layers (chapter 3)")
     name = st.selectbox(_("Model"), list(labels), key="f_model", **KEEP, format_func=labels.get)
