@@ -39,7 +39,7 @@ from core.runs import END_MARK, RunStore
 from core.trainer import train
 from core.validate import NoRoom, checkpoint_bytes
 from tests.appserver import ROOT
-from tests.wait import wait_for
+from tests.wait import reads_are_seen, wait_for, wait_until_read
 
 QUICK = dict(data="synthetic", model="tutorial", optimizer="adam", lr=3e-3, batch_size=64, device="cpu")
 ZH = translations("zh")
@@ -317,6 +317,8 @@ def test_random_bytes_in_a_running_jobs_control_file_never_stop_it(tmp_path):
     run = jobs.start(make_config(**{**QUICK, "batch_size": 4, "epochs": 6}), store)
     wait_for(lambda: any(e["type"] == "step" for e in run.events()))
     written = []
+    # each example waits until the job has read the file (its access time), else for one poll and a margin
+    seen = reads_are_seen(tmp_path)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(st.binary(max_size=6000))
@@ -327,7 +329,10 @@ def test_random_bytes_in_a_running_jobs_control_file_never_stop_it(tmp_path):
         assume(not lines & {"pause", "stop"} and not any(line.startswith("set") for line in lines))
         run.control_path.write_bytes(data)
         written.append(data)
-        time.sleep(control_module.POLL_SECONDS + 0.15)
+        if seen:
+            wait_until_read(run.control_path, timeout=30, unless=lambda: run.status != "running")
+        else:
+            time.sleep(control_module.POLL_SECONDS + 0.15)
         assert run.status in ("running", "completed"), run.summary()
 
     garbage()
