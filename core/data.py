@@ -10,8 +10,10 @@ torch._dynamo), which the pages that only ask what data there is (Home, the Trai
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import inspect
 import os
 import urllib.error
 import urllib.request
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from .cifar import ARCHIVE, FOLDER, cifar_url, copy_problem, has_layout, manual_fix, on_disk
-from .files import atomic_torch_save
+from .files import DiskFull, atomic_torch_save
 from .messages import N_, MessageError, Phrase
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); a stage is an N_ word
@@ -48,6 +50,7 @@ SYNTHETIC_CLASSES = [
     "diagonal",
 ]
 SYNTHETIC_TRAIN = 5000
+SYNTHETIC_TEST = 1000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 
 
@@ -97,7 +100,7 @@ def load_dataset(source: str, data_dir: str | Path = "data", progress: Progress 
     if source == "cifar10":
         return load_cifar10(data_dir, progress=progress)
     if source == "synthetic":
-        return make_synthetic()
+        return synthetic(Path(data_dir) / "cache")
     if has_layout(source):  # CIFAR-10's files, not the official release (core.cifar.NotOfficial)
         return load_cifar_folder(source, progress)
     return load_image_folder(source, cache_dir=Path(data_dir) / "cache", progress=progress)
@@ -499,7 +502,7 @@ def shapes(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return (img.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
-def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = 1000, seed: int = 0) -> Dataset:
+def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = SYNTHETIC_TEST, seed: int = 0) -> Dataset:
     """The zero-download demo set: 10 balanced classes of shapes and stripes, same for the same seed."""
     g = torch.Generator().manual_seed(seed)
     k = len(SYNTHETIC_CLASSES)
@@ -509,6 +512,47 @@ def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = 1000, seed: int
     return Dataset(
         "synthetic", list(SYNTHETIC_CLASSES), shapes(train_y, g), train_y, shapes(test_y, g), test_y
     )
+
+
+@functools.cache
+def _synthetic_fingerprint() -> str:
+    """Changes with the code that draws the demo set and with torch (its random numbers), so a cache made
+    by another version is never read."""
+    code = inspect.getsource(shapes) + inspect.getsource(make_synthetic) + torch.__version__
+    return hashlib.sha256(code.encode()).hexdigest()[:16]
+
+
+def synthetic(cache_dir: Path) -> Dataset:
+    """make_synthetic's demo set, kept in `cache_dir`: drawing it takes 1–2 s at the start of every demo run
+    on a 2-core CPU, reading it back about 10 ms (docs/BENCHMARKS.md)."""
+    cache = cache_dir / f"synthetic-{_synthetic_fingerprint()}.pt"
+    image, n, n_test = (3, IMAGE_SIZE, IMAGE_SIZE), SYNTHETIC_TRAIN, SYNTHETIC_TEST
+    expected = {
+        "train_x": ((n, *image), torch.uint8),
+        "train_y": ((n,), torch.int64),
+        "test_x": ((n_test, *image), torch.uint8),
+        "test_y": ((n_test,), torch.int64),
+    }
+    try:
+        d = torch.load(cache, weights_only=True)
+        if all(d[k].shape == shape and d[k].dtype == dtype for k, (shape, dtype) in expected.items()):
+            return Dataset(
+                "synthetic", list(SYNTHETIC_CLASSES), d["train_x"], d["train_y"], d["test_x"], d["test_y"]
+            )
+        raise ValueError(cache)
+    except FileNotFoundError:
+        pass
+    except Exception:  # an unreadable or foreign cache is drawn again, never trusted
+        with contextlib.suppress(OSError):  # (where it can be removed)
+            cache.unlink(missing_ok=True)
+    ds = make_synthetic()
+    try:
+        atomic_torch_save(
+            {"train_x": ds.train_x, "train_y": ds.train_y, "test_x": ds.test_x, "test_y": ds.test_y}, cache
+        )
+    except (DiskFull, OSError):  # a full or read-only disk costs only the drawing, next time too
+        pass
+    return ds
 
 
 # --- batch transforms, on the training device --------------------------------------------------------

@@ -37,6 +37,36 @@ def test_synthetic_classes_differ_in_shape_not_just_noise():
     assert per_class.std(0).mean() > 0.05
 
 
+def test_the_demo_set_is_drawn_once_per_data_folder_and_read_back_after(tmp_path):
+    fresh = make_synthetic()
+    first = load_dataset("synthetic", tmp_path)
+    (cache,) = (tmp_path / "cache").glob("synthetic-*.pt")
+    assert all(
+        torch.equal(getattr(first, k), getattr(fresh, k)) for k in ("train_x", "train_y", "test_x", "test_y")
+    )
+    # what the cache holds is what the next run trains on: a pixel changed in the file shows up
+    held = torch.load(cache, weights_only=True)
+    held["train_x"][0, 0, 0, 0] ^= 0xFF
+    torch.save(held, cache)
+    assert load_dataset("synthetic", tmp_path).train_x[0, 0, 0, 0] == fresh.train_x[0, 0, 0, 0] ^ 0xFF
+    # a damaged or foreign file is drawn again and replaced, never trained on
+    for junk in (b"not a tensor file", None):
+        if junk is None:
+            torch.save({**held, "train_x": held["train_x"][:10]}, cache)
+        else:
+            cache.write_bytes(junk)
+        again = load_dataset("synthetic", tmp_path)
+        assert torch.equal(again.train_x, fresh.train_x) and again.classes == SYNTHETIC_CLASSES
+        assert torch.equal(torch.load(cache, weights_only=True)["train_x"], fresh.train_x)
+
+
+def test_the_demo_set_needs_no_writable_cache(tmp_path):
+    (tmp_path / "cache").write_text("a file where the cache folder would be")
+    ds = load_dataset("synthetic", tmp_path)
+    assert torch.equal(ds.test_x, make_synthetic().test_x)
+    assert (tmp_path / "cache").read_text() == "a file where the cache folder would be"
+
+
 def test_to_model_input_applies_the_seeds_normalisation_and_grayscale():
     x = torch.tensor([0, 255], dtype=torch.uint8).view(2, 1, 1, 1).expand(2, 3, 2, 2)
     out = to_model_input(x, 3)
