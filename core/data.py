@@ -515,17 +515,22 @@ def make_synthetic(n_train: int = SYNTHETIC_TRAIN, n_test: int = SYNTHETIC_TEST,
 
 
 @functools.cache
-def _synthetic_fingerprint() -> str:
+def _synthetic_fingerprint() -> str | None:
     """Changes with the code that draws the demo set and with torch (its random numbers), so a cache made
-    by another version is never read."""
-    code = inspect.getsource(shapes) + inspect.getsource(make_synthetic) + torch.__version__
+    by another version is never read; None where the source cannot be read (then nothing is cached)."""
+    try:
+        code = inspect.getsource(shapes) + inspect.getsource(make_synthetic) + torch.__version__
+    except (OSError, TypeError):
+        return None
     return hashlib.sha256(code.encode()).hexdigest()[:16]
 
 
 def synthetic(cache_dir: Path) -> Dataset:
     """make_synthetic's demo set, kept in `cache_dir`: drawing it takes 1–2 s at the start of every demo run
     on a 2-core CPU, reading it back about 10 ms (docs/BENCHMARKS.md)."""
-    cache = cache_dir / f"synthetic-{_synthetic_fingerprint()}.pt"
+    if (fingerprint := _synthetic_fingerprint()) is None:
+        return make_synthetic()
+    cache = cache_dir / f"synthetic-{fingerprint}.pt"
     image, n, n_test = (3, IMAGE_SIZE, IMAGE_SIZE), SYNTHETIC_TRAIN, SYNTHETIC_TEST
     expected = {
         "train_x": ((n, *image), torch.uint8),

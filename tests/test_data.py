@@ -1,10 +1,12 @@
 import hashlib
 import http.server
+import inspect
 import threading
 
 import pytest
 import torch
 
+import core.data
 from core.data import (
     SYNTHETIC_CLASSES,
     DataError,
@@ -65,6 +67,21 @@ def test_the_demo_set_needs_no_writable_cache(tmp_path):
     ds = load_dataset("synthetic", tmp_path)
     assert torch.equal(ds.test_x, make_synthetic().test_x)
     assert (tmp_path / "cache").read_text() == "a file where the cache folder would be"
+
+
+def test_without_its_source_the_demo_set_is_drawn_and_not_cached(tmp_path, monkeypatch):
+    """An install without .py files (a frozen app): no digest of the drawing code, so no cache is trusted."""
+
+    def no_source(obj):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    core.data._synthetic_fingerprint.cache_clear()
+    try:
+        ds = load_dataset("synthetic", tmp_path)
+    finally:
+        core.data._synthetic_fingerprint.cache_clear()
+    assert torch.equal(ds.train_x, make_synthetic().train_x) and not (tmp_path / "cache").exists()
 
 
 def test_to_model_input_applies_the_seeds_normalisation_and_grayscale():
