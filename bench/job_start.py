@@ -43,8 +43,10 @@ def first_step_seconds(checkout: Path, data_dir: Path) -> float:
         try:
             while proc.poll() is None:
                 for events in Path(runs).glob("*/metrics.jsonl"):
-                    lines = events.read_text().splitlines()
-                    if any(json.loads(line).get("type") == "step" for line in lines if line.endswith("}")):
+                    lines = events.read_text().split("\n")[
+                        :-1
+                    ]  # whole lines only: the last may be half written
+                    if any(json.loads(line).get("type") == "step" for line in lines):
                         return time.perf_counter() - t0
                 time.sleep(0.01)
             raise SystemExit(f"the run in {checkout} ended (exit {proc.returncode}) before its first step")
@@ -59,7 +61,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5, help="samples per side")
     args = p.parse_args()
     sides = {"before": args.before.resolve(), "now": ROOT}
-    data = {name: Path(tempfile.mkdtemp(prefix=f"blitzlab-start-{name}-")) for name in sides}
+    folders = {name: tempfile.TemporaryDirectory(prefix=f"blitzlab-start-{name}-") for name in sides}
+    data = {name: Path(folder.name) for name, folder in folders.items()}
     print(f"{machine(torch.device('cpu'))}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     for name, checkout in sides.items():  # warm-up: the first run of each side fills its data folder
         print(f"warm-up {name}: {first_step_seconds(checkout, data[name]):.2f} s", flush=True)
@@ -73,6 +76,8 @@ def main() -> None:
     for name, seconds in got.items():
         samples = " · ".join(f"{s:.2f}" for s in seconds)
         print(f"| {name} | {samples} | {statistics.median(seconds):.2f} |")
+    for folder in folders.values():
+        folder.cleanup()
 
 
 if __name__ == "__main__":

@@ -525,12 +525,43 @@ def _synthetic_fingerprint() -> str | None:
     return hashlib.sha256(code.encode()).hexdigest()[:16]
 
 
-def synthetic(cache_dir: Path) -> Dataset:
+def synthetic(cache_dir: str | Path) -> Dataset:
     """make_synthetic's demo set, kept in `cache_dir`: drawing it takes 1–2 s at the start of every demo run
     on a 2-core CPU, reading it back about 10 ms (docs/BENCHMARKS.md)."""
     if (fingerprint := _synthetic_fingerprint()) is None:
         return make_synthetic()
+    cache_dir = Path(cache_dir)
     cache = cache_dir / f"synthetic-{fingerprint}.pt"
+    try:
+        d = torch.load(cache, weights_only=True)
+    except FileNotFoundError:
+        d = None
+    except Exception:  # unreadable
+        d = False
+    if _is_demo_set(d):
+        return Dataset(
+            "synthetic", list(SYNTHETIC_CLASSES), d["train_x"], d["train_y"], d["test_x"], d["test_y"]
+        )
+    if d is not None:  # a damaged or foreign cache is drawn again and replaced, never trusted
+        with contextlib.suppress(OSError):
+            cache.unlink()
+    ds = make_synthetic()
+    try:
+        atomic_torch_save(
+            {"train_x": ds.train_x, "train_y": ds.train_y, "test_x": ds.test_x, "test_y": ds.test_y}, cache
+        )
+    except (DiskFull, OSError):  # a full or read-only disk costs only the drawing, next time too
+        return ds
+    # the sets drawn by older code or another torch are never read again
+    for old in cache_dir.glob("synthetic-*.pt"):
+        if old != cache:
+            with contextlib.suppress(OSError):
+                old.unlink()
+    return ds
+
+
+def _is_demo_set(d: object) -> bool:
+    """What make_synthetic returns, in shapes, types and label range: anything else is not trained on."""
     image, n, n_test = (3, IMAGE_SIZE, IMAGE_SIZE), SYNTHETIC_TRAIN, SYNTHETIC_TEST
     expected = {
         "train_x": ((n, *image), torch.uint8),
@@ -538,26 +569,13 @@ def synthetic(cache_dir: Path) -> Dataset:
         "test_x": ((n_test, *image), torch.uint8),
         "test_y": ((n_test,), torch.int64),
     }
-    try:
-        d = torch.load(cache, weights_only=True)
-        if all(d[k].shape == shape and d[k].dtype == dtype for k, (shape, dtype) in expected.items()):
-            return Dataset(
-                "synthetic", list(SYNTHETIC_CLASSES), d["train_x"], d["train_y"], d["test_x"], d["test_y"]
-            )
-        raise ValueError(cache)
-    except FileNotFoundError:
-        pass
-    except Exception:  # an unreadable or foreign cache is drawn again, never trusted
-        with contextlib.suppress(OSError):  # (where it can be removed)
-            cache.unlink(missing_ok=True)
-    ds = make_synthetic()
-    try:
-        atomic_torch_save(
-            {"train_x": ds.train_x, "train_y": ds.train_y, "test_x": ds.test_x, "test_y": ds.test_y}, cache
-        )
-    except (DiskFull, OSError):  # a full or read-only disk costs only the drawing, next time too
-        pass
-    return ds
+    if not isinstance(d, dict) or not all(isinstance(d.get(k), torch.Tensor) for k in expected):
+        return False
+    if not all(d[k].shape == shape and d[k].dtype == dtype for k, (shape, dtype) in expected.items()):
+        return False
+    return all(
+        0 <= int(d[k].min()) and int(d[k].max()) < len(SYNTHETIC_CLASSES) for k in ("train_y", "test_y")
+    )
 
 
 # --- batch transforms, on the training device --------------------------------------------------------

@@ -40,6 +40,15 @@ def small_data():
     return make_synthetic(1000, 200, seed=1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _data_dir_outside_the_checkout(tmp_path_factory):
+    """Tests that name no data folder keep their caches (the demo set's is 18 MB) in one folder of the
+    session, not in the checkout's ./data; runs_dir gives a test a folder of its own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BLITZLAB_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        yield
+
+
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
     d = tmp_path / "runs"

@@ -52,14 +52,28 @@ def test_the_demo_set_is_drawn_once_per_data_folder_and_read_back_after(tmp_path
     torch.save(held, cache)
     assert load_dataset("synthetic", tmp_path).train_x[0, 0, 0, 0] == fresh.train_x[0, 0, 0, 0] ^ 0xFF
     # a damaged or foreign file is drawn again and replaced, never trained on
-    for junk in (b"not a tensor file", None):
-        if junk is None:
-            torch.save({**held, "train_x": held["train_x"][:10]}, cache)
+    foreign = {
+        "junk": b"not a tensor file",
+        "too few images": {**held, "train_x": held["train_x"][:10]},
+        "a label past the last class": {**held, "test_y": held["test_y"] + 5},
+    }
+    for content in foreign.values():
+        if isinstance(content, bytes):
+            cache.write_bytes(content)
         else:
-            cache.write_bytes(junk)
+            torch.save(content, cache)
         again = load_dataset("synthetic", tmp_path)
-        assert torch.equal(again.train_x, fresh.train_x) and again.classes == SYNTHETIC_CLASSES
-        assert torch.equal(torch.load(cache, weights_only=True)["train_x"], fresh.train_x)
+        assert torch.equal(again.train_x, fresh.train_x) and torch.equal(again.test_y, fresh.test_y)
+        assert torch.equal(torch.load(cache, weights_only=True)["test_y"], fresh.test_y)
+
+
+def test_a_demo_set_drawn_by_older_code_is_removed_once_a_new_one_is_saved(tmp_path):
+    old = tmp_path / "cache" / "synthetic-0123456789abcdef.pt"
+    old.parent.mkdir()
+    old.write_bytes(b"a set an older Blitz Lab drew")
+    load_dataset("synthetic", tmp_path)
+    (kept,) = (tmp_path / "cache").glob("synthetic-*.pt")
+    assert kept != old and not old.exists()
 
 
 def test_the_demo_set_needs_no_writable_cache(tmp_path):

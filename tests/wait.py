@@ -2,10 +2,11 @@
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
-def wait_for(predicate, timeout: float = 60.0) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -27,7 +28,7 @@ def reads_are_seen(folder: Path) -> bool:
     return seen
 
 
-def wait_until_read(path: Path, timeout: float, unless=lambda: False) -> None:
+def wait_until_read(path: Path, timeout: float, unless: Callable[[], bool] = lambda: False) -> None:
     """Wait until some process reads `path` (written just before), by its access time (`reads_are_seen`), or
     until `unless()` (that process has ended, say)."""
     os.utime(path, ns=(0, path.stat().st_mtime_ns))
