@@ -4,6 +4,8 @@ button) launches it, this checkout against another, alternated (A B, B A, ...), 
     git worktree add /tmp/before <commit>
     .venv/bin/python bench/job_start.py --before /tmp/before --repeats 5
 
+Both sides are the command a user types in a terminal (the app's jobs run the same one), so this measures a
+change in the project's own start-up against its previous code, not against another way of training.
 Each sample is a fresh process with a data folder of its side's own that earlier samples have used, as a
 user's second and later demo runs find it (a warm-up run per side comes first). The clock runs from the
 launch to the run's first `step` event in metrics.jsonl (the trainer logs its first one LOG_SECONDS into
@@ -43,9 +45,8 @@ def first_step_seconds(checkout: Path, data_dir: Path) -> float:
         try:
             while proc.poll() is None:
                 for events in Path(runs).glob("*/metrics.jsonl"):
-                    lines = events.read_text().split("\n")[
-                        :-1
-                    ]  # whole lines only: the last may be half written
+                    # whole lines only: the last may be half written
+                    lines = events.read_text().split("\n")[:-1]
                     if any(json.loads(line).get("type") == "step" for line in lines):
                         return time.perf_counter() - t0
                 time.sleep(0.01)

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -424,6 +425,22 @@ def _grid(images: torch.Tensor, nrow: int) -> torch.Tensor:
     return make_grid(images, nrow=nrow, padding=2, pad_value=255).permute(1, 2, 0).contiguous()
 
 
+def _read_cache(path: Path, valid: Callable[[Any], bool]) -> Any | None:
+    """A cache file's contents, or None: absent, or unreadable or not `valid` (then removed where it can be,
+    to be rebuilt: a cache is never trusted over the data it stands for)."""
+    try:
+        d = torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        return None
+    except Exception:
+        d = None
+    if d is not None and valid(d):
+        return d
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+    return None
+
+
 def load_image_folder(
     root: str | Path, cache_dir: str | Path | None = None, progress: Progress | None = None
 ) -> Dataset:
@@ -437,11 +454,10 @@ def load_image_folder(
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"folder-{_folder_fingerprint(splits)}.pt"
-        if cache.exists():
+        if (d := _read_cache(cache, lambda d: isinstance(d, dict))) is not None:
             try:
-                d = torch.load(cache, weights_only=True)
                 return Dataset(root.name, d["classes"], d["train_x"], d["train_y"], d["test_x"], d["test_y"])
-            except Exception:  # an unreadable cache is rebuilt, never trusted
+            except KeyError:  # another layout of cache: rebuilt, never trusted
                 cache.unlink(missing_ok=True)
     train_x, train_y, classes, skipped = _read_split(splits[0], progress, N_("decode train"))
     test_x, test_y, _, skipped_test = _read_split(splits[1], progress, N_("decode test"))
@@ -532,19 +548,10 @@ def synthetic(cache_dir: str | Path) -> Dataset:
         return make_synthetic()
     cache_dir = Path(cache_dir)
     cache = cache_dir / f"synthetic-{fingerprint}.pt"
-    try:
-        d = torch.load(cache, weights_only=True)
-    except FileNotFoundError:
-        d = None
-    except Exception:  # unreadable
-        d = False
-    if _is_demo_set(d):
+    if (d := _read_cache(cache, _is_demo_set)) is not None:
         return Dataset(
             "synthetic", list(SYNTHETIC_CLASSES), d["train_x"], d["train_y"], d["test_x"], d["test_y"]
         )
-    if d is not None:  # a damaged or foreign cache is drawn again and replaced, never trusted
-        with contextlib.suppress(OSError):
-            cache.unlink()
     ds = make_synthetic()
     try:
         atomic_torch_save(
