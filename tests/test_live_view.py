@@ -277,8 +277,9 @@ STILL_BARS = """() => { const bars = [...document.querySelectorAll('[data-testid
 def test_a_pause_from_elsewhere_redraws_the_header_and_the_bars_do_not_animate(page, app_server, live_job):
     watch(page, app_server["url"], live_job)
     page.get_by_role("button", name="⏸ Pause").wait_for()
-    # refreshed every second, an animated bar would always be animating: the live view's bars jump
-    assert page.evaluate(STILL_BARS)
+    # refreshed every second, an animated bar would always be animating: the live view's bars jump. Waited
+    # for, as the header can be drawn before the status fragment's bars and the style beside them.
+    page.wait_for_function(STILL_BARS, timeout=15_000)
     # paused by another tab (or the CLI's control file): the header changes without a click here
     jobs.send(live_job, "pause")
     page.get_by_role("button", name="▶ Resume").wait_for(timeout=15_000)
