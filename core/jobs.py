@@ -15,12 +15,13 @@ import signal
 import socket
 import subprocess
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from . import forks
 from .config import TrainConfig
 from .control import COMMANDS, set_command, write_command
 from .devices import DDP_DEVICE, DeviceError, page_threads, resolve_device
@@ -32,7 +33,8 @@ from .runs import ACTIVE, RESUMABLE, Run, RunError, RunStore, claim, pid_alive
 from .validate import checkpoint_problem, run_problems, space_problem
 
 ROOT = Path(__file__).resolve().parents[1]
-_children: dict[str, subprocess.Popen] = {}  # run id → process started by this server, reaped on poll
+# run id → the process this server started (forked by the starter, or through torchrun), reaped on poll
+_children: dict[str, subprocess.Popen | forks.Job] = {}
 
 
 class DeviceBusy(RunError):
@@ -142,15 +144,24 @@ def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
 def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
     args = train_command(run, store, processes)
     run.control_path.unlink(missing_ok=True)  # an old "stop" must not replay; a new one may come at once
-    log = open(run.log_path, "ab")
     # The job inherits the app's environment as it is, as a run typed in a terminal does. Its OpenMP
     # threads then wait as libgomp does by default (spin briefly, then sleep). OMP_WAIT_POLICY=PASSIVE,
     # which jobs once got so as to leave the cores to the page, trained 9-26 % slower unwatched and 16-33 %
     # slower watched (docs/BENCHMARKS.md, issue 25).
-    _children[run.id] = subprocess.Popen(
-        args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
-    log.close()
+    with open(run.log_path, "ab") as log:
+        # one process: forked from the warm starter (core/starter.py), which has done torch's imports
+        if processes == 1:
+            with suppress(forks.StarterGone):
+                _children[run.id] = forks.launch(args[3:], run.log_path)
+                return
+        _children[run.id] = subprocess.Popen(
+            args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def warm() -> None:
+    """Get the warm starter ready before the first Start (its imports take a few seconds)."""
+    forks.warm()
 
 
 def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes: int | None = None) -> Run:

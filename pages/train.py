@@ -27,6 +27,7 @@ st.caption(
 )
 
 store = RunStore(runs_dir())
+jobs.warm()  # so that even the first run starts training at once
 if (problem := store.problem()) is not None:
     st.error(md(error_text(problem)))
 active = jobs.active_runs(store)
