@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from .runs import pid_alive
+
 ROOT = Path(__file__).resolve().parents[1]
 NEVER_FORKED = -1  # the exit code of a job whose starter died before forking it
 
@@ -93,8 +95,6 @@ class Starter:
             select.select([self.proc.stdout], [], [], 0.1)
 
     def exit_code(self, job: int) -> int | None:
-        from .runs import pid_alive
-
         with _lock:
             self.read()
             if job in self._exits or not self.gone:
