@@ -1,7 +1,8 @@
-"""The server's end of the warm starter (core/starter.py): a one-process training job is forked from a
-process that has already imported torch, instead of a fresh `python -m core.train` that spends ~4 s on
-imports before its first step (docs/BENCHMARKS.md). `launch` returns at once: a job asked of a starter
+"""The server's end of the warm starter (core/starter.py): on Linux, a one-process training job is forked
+from a process that has already imported torch, instead of a fresh `python -m core.train` that spends ~4 s
+on imports before its first step (docs/BENCHMARKS.md). `launch` returns at once: a job asked of a starter
 still importing forks when the imports are done, as soon as a fresh process would have started training.
+A job the starter cannot fork (it died, or fork failed) starts at once as a fresh process instead.
 `Job` is the part of `subprocess.Popen` that core/jobs.py uses, so both kinds of job are reaped alike.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -21,102 +21,123 @@ from pathlib import Path
 from .runs import pid_alive
 
 ROOT = Path(__file__).resolve().parents[1]
-NEVER_FORKED = -1  # the exit code of a job whose starter died before forking it
-
-
-class StarterGone(Exception):
-    """The starter cannot take a job: the caller starts `python -m core.train` itself."""
+FORKS = sys.platform == "linux"  # fork after importing torch is not safe on macOS
+LOST = -1  # the exit code of a forked job whose starter died before telling it: unknown
+# Variables that differ from one call to the next and that nothing reads at import: the project's own
+# (read at run time, so a job gets the caller's values) and pytest's name of the running test.
+PER_CALL = ("BLITZLAB_", "PYTEST_CURRENT_TEST")
 
 
 def _env_key(env: dict[str, str]) -> dict[str, str]:
-    """What a forked job cannot change: variables read when torch is imported (OMP_NUM_THREADS, …). The
-    project's own BLITZLAB_* ones are read at run time, so a job gets the caller's values of those."""
-    return {k: v for k, v in env.items() if not k.startswith("BLITZLAB_")}
+    """What a forked job cannot change: variables read when torch is imported (OMP_NUM_THREADS, …)."""
+    return {k: v for k, v in env.items() if not k.startswith(PER_CALL)}
+
+
+def _fresh(command: list[str], log: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
 
 
 class Starter:
-    """The server's end of one `python -m core.starter` process."""
+    """The server's end of one `python -m core.starter` process; a thread reads its answers."""
 
     def __init__(self, env: dict[str, str]):
         self.key = _env_key(env)
+        replies, theirs = os.pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core.starter"],
+            [sys.executable, "-m", "core.starter", str(theirs)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            pass_fds=(theirs,),
         )
-        os.set_blocking(self.proc.stdout.fileno(), False)
+        os.close(theirs)
         self._ids = itertools.count()
-        self._pending = b""
-        self._pids: dict[int, int] = {}
+        self._changed = threading.Condition()
+        self._asked: dict[int, tuple[list[str], Path, Path, dict[str, str]]] = {}
+        self._forked: dict[int, tuple[int, int | None]] = {}  # job → (pid, start time)
+        self._fresh: dict[int, subprocess.Popen] = {}  # jobs it could not fork
         self._exits: dict[int, int] = {}
         self.gone = False
+        threading.Thread(target=self._listen, args=(replies,), daemon=True).start()
 
-    def ask(self, argv: list[str], log: Path, cwd: Path, env: dict[str, str]) -> int:
-        """Send a job; its id. Raises StarterGone when the starter cannot read it."""
-        request = {"id": next(self._ids), "argv": argv, "log": str(log), "cwd": str(cwd), "env": env}
-        try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
-        except (OSError, ValueError) as e:
-            self.gone = True
-            raise StarterGone from e
-        return request["id"]
-
-    def read(self) -> None:
-        """Take in what the starter said so far, without waiting."""
-        while not self.gone:
+    def ask(self, command: list[str], log: Path, cwd: Path, env: dict[str, str]) -> int:
+        """Send a job (`command` is its fresh-process form); its id."""
+        with self._changed:
+            job = next(self._ids)
+            self._asked[job] = (command, log, cwd, env)
+            request = {"id": job, "argv": command[3:], "log": str(log), "cwd": str(cwd), "env": env}
             try:
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
-            except BlockingIOError:
-                return
-            if not chunk:
-                self.gone = True
-                self.proc.wait()
-                return
-            *lines, self._pending = (self._pending + chunk).split(b"\n")
-            for message in map(json.loads, lines):
-                if "pid" in message:
-                    self._pids[message["id"]] = message["pid"]
-                else:
-                    self._exits[message["id"]] = message["exit"]
+                self.proc.stdin.write((json.dumps(request) + "\n").encode())
+                self.proc.stdin.flush()
+            except (OSError, ValueError):  # it died, or was closed: the listener starts the rest
+                self._start_fresh(job)
+            return job
+
+    def _start_fresh(self, job: int) -> None:
+        if job not in self._fresh:
+            self._fresh[job] = _fresh(*self._asked[job])
+
+    def _listen(self, replies: int) -> None:
+        with open(replies, "rb") as answers:
+            for line in answers:
+                message = json.loads(line)
+                with self._changed:
+                    if "pid" in message:
+                        self._forked[message["id"]] = (message["pid"], message["started"])
+                    elif "error" in message:
+                        self._start_fresh(message["id"])
+                    else:
+                        self._exits[message["id"]] = message["exit"]
+                    self._changed.notify_all()
+        self.proc.wait()
+        with self._changed:
+            self.gone = True
+            for job in set(self._asked) - set(self._forked):
+                self._start_fresh(job)
+            self._changed.notify_all()
 
     def pid(self, job: int, wait: float) -> int | None:
-        """The job's process id once forked (waiting up to `wait` s for it); None if it never was."""
-        deadline = time.monotonic() + wait
-        while True:
-            with _lock:
-                self.read()
-                if job in self._pids or self.gone:
-                    return self._pids.get(job)
-            if time.monotonic() > deadline:
-                return None
-            select.select([self.proc.stdout], [], [], 0.1)
+        """The job's process id, waiting up to `wait` s for the fork (the imports, on a first job)."""
+        with self._changed:
+            self._changed.wait_for(lambda: job in self._forked or job in self._fresh, wait)
+            if job in self._fresh:
+                return self._fresh[job].pid
+            return self._forked[job][0] if job in self._forked else None
 
     def exit_code(self, job: int) -> int | None:
-        with _lock:
-            self.read()
+        with self._changed:
+            if job in self._fresh:
+                return self._fresh[job].poll()
             if job in self._exits or not self.gone:
                 return self._exits.get(job)
-            # the starter died: a job it forked lives on (reparented); /proc says when it ends
-            pid = self._pids.get(job)
-            return NEVER_FORKED if pid is None or not pid_alive(pid) else None
+            # the starter died: the job lives on (reparented), and /proc tells when it ends
+            return None if pid_alive(*self._forked[job]) else LOST
+
+    def alive(self, job: int) -> bool:
+        """Whether the job's process runs (its pid may be another process's once it has ended)."""
+        with self._changed:
+            if job in self._fresh:
+                return self._fresh[job].poll() is None
+            return job in self._forked and pid_alive(*self._forked[job])
 
     def close(self) -> None:
-        """Take no more jobs: the starter forks what it was asked, then exits; its jobs train on."""
-        self.proc.stdin.close()
+        """Take no more jobs: the starter forks what it was asked, then exits when its jobs have ended."""
+        with self._changed:
+            self.proc.stdin.close()
 
 
 class Job:
-    """A forked job as the server sees it: the part of `subprocess.Popen` that core/jobs.py uses."""
+    """A job launched through a starter: forked by it, or a fresh process where it could not fork one."""
 
     def __init__(self, starter: Starter, job: int):
         self._starter, self._job, self.returncode = starter, job, None
 
     @property
     def pid(self) -> int | None:
-        """Waits for the fork: until the starter has imported the engine, on its first job."""
+        """Waits for the fork (the starter's imports, on its first job); None if it takes over 2 min."""
         return self._starter.pid(self._job, wait=120)
 
     def poll(self) -> int | None:
@@ -128,43 +149,48 @@ class Job:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("core.starter job", timeout)
+                raise subprocess.TimeoutExpired(f"job {self._job} of core.starter", timeout)
             time.sleep(0.02)
         return self.returncode
 
     def kill(self) -> None:
-        if self.poll() is None and (pid := self.pid) is not None:
+        if (pid := self.pid) is not None and self._starter.alive(self._job):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
 
-_lock = threading.RLock()
+_lock = threading.Lock()
 _starter: Starter | None = None
 
 
+def _current(env: dict[str, str]) -> Starter:
+    """The starter for `env`: the running one, or a new one where it died or was started under other
+    import-time variables (the old one's jobs train on). Call with `_lock` held."""
+    global _starter
+    if _starter is not None and not _starter.gone and _starter.key != _env_key(env):
+        _starter.close()
+        _starter = None
+    if _starter is None or _starter.gone:
+        _starter = Starter(env)
+    return _starter
+
+
 def warm() -> None:
-    """Start the starter ahead of the first job (the Train page calls this), so that one forks too."""
-    global _starter
-    with _lock:
-        if _starter is None:
-            _starter = Starter(dict(os.environ))
+    """Get a starter ready ahead of the first job (the Train page calls this), so that one forks too."""
+    if FORKS:
+        with _lock:
+            _current(dict(os.environ))
 
 
-def launch(argv: list[str], log: Path, cwd: Path = ROOT) -> Job:
-    """Start `python -m core.train <argv>`, forked from the warm starter, with this process's environment;
-    returns at once. A starter that died, or was started under other import-time variables, is replaced
-    (the old one's jobs train on). Raises StarterGone when the starter cannot take the job."""
-    global _starter
+def launch(argv: list[str], log: Path, cwd: Path = ROOT) -> Job | subprocess.Popen:
+    """Start `python -m core.train <argv>`, forked from the warm starter with this process's environment
+    where it can be, else as a fresh process; returns at once, the job's output going to `log`."""
+    command = [sys.executable, "-m", "core.train", *argv]
     env = dict(os.environ)
+    if not FORKS:
+        return _fresh(command, log, cwd, env)
     with _lock:
-        if _starter is not None:
-            _starter.read()
-            if _starter.gone or _starter.key != _env_key(env):
-                if not _starter.gone:
-                    _starter.close()
-                _starter = None
-        if _starter is None:
-            _starter = Starter(env)
-        return Job(_starter, _starter.ask(argv, log, cwd, env))
+        starter = _current(env)
+        return Job(starter, starter.ask(command, log, cwd, env))

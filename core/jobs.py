@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -74,7 +74,7 @@ def reap(store: RunStore) -> None:
     for run_id, proc in list(_children.items()):
         if proc.poll() is None:
             continue
-        del _children[run_id]
+        _children.pop(run_id, None)  # another page's rerun may have reaped it meanwhile
         try:
             run = store.open(run_id)
         except RunError:
@@ -149,11 +149,9 @@ def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
     # which jobs once got so as to leave the cores to the page, trained 9-26 % slower unwatched and 16-33 %
     # slower watched (docs/BENCHMARKS.md, issue 25).
     with open(run.log_path, "ab") as log:
-        # one process: forked from the warm starter (core/starter.py), which has done torch's imports
-        if processes == 1:
-            with suppress(forks.StarterGone):
-                _children[run.id] = forks.launch(args[3:], run.log_path)
-                return
+        if processes == 1:  # forked from the warm starter (core/forks.py), which has done torch's imports
+            _children[run.id] = forks.launch(args[3:], run.log_path)
+            return
         _children[run.id] = subprocess.Popen(
             args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )

@@ -1,35 +1,42 @@
-"""`python -m core.starter`: the app's warm starter for training jobs. It imports the engine once and
+"""`python -m core.starter`: the app's warm starter for training jobs (Linux). It imports the engine once and
 forks each job from itself, so a job skips the ~4 s a fresh `python -m core.train` spends importing torch
 and torch._dynamo (which the first optimizer imports); see docs/TRAINING_JOBS.md and docs/BENCHMARKS.md.
 The server's end is core/forks.py.
 
-It never runs a tensor op, so a forked job starts with no OpenMP pool and no CUDA context, as a fresh
-process would. JSON lines: the server writes {"id", "argv", "log", "cwd", "env"} to its stdin; it answers
-{"id", "pid"} once that job is forked and {"id", "exit"} when it ends (the code as `Popen.returncode`).
-At EOF (the server gone, or a new starter replacing this one) it takes no more jobs and exits once its
-jobs have ended; they train on either way, as a `python -m core.train` child of a gone server does.
+It never runs a tensor op or asks about CUDA, so a forked job starts with no OpenMP pool and no CUDA state,
+as a fresh process would. JSON lines: the server writes {"id", "argv", "log", "cwd", "env"} to its stdin;
+it answers on the pipe whose fd is its argument {"id", "pid", "started"} once that job is forked (or {"id",
+"error"} when it could not fork), and {"id", "exit"} when the job ends (the code as `Popen.returncode`); a
+library that prints writes to the server's terminal, not to that pipe. At EOF (the server gone, or a new
+starter replacing this one) it takes no more jobs and exits once its jobs have ended; they train on.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import sys
-import traceback
+
+# Ctrl-C in the server's terminal reaches this process too: the server's exit (EOF) ends it instead
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+import select  # noqa: E402
+import traceback  # noqa: E402
 
 # what every job would import: the engine, and torch._dynamo, which the first optimizer imports
-import torch._dynamo  # noqa: F401
+import torch._dynamo  # noqa: E402, F401
 
-from . import train
+from . import train  # noqa: E402
+from .runs import process_started  # noqa: E402
 
 REAP_EVERY = 0.2  # s: how soon the server hears that a job ended
+REPLIES = int(sys.argv[1]) if __name__ == "__main__" else -1  # the server's pipe for answers
 
 
 def _job(request: dict) -> int:
-    """In the forked child: become `python -m core.train <argv>`, writing to the run's log. The server's
-    pipes were stdin and stdout: the dup2 calls close them."""
+    """In the forked child: become `python -m core.train <argv>`, writing to the run's log."""
+    os.close(REPLIES)
     log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -46,9 +53,6 @@ def _job(request: dict) -> int:
         return train.main(request["argv"])
     except SystemExit as e:  # argparse's refusals
         return e.code if isinstance(e.code, int) else int(e.code is not None)
-    except BaseException:
-        traceback.print_exc()
-        return 1
 
 
 def _fork(request: dict) -> int:
@@ -57,6 +61,8 @@ def _fork(request: dict) -> int:
         code = 1
         try:
             code = _job(request)
+        except BaseException:  # to the run's log once it is stdout, else to the server's terminal
+            traceback.print_exc()
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -65,17 +71,15 @@ def _fork(request: dict) -> int:
 
 
 def serve() -> None:
-    """Answer the server's requests (stdin) on stdout until it closes stdin, then stay until the jobs
-    forked here have ended, so that their exit codes still reach a server that is there to read them."""
-    inp, out = sys.stdin.fileno(), sys.stdout.fileno()
-    # Ctrl-C in the server's terminal reaches this process too: the server's exit (EOF) ends it instead
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Answer the server's requests (stdin) until it closes stdin, then stay until the jobs forked here have
+    ended, so that their exit codes still reach a server that is there to read them."""
+    inp = sys.stdin.fileno()
     ours: dict[int, int] = {}  # pid → request id
     pending, taking = b"", True
 
     def say(message: dict) -> None:
         try:
-            os.write(out, (json.dumps(message) + "\n").encode())
+            os.write(REPLIES, (json.dumps(message) + "\n").encode())
         except BrokenPipeError:  # the server is gone: nobody to tell
             pass
 
@@ -91,9 +95,13 @@ def serve() -> None:
         taking = bool(chunk)
         *lines, pending = (pending + chunk).split(b"\n")
         for request in map(json.loads, lines):
-            pid = _fork(request)
+            try:
+                pid = _fork(request)
+            except OSError as e:  # no memory or process slots left: the server starts a fresh process
+                say({"id": request["id"], "error": str(e)})
+                continue
             ours[pid] = request["id"]
-            say({"id": request["id"], "pid": pid})
+            say({"id": request["id"], "pid": pid, "started": process_started(pid)})
 
 
 if __name__ == "__main__":

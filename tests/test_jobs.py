@@ -23,7 +23,8 @@ LONG = dict(
 def test_a_job_trains_in_its_own_process_and_completes(tmp_path):
     store = RunStore(tmp_path)
     run = jobs.start(make_config(**{**LONG, "batch_size": 64, "epochs": 1}), store)
-    # the environment a terminal run would have: no OpenMP waiting policy added (issue 25: PASSIVE was slower)
+    # the environment a terminal run would have: no OpenMP waiting policy added (issue 25: PASSIVE, slower).
+    # A forked job's /proc environ is its starter's, the one OpenMP read when the starter imported torch.
     path = Path(f"/proc/{jobs._children[run.id].pid}/environ")
     wait_for(lambda: len(path.read_bytes()) > 1)  # empty while the new process is still being set up
     environ = path.read_bytes().split(b"\0")
