@@ -46,6 +46,19 @@ def first_step(runs: Path) -> bool:
     return False
 
 
+def until_first_step(proc, runs: Path, t0: float, what: str) -> float:
+    """Seconds from `t0` to the first step event under `runs`; the process is killed after."""
+    try:
+        while proc.poll() is None:
+            if first_step(runs):
+                return time.perf_counter() - t0
+            time.sleep(0.01)
+        raise SystemExit(f"{what} ended (exit {proc.returncode}) before its first step")
+    finally:
+        proc.kill()
+        proc.wait(30)
+
+
 def terminal(data_dir: Path) -> float:
     """Seconds from launching `python -m core.train` to its first step event."""
     with tempfile.TemporaryDirectory() as runs:
@@ -56,15 +69,7 @@ def terminal(data_dir: Path) -> float:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
-        try:
-            while proc.poll() is None:
-                if first_step(Path(runs)):
-                    return time.perf_counter() - t0
-                time.sleep(0.01)
-            raise SystemExit(f"the terminal run ended (exit {proc.returncode}) before its first step")
-        finally:
-            proc.kill()
-            proc.wait()
+        return until_first_step(proc, Path(runs), t0, "the terminal run")
 
 
 def app(data_dir: Path) -> float:
@@ -73,16 +78,7 @@ def app(data_dir: Path) -> float:
     with tempfile.TemporaryDirectory() as runs:
         t0 = time.perf_counter()
         run = jobs.start(make_config(**DEMO), RunStore(runs))
-        proc = jobs._children[run.id]
-        try:
-            while proc.poll() is None:
-                if first_step(Path(runs)):
-                    return time.perf_counter() - t0
-                time.sleep(0.01)
-            raise SystemExit(f"the app's job ended (exit {proc.returncode}) before its first step")
-        finally:
-            proc.kill()
-            proc.wait(30)
+        return until_first_step(jobs._children[run.id], Path(runs), t0, "the app's job")
 
 
 def main() -> None:

@@ -33,7 +33,10 @@ def _env_key(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not k.startswith(PER_CALL)}
 
 
-def _fresh(command: list[str], log: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+def fresh(
+    command: list[str], log: Path, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`command` as a process of its own, its output appended to `log`."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
@@ -78,7 +81,7 @@ class Starter:
 
     def _start_fresh(self, job: int) -> None:
         if job not in self._fresh:
-            self._fresh[job] = _fresh(*self._asked[job])
+            self._fresh[job] = fresh(*self._asked[job])
 
     def _listen(self, replies: int) -> None:
         with open(replies, "rb") as answers:
@@ -190,7 +193,10 @@ def launch(argv: list[str], log: Path, cwd: Path = ROOT) -> Job | subprocess.Pop
     command = [sys.executable, "-m", "core.train", *argv]
     env = dict(os.environ)
     if not FORKS:
-        return _fresh(command, log, cwd, env)
+        return fresh(command, log, cwd, env)
+    open(
+        log, "ab"
+    ).close()  # a log that cannot be written fails here, in the caller, as a fresh process's would
     with _lock:
         starter = _current(env)
         return Job(starter, starter.ask(command, log, cwd, env))

@@ -148,13 +148,10 @@ def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
     # threads then wait as libgomp does by default (spin briefly, then sleep). OMP_WAIT_POLICY=PASSIVE,
     # which jobs once got so as to leave the cores to the page, trained 9-26 % slower unwatched and 16-33 %
     # slower watched (docs/BENCHMARKS.md, issue 25).
-    with open(run.log_path, "ab") as log:
-        if processes == 1:  # forked from the warm starter (core/forks.py), which has done torch's imports
-            _children[run.id] = forks.launch(args[3:], run.log_path)
-            return
-        _children[run.id] = subprocess.Popen(
-            args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+    if processes == 1:  # forked from the warm starter (core/forks.py), which has done torch's imports
+        _children[run.id] = forks.launch(args[3:], run.log_path)
+    else:
+        _children[run.id] = forks.fresh(args, run.log_path)
 
 
 def warm() -> None:
