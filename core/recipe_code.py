@@ -28,7 +28,7 @@ from .batches import CHUNK_IMAGES
 from .catalogs import translations
 from .config import TrainConfig
 from .console import ACCURACY_LINE, CLASS_LINE, FINISHED, IMAGES_PER_LINE, LOSS_LINE, TUTORIAL_BATCH_SIZE
-from .data import IMAGE_SIZE, SYNTHETIC_CLASSES, augment, make_synthetic, shapes
+from .data import IMAGE_SIZE, SYNTHETIC_CLASSES, augment, class_mask, make_synthetic, shapes
 from .devices import SMALL_BATCH
 from .layers import net_code, parse
 from .messages import N_
@@ -83,6 +83,7 @@ ENGINE_COMMENTS = (
     N_("dirac init: the group starts close to passing its input through"),
     N_("2×2 patches → 12 eigen-directions, ± each"),
     N_("at least 0.35 away per channel"),
+    N_("only the shape of each image's own class is drawn"),
 )
 
 
@@ -594,6 +595,7 @@ def _make_shapes() -> str:
         [
             f"IMAGE_SIZE = {IMAGE_SIZE}\n{classes}",
             _source(shapes),
+            _source(class_mask),
             "\n".join(
                 [
                     f"def make_shapes(n_train={n_train}, n_test={n_test}, seed={seed}):",

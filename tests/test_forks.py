@@ -131,6 +131,7 @@ def test_a_library_printing_in_the_starter_does_not_garble_its_answers(tmp_path,
     assert jobs._children[run.id].wait(10) == 0
 
 
+@pytest.mark.slow
 def test_the_starters_imports_leave_a_forked_child_free_to_use_cuda():
     # CUDA refuses a child forked after its parent touched CUDA; the starter must never have
     code = (

@@ -193,14 +193,28 @@ def in_process(capsys):
     return run
 
 
-def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path, in_process, monkeypatch):
-    listed = _cli("list")
+def _assert_lists_every_exercise(listed: SimpleNamespace | subprocess.CompletedProcess) -> None:
     assert listed.returncode == 0
     lines = listed.stdout.splitlines()
     assert len(lines) == len(EXERCISES)
     ident, chapter, kind = lines[0].split()[:3]
     assert (ident, chapter, kind) == (EXERCISES[0].id, "1", EXERCISES[0].kind)
 
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.mark.slow
+def test_python_m_core_practice_lists_in_both_languages():
+    """The command as a learner types it, in a fresh interpreter (the other tests call its `main`)."""
+    _assert_lists_every_exercise(_cli("list"))
+    chinese = _cli("--lang", "zh", "list")
+    assert chinese.returncode == 0 and _has_chinese(chinese.stdout)
+
+
+def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path, in_process, monkeypatch):
+    _assert_lists_every_exercise(in_process("list"))
     right = in_process("check", "net-fc1-in", "400")
     assert right.returncode == 0 and "400 is right" in right.stdout
     wrong = in_process("check", "net-fc1-in", "1600")
@@ -219,13 +233,12 @@ def test_the_command_line_lists_checks_and_exits_0_1_2(tmp_path, in_process, mon
 
 
 def test_the_command_line_speaks_chinese(in_process):
-    listed = _cli("--lang", "zh", "list")
-    assert listed.returncode == 0
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in listed.stdout)
+    listed = in_process("--lang", "zh", "list")
+    assert listed.returncode == 0 and _has_chinese(listed.stdout)
     wrong = in_process("check", "net-fc1-in", "1600", "--lang", "zh")
     assert wrong.returncode == 1
     english = in_process("check", "net-fc1-in", "1600").stdout
-    assert wrong.stdout != english and any("\u4e00" <= ch <= "\u9fff" for ch in wrong.stdout)
+    assert wrong.stdout != english and _has_chinese(wrong.stdout)
 
 
 @pytest.mark.slow
