@@ -40,6 +40,12 @@ def small_data():
     return make_synthetic(1000, 200, seed=1)
 
 
+@pytest.fixture(scope="session")
+def demo_set():
+    """make_synthetic's full demo set as the engine draws it (read only: tests compare against it)."""
+    return make_synthetic()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _data_dir_outside_the_checkout(tmp_path_factory):
     """Tests that name no data folder keep their caches (the demo set's is 18 MB) in one folder of the

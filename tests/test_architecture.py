@@ -6,6 +6,7 @@ itself, so the map and the code cannot drift apart: a new module needs its line 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import subprocess
 import sys
@@ -40,9 +41,15 @@ def documented_layers(root: Path) -> dict[str, tuple[int, int]]:
     return layers
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """Each file parsed once per test session (the checks below read every module)."""
+    return ast.parse(path.read_text())
+
+
 def has_code(path: Path) -> bool:
     """More than a docstring (core/__init__.py has only its docstring: nothing to import)."""
-    body = ast.parse(path.read_text()).body
+    body = parsed(path).body
     docstring = body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
     return len(body) > (1 if docstring else 0)
 
@@ -58,7 +65,7 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
     """The project modules `path` imports anywhere in it (top level, in functions, under TYPE_CHECKING)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -76,6 +83,7 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
+@functools.cache
 def graph(root: Path) -> dict[str, set[str]]:
     modules = source_modules(root)
     return {name: imports(name, path, set(modules)) for name, path in modules.items()}
@@ -137,7 +145,7 @@ def wrong_arrows(arrows: dict[str, set[str]], layers: dict[str, tuple[int, int]]
 def streamlit_in_core(root: Path) -> list[str]:
     bad = []
     for path in sorted((root / "core").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(parsed(path)):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             bad += [f"{path.name}: {n}" for n in names if n.split(".")[0].startswith("streamlit")]

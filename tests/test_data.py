@@ -39,8 +39,8 @@ def test_synthetic_classes_differ_in_shape_not_just_noise():
     assert per_class.std(0).mean() > 0.05
 
 
-def test_the_demo_set_is_drawn_once_per_data_folder_and_read_back_after(tmp_path):
-    fresh = make_synthetic()
+def test_the_demo_set_is_drawn_once_per_data_folder_and_read_back_after(tmp_path, demo_set):
+    fresh = demo_set
     first = load_dataset("synthetic", tmp_path)
     (cache,) = (tmp_path / "cache").glob("synthetic-*.pt")
     assert all(
@@ -76,14 +76,14 @@ def test_a_demo_set_drawn_by_older_code_is_removed_once_a_new_one_is_saved(tmp_p
     assert kept != old and not old.exists()
 
 
-def test_the_demo_set_needs_no_writable_cache(tmp_path):
+def test_the_demo_set_needs_no_writable_cache(tmp_path, demo_set):
     (tmp_path / "cache").write_text("a file where the cache folder would be")
     ds = load_dataset("synthetic", tmp_path)
-    assert torch.equal(ds.test_x, make_synthetic().test_x)
+    assert torch.equal(ds.test_x, demo_set.test_x)
     assert (tmp_path / "cache").read_text() == "a file where the cache folder would be"
 
 
-def test_without_its_source_the_demo_set_is_drawn_and_not_cached(tmp_path, monkeypatch):
+def test_without_its_source_the_demo_set_is_drawn_and_not_cached(tmp_path, monkeypatch, demo_set):
     """An install without .py files (a frozen app): no digest of the drawing code, so no cache is trusted."""
 
     def no_source(obj):
@@ -95,7 +95,7 @@ def test_without_its_source_the_demo_set_is_drawn_and_not_cached(tmp_path, monke
         ds = load_dataset("synthetic", tmp_path)
     finally:
         core.data._synthetic_fingerprint.cache_clear()
-    assert torch.equal(ds.train_x, make_synthetic().train_x) and not (tmp_path / "cache").exists()
+    assert torch.equal(ds.train_x, demo_set.train_x) and not (tmp_path / "cache").exists()
 
 
 def test_to_model_input_applies_the_seeds_normalisation_and_grayscale():
