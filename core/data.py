@@ -488,8 +488,7 @@ def shapes(labels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     for k in labels.unique().tolist():
         # only the shape of each image's own class is drawn
         at = (labels == k).nonzero().squeeze(1)
-        drawn = class_mask(k, xx, yy, cx[at], cy[at], r[at], period[at], phase[at])
-        mask[at, 0] = drawn.expand(len(at), IMAGE_SIZE, IMAGE_SIZE)
+        mask[at, 0] = class_mask(k, xx, yy, cx[at], cy[at], r[at], period[at], phase[at])
     fg = torch.rand(n, 3, 1, 1, generator=g)
     bg = (fg + 0.35 + 0.3 * torch.rand(n, 3, 1, 1, generator=g)) % 1.0  # at least 0.35 away per channel
     img = torch.where(mask, fg, bg) + 0.06 * torch.randn(n, 3, IMAGE_SIZE, IMAGE_SIZE, generator=g)
@@ -506,8 +505,8 @@ def class_mask(
     period: torch.Tensor,
     phase: torch.Tensor,
 ) -> torch.Tensor:
-    """Where class k's shape is, for images centred at (cx, cy) with radius r (each m×1×1): m×H×W (1×H×W
-    for the stripes, which do not depend on the centre)."""
+    """Where class k's shape is in m images (True inside it), m×H×W: each image has its own centre (cx, cy),
+    radius r, and stripe period and phase (each m×1×1)."""
     dx, dy = xx - cx, yy - cy
     dist = (dx**2 + dy**2).sqrt()
     wave = lambda t: torch.sin(t * 6.2832 / period + phase) > 0

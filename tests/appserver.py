@@ -76,7 +76,10 @@ def chromium_path() -> str | None:
 
 
 def wait_rendered(page):
+    """The page's title is drawn and its script has finished (Streamlit's status widget shows only after half
+    a second of running, so its absence alone does not say that the run is over)."""
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000)
     page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
 
 

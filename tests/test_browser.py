@@ -68,7 +68,8 @@ def test_train_watch_leave_come_back_and_stop(page, app_server):
     expect(page.get_by_label("Epochs", exact=True)).to_have_value("40")  # the form kept what was typed
     wait_for_more_steps(page, plotted_steps(page))
 
-    page.get_by_role("button", name="Stop").click()
+    # the app's button: Streamlit's own status widget has a "Stop" too while a run lasts
+    page.get_by_role("button", name="⏹ Stop").click()
     expect(header).to_contain_text("stopped", timeout=15_000)
     page.wait_for_function(
         "() => { const t = document.querySelector('[data-testid=\"stDataFrame\"]');"
@@ -100,7 +101,8 @@ def test_tensor_playground_matmul(page, app_server):
     expect(page.get_by_text("result = a @ b")).to_be_visible(timeout=15_000)
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p =>
-        p.data && p.data[0].type === 'heatmap' && p.data[0].z.length === 2 && p.data[0].z[0].length === 2)""",
+        p.data && p.data.length && p.data[0].type === 'heatmap' && p.data[0].z.length === 2
+        && p.data[0].z[0].length === 2)""",
         timeout=15_000,
     )
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -140,7 +142,7 @@ def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path, copy_train
     page.mouse.up()
     expect(page.get_by_text("what the model sees (32×32)")).to_be_visible(timeout=30_000)
     page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p => p.data &&"
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(p => p.data && p.data.length &&"
         " p.data[0].type === 'bar' && p.data[0].x.length === 5)",
         timeout=15_000,
     )
@@ -159,8 +161,8 @@ def test_classify_a_drawing_and_an_upload(page, app_server, tmp_path, copy_train
         page.get_by_text("notes.png cannot be read: it is not an image in a supported format")
     ).to_be_visible(timeout=30_000)
     page.wait_for_function(
-        "() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(p => p.data &&"
-        " p.data[0].type === 'bar').length >= 2",
+        "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        ".filter(p => p.data && p.data.length && p.data[0].type === 'bar').length >= 2",
         timeout=15_000,
     )
     assert page.locator('[data-testid="stException"]').count() == 0

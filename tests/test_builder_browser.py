@@ -42,7 +42,9 @@ def test_build_break_fix_train_and_see_it_on_the_board(page, app_server):
         field = page.locator(f".st-key-{key} input")
         field.fill(value)
         field.press("Enter")
-    expect(page.locator('[data-testid="stCode"]').filter(has_text="--model custom")).to_have_count(1)
+    command = page.locator('[data-testid="stCode"]').filter(has_text="--model custom")
+    typed = command.filter(has_text="--batch-size 32").filter(has_text=re.compile(r"--epochs 1\b"))
+    expect(typed).to_have_count(1)
     start.click()
     header = page.locator('[data-testid="stMarkdownContainer"] h4').first
     expect(header).to_contain_text("已完成", timeout=240_000)

@@ -481,7 +481,8 @@ def test_the_open_page_notices_a_failed_run_resumed_from_a_terminal(page, app_se
     header = page.locator('[data-testid="stMarkdownContainer"] h4').first
     expect(header).to_contain_text("failed", timeout=60_000)
     expect(page.get_by_role("button", name="Resume run")).to_have_count(1, timeout=15_000)
-    time.sleep(2)  # the page has settled: only its watcher's timer runs
+    # the page has settled: only its watcher's timer runs
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=30_000)
     proc = subprocess.Popen(
         [sys.executable, "-m", "core.train", "--resume", run.id, "--runs-dir", str(store.root), "--quiet"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -216,6 +216,8 @@ def set_hidden(page, hidden: bool) -> None:
 def test_a_hidden_tab_stops_polling_and_catches_up_when_shown(page, app_server, live_job):
     watch(page, app_server["url"], live_job)
     set_hidden(page, True)
+    # redrawn as hidden: its header offers a refresh by hand instead of the timer
+    page.get_by_role("button", name="↻ Refresh now").wait_for(timeout=15_000)
     # the progress line changes every second while the page polls: once hidden it stops changing (a page
     # that keeps polling never stays the same for 2.5 s)
     frozen, since, deadline = page.evaluate(PROGRESS), time.monotonic(), time.monotonic() + 30

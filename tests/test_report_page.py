@@ -121,6 +121,12 @@ def test_clicking_a_confusion_cell_shows_that_pairs_images(page, app_server, cop
     page.goto(f"{app_server['url']}/report?lang=en")
     chart = page.locator(".js-plotly-plot").filter(has=page.locator(".heatmaplayer"))
     chart.wait_for(timeout=120_000)
+    # Streamlit draws the figure first and then again with selection clicks on: a click before is lost
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].some(gd => gd._fullLayout
+            && gd.querySelector('.heatmaplayer') && gd._fullLayout.clickmode === 'event+select')""",
+        timeout=30_000,
+    )
     cell = chart.evaluate(
         """(gd, [t, p]) => {
             const box = gd.getBoundingClientRect(), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
