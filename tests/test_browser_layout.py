@@ -28,11 +28,12 @@ def sized(browser):
         context.close()
 
 
-# the label boxes of the plotly chart that shows `text`, once it has any
-ANNOTATION_BOXES = """(text) => {
+# the labels (text and box) of the plotly chart that shows `text`, once it has any
+ANNOTATIONS = """(text) => {
     const chart = [...document.querySelectorAll('.js-plotly-plot')].find(p => p.textContent.includes(text));
-    const boxes = chart ? [...chart.querySelectorAll('.annotation')].map(a => a.getBoundingClientRect()) : [];
-    return boxes.length ? boxes.map(b => ({x: b.x, y: b.y, width: b.width, height: b.height})) : null; }"""
+    const notes = chart ? [...chart.querySelectorAll('.annotation')] : [];
+    return notes.length ? notes.map(a => { const b = a.getBoundingClientRect();
+        return {text: a.textContent, x: b.x, y: b.y, width: b.width, height: b.height}; }) : null; }"""
 
 
 def test_homes_chapter_cards_stack_in_the_tutorials_order_at_400_px(sized, app_server):
@@ -61,7 +62,10 @@ def test_the_live_views_readings_and_reference_labels_fit_at_1024_px(sized, app_
     assert page.evaluate(CUT, '[data-testid="stMetricLabel"] *') == []
     # the accuracy chart's labels: chance (10 %) and the best earlier run, none over another (read in one
     # go: a rerun can take the chart away between two reads)
-    boxes = page.wait_for_function(ANNOTATION_BOXES, arg="随机猜测水平", timeout=30_000).json_value()
+    boxes = page.wait_for_function(ANNOTATIONS, arg="随机猜测水平", timeout=30_000).json_value()
+    # both lines are named (lines closer than the label's height share one label)
+    names = "".join(b["text"] for b in boxes)
+    assert "随机猜测水平" in names and "此前最好的训练记录" in names, boxes
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             apart = (

@@ -40,17 +40,15 @@ def test_synthetic_classes_differ_in_shape_not_just_noise():
 
 
 def test_the_demo_set_is_drawn_once_per_data_folder_and_read_back_after(tmp_path, demo_set):
-    fresh = demo_set
     first = load_dataset("synthetic", tmp_path)
     (cache,) = (tmp_path / "cache").glob("synthetic-*.pt")
-    assert all(
-        torch.equal(getattr(first, k), getattr(fresh, k)) for k in ("train_x", "train_y", "test_x", "test_y")
-    )
+    keys = ("train_x", "train_y", "test_x", "test_y")
+    assert all(torch.equal(getattr(first, k), getattr(demo_set, k)) for k in keys)
     # what the cache holds is what the next run trains on: a pixel changed in the file shows up
     held = torch.load(cache, weights_only=True)
     held["train_x"][0, 0, 0, 0] ^= 0xFF
     torch.save(held, cache)
-    assert load_dataset("synthetic", tmp_path).train_x[0, 0, 0, 0] == fresh.train_x[0, 0, 0, 0] ^ 0xFF
+    assert load_dataset("synthetic", tmp_path).train_x[0, 0, 0, 0] == demo_set.train_x[0, 0, 0, 0] ^ 0xFF
     # a damaged or foreign file is drawn again and replaced, never trained on
     foreign = {
         "junk": b"not a tensor file",
@@ -63,8 +61,8 @@ def test_the_demo_set_is_drawn_once_per_data_folder_and_read_back_after(tmp_path
         else:
             torch.save(content, cache)
         again = load_dataset("synthetic", tmp_path)
-        assert torch.equal(again.train_x, fresh.train_x) and torch.equal(again.test_y, fresh.test_y)
-        assert torch.equal(torch.load(cache, weights_only=True)["test_y"], fresh.test_y)
+        assert torch.equal(again.train_x, demo_set.train_x) and torch.equal(again.test_y, demo_set.test_y)
+        assert torch.equal(torch.load(cache, weights_only=True)["test_y"], demo_set.test_y)
 
 
 def test_a_demo_set_drawn_by_older_code_is_removed_once_a_new_one_is_saved(tmp_path):

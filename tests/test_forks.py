@@ -60,6 +60,8 @@ def test_jobs_fork_from_one_starter_each_with_the_callers_data_folder(tmp_path, 
 def test_an_import_time_variable_gets_a_new_starter_and_the_old_ones_job_trains_on(tmp_path, monkeypatch):
     store = RunStore(tmp_path)
     first = jobs.start(make_config(**LONG), store)
+    # its handle, kept: the next start reaps (and forgets) the jobs that have ended
+    first_job = jobs._children[first.id]
     old = parent(training(first))
     # read when torch is imported, so only a starter started with it can give it to a job
     monkeypatch.setenv("OMP_DISPLAY_ENV", "FALSE")
@@ -69,7 +71,7 @@ def test_an_import_time_variable_gets_a_new_starter_and_the_old_ones_job_trains_
     assert parent(new) != old
     assert b"OMP_DISPLAY_ENV=FALSE" in environ(new)
     stop(second)
-    assert jobs._children[first.id].wait(10) == 0 and jobs._children[second.id].wait(10) == 0
+    assert first_job.wait(10) == 0 and jobs._children[second.id].wait(10) == 0
 
 
 @pytest.mark.slow
