@@ -187,16 +187,14 @@ def warm() -> None:
             _current(dict(os.environ))
 
 
-def launch(argv: list[str], log: Path, cwd: Path = ROOT) -> Job | subprocess.Popen:
-    """Start `python -m core.train <argv>`, forked from the warm starter with this process's environment
-    where it can be, else as a fresh process; returns at once, the job's output going to `log`."""
-    command = [sys.executable, "-m", "core.train", *argv]
+def launch(command: list[str], log: Path, cwd: Path = ROOT) -> Job | subprocess.Popen:
+    """Start `command` (`python -m core.train ...`), forked from the warm starter with this process's
+    environment where it can be, else as a fresh process; returns at once, the job's output going to `log`."""
     env = dict(os.environ)
     if not FORKS:
         return fresh(command, log, cwd, env)
-    open(
-        log, "ab"
-    ).close()  # a log that cannot be written fails here, in the caller, as a fresh process's would
+    # a log that cannot be written fails here, in the caller, as a fresh process's would
+    open(log, "ab").close()
     with _lock:
         starter = _current(env)
         return Job(starter, starter.ask(command, log, cwd, env))

@@ -149,7 +149,7 @@ def _spawn(run: Run, store: RunStore, processes: int = 1) -> None:
     # which jobs once got so as to leave the cores to the page, trained 9-26 % slower unwatched and 16-33 %
     # slower watched (docs/BENCHMARKS.md, issue 25).
     if processes == 1:  # forked from the warm starter (core/forks.py), which has done torch's imports
-        _children[run.id] = forks.launch(args[3:], run.log_path)
+        _children[run.id] = forks.launch(args, run.log_path)
     else:
         _children[run.id] = forks.fresh(args, run.log_path)
 
