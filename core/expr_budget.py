@@ -3,7 +3,8 @@
 Every operation (calls, operators, indexing, advanced indexing) is first run on the `meta` device (shapes
 only, no memory) and refused if its result would exceed MAX_ELEMENTS, if the evaluation's new tensors
 together would exceed MAX_BYTES, or its estimated work MAX_WORK; between operations the evaluation stops
-once it has run its seconds. Views and in-place results cost no memory.
+once it has run its seconds. Views and in-place results cost no memory. Arithmetic on 0-d tensors and
+numbers (one element in, one out) is charged after it runs instead: nothing there needs sizing first.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -27,6 +28,8 @@ SKIP_META = {"numpy", "tolist", "item", "data_ptr", "from_numpy", "allclose", "e
 MATMULS = {"matmul", "mm", "bmm", "@", "dot"}  # work: result × inner size
 SORTS = {"sort", "topk"}
 FACTORIES = {"empty", "zeros", "ones", "rand", "randn", "randint", "arange", "linspace", "eye", "full"}
+# arithmetic whose result is 0-d when every operand is a 0-d tensor or a number: nothing to size beforehand
+SCALAR_ARITHMETIC = {"+", "-", "*", "/", "//", "%", "**"}
 
 
 @functools.cache
@@ -59,6 +62,15 @@ def _numel(x: Any) -> int:
     return sum(t.numel() for t in _tensors(x))
 
 
+def _scalars(args: list[Any]) -> bool:
+    """0-d tensors and numbers only, at least one tensor: what f(x, y) of the descent chart computes with."""
+    tensors = _tensors(args)
+    return bool(tensors) and all(
+        isinstance(a, (bool, int, float, complex)) or (isinstance(a, torch.Tensor) and a.dim() == 0)
+        for a in args
+    )
+
+
 def _work(fn_name: str, args: list[Any], result: Any) -> int:
     """A rough count of element operations: what bounds an operation's time once its sizes are bounded."""
     inputs, out = _numel(args), _numel(result)
@@ -72,8 +84,9 @@ def _work(fn_name: str, args: list[Any], result: Any) -> int:
 
 class Budget:
     """One evaluation's allowance: elements per result, new bytes and element operations in all, and a
-    deadline checked before each operation. Every operation is run on the meta device first (sizes only)
-    and charged; what would exceed a cap is refused before it allocates or runs."""
+    deadline checked before each operation. Every operation is run on the meta device first (sizes only;
+    arithmetic on 0-d tensors is sized after it runs) and charged; what would exceed a cap is refused
+    before it allocates or runs."""
 
     def __init__(self, max_elements: int = MAX_ELEMENTS):
         self.max_elements = max_elements
@@ -118,7 +131,7 @@ class Budget:
         fn: Callable,
         args: list[Any],
         kwargs: dict[str, Any],
-        names: list[str],
+        names: Sequence[str],
         out: torch.Tensor | None = None,
         meta: Callable | None = None,
     ) -> Any:
@@ -138,6 +151,17 @@ class Budget:
                 count=args[0].numel(),
                 limit=MAX_LIST,
             )
+        if fn_name in SCALAR_ARITHMETIC and not kwargs and out is None and _scalars(args):
+            # one element in, one out: run it, then charge what it made (a dry run on the meta device
+            # tripled the cost of each step of the descent chart, which evaluates f(x, y) once per step)
+            try:
+                result = fn(*args)
+            except TORCH_ERRORS as e:
+                # refused: a dry run's message comes first, as it would have without this shortcut
+                self.meta_run(fn_name, fn, args, kwargs, names, meta)
+                raise explain(fn_name, args, names, e) from None
+            self.charge(fn_name, result.numel() * result.element_size(), _work(fn_name, args, result))
+            return result
         if fn_name not in SKIP_META:
             result = self.meta_run(fn_name, fn, args, kwargs, names, meta)
             if out is not None:
@@ -167,7 +191,7 @@ class Budget:
         fn: Callable,
         args: list[Any],
         kwargs: dict[str, Any],
-        names: list[str],
+        names: Sequence[str],
         meta: Callable | None,
     ) -> Any:
         """The result's shapes, from the meta device or from `meta` (which gets the real arguments)."""

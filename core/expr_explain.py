@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -181,7 +182,7 @@ def _item_of_many(fn_name: str, tensors: Tensors, text: str) -> ExprError | None
 RULES = (_in_place_dtype, _mixed_dtypes, _matmul_shapes, _broadcast, _view_size, _item_of_many)
 
 
-def explain(fn_name: str, args: list[Any], names: list[str], error: Exception) -> ExprError:
+def explain(fn_name: str, args: list[Any], names: Sequence[str], error: Exception) -> ExprError:
     """torch's error as a plain sentence: the first rule that recognises a common mistake says it with the
     learner's names and the shape rule; anything else is torch's first line."""
     tensors = [(n, a) for n, a in zip(names, args) if isinstance(a, torch.Tensor)]

@@ -403,3 +403,37 @@ def test_an_unknown_name_lists_only_tensors(names):
 
 def test_names_in_lists_what_an_expression_reads():
     assert names_in("torch.cat([a, b_np]) @ a.T") == {"torch", "a", "b_np"} and names_in("a +") == set()
+
+
+@pytest.mark.parametrize("symbol", ["+", "-", "*", "/", "//", "%", "**"])
+def test_arithmetic_on_0d_tensors_is_charged_as_its_meta_run_would_charge_it(symbol, monkeypatch):
+    """Such arithmetic runs without a dry run on the meta device (the descent chart does it thousands of
+    times): the same result, the same bytes and work charged, and the same message when torch refuses."""
+    from core import expr_budget
+    from core.expr import BIN_OPS, SYMBOLS
+
+    op = BIN_OPS[next(k for k, v in SYMBOLS.items() if v == symbol)]
+    w = torch.tensor(1.5, requires_grad=True)
+    cases = [[w, 2], [3, torch.tensor(4.0)], [torch.tensor(7), torch.tensor(2)], [torch.tensor(True), 2.5]]
+    cases += [[torch.tensor(2), -1], [torch.tensor(1 + 2j), torch.tensor(0.5)]]
+
+    def run(args, scalar_arithmetic):
+        """(result or torch's refusal explained, bytes, work) with the fast path on or off."""
+        monkeypatch.setattr(expr_budget, "SCALAR_ARITHMETIC", scalar_arithmetic)
+        budget = expr_budget.Budget()
+        try:
+            return budget.run(symbol, op, args, {}, ["p", "q"]), budget.bytes, budget.work
+        except ExprError as e:
+            return str(e), budget.bytes, budget.work
+
+    for args in cases:
+        (fast, *fast_charged), (dry, *dry_charged) = run(args, {symbol}), run(args, set())
+        if isinstance(dry, str):  # refused: the evaluation ends with this message, whatever it was charged
+            assert fast == dry, args
+        else:
+            assert fast_charged == dry_charged, args
+            assert fast.shape == () and fast.dtype == dry.dtype and torch.equal(fast.detach(), dry.detach())
+            assert fast.requires_grad == dry.requires_grad and fast_charged != [0, 0], args
+    # an operand of one element that is not 0-d is sized on the meta device as before
+    monkeypatch.setattr(expr_budget, "SCALAR_ARITHMETIC", {symbol})
+    assert not expr_budget._scalars([torch.ones(1, 1), 3]) and expr_budget._scalars([w, 3])
