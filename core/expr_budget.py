@@ -66,8 +66,7 @@ def _scalars(args: list[Any]) -> bool:
     """0-d tensors and numbers only, at least one tensor: what f(x, y) of the descent chart computes with."""
     tensors = _tensors(args)
     return bool(tensors) and all(
-        isinstance(a, (bool, int, float, complex)) or (isinstance(a, torch.Tensor) and a.dim() == 0)
-        for a in args
+        isinstance(a, (bool, int, float)) or (isinstance(a, torch.Tensor) and a.dim() == 0) for a in args
     )
 
 
@@ -160,7 +159,8 @@ class Budget:
                 # refused: a dry run's message comes first, as it would have without this shortcut
                 self.meta_run(fn_name, fn, args, kwargs, names, meta)
                 raise explain(fn_name, args, names, e) from None
-            self.charge(fn_name, result.numel() * result.element_size(), _work(fn_name, args, result))
+            made = 0 if any(result is a for a in args) else result.element_size()  # +x is x itself
+            self.charge(fn_name, made, _work(fn_name, args, result))
             return result
         if fn_name not in SKIP_META:
             result = self.meta_run(fn_name, fn, args, kwargs, names, meta)

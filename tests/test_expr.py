@@ -405,35 +405,47 @@ def test_names_in_lists_what_an_expression_reads():
     assert names_in("torch.cat([a, b_np]) @ a.T") == {"torch", "a", "b_np"} and names_in("a +") == set()
 
 
-@pytest.mark.parametrize("symbol", ["+", "-", "*", "/", "//", "%", "**"])
-def test_arithmetic_on_0d_tensors_is_charged_as_its_meta_run_would_charge_it(symbol, monkeypatch):
+@pytest.mark.parametrize(
+    "symbol, arity", [(s, 2) for s in ("+", "-", "*", "/", "//", "%", "**")] + [("-", 1), ("+", 1)]
+)
+def test_arithmetic_on_0d_tensors_is_charged_as_its_meta_run_would_charge_it(symbol, arity, monkeypatch):
     """Such arithmetic runs without a dry run on the meta device (the descent chart does it thousands of
     times): the same result, the same bytes and work charged, and the same message when torch refuses."""
+    import operator
+
     from core import expr_budget
     from core.expr import BIN_OPS, SYMBOLS
 
-    op = BIN_OPS[next(k for k, v in SYMBOLS.items() if v == symbol)]
-    w = torch.tensor(1.5, requires_grad=True)
-    cases = [[w, 2], [3, torch.tensor(4.0)], [torch.tensor(7), torch.tensor(2)], [torch.tensor(True), 2.5]]
-    cases += [[torch.tensor(2), -1], [torch.tensor(1 + 2j), torch.tensor(0.5)]]
+    if arity == 1:
+        op = {"-": operator.neg, "+": operator.pos}[symbol]
+        cases = [[torch.tensor(1.5, requires_grad=True)], [torch.tensor(7)], [torch.tensor(True)]]
+    else:
+        op = BIN_OPS[next(k for k, v in SYMBOLS.items() if v == symbol)]
+        w = torch.tensor(1.5, requires_grad=True)
+        cases = [[w, 2], [3, torch.tensor(4.0)], [torch.tensor(7), torch.tensor(2)]]
+        cases += [[torch.tensor(True), 2.5]]
+        # refused by torch's real kernel only (an integer divided by zero), by both, by neither
+        cases += [[torch.tensor(7), 0], [torch.tensor(2), -1], [torch.tensor(1 + 2j), torch.tensor(0.5)]]
 
-    def run(args, scalar_arithmetic):
-        """(result or torch's refusal explained, bytes, work) with the fast path on or off."""
-        monkeypatch.setattr(expr_budget, "SCALAR_ARITHMETIC", scalar_arithmetic)
-        budget = expr_budget.Budget()
+    def run(args, shortcut):
+        """(result or torch's refusal explained, bytes, work, dry runs) with the shortcut on or off."""
+        monkeypatch.setattr(expr_budget, "SCALAR_ARITHMETIC", {symbol} if shortcut else set())
+        budget, dry_runs = expr_budget.Budget(), []
+        meta_run = budget.meta_run
+        monkeypatch.setattr(budget, "meta_run", lambda *a: dry_runs.append(a) or meta_run(*a))
         try:
-            return budget.run(symbol, op, args, {}, ["p", "q"]), budget.bytes, budget.work
+            out = budget.run(symbol, op, args, {}, ["p", "q"][:arity])
         except ExprError as e:
-            return str(e), budget.bytes, budget.work
+            out = str(e)
+        return out, [budget.bytes, budget.work], len(dry_runs)
 
     for args in cases:
-        (fast, *fast_charged), (dry, *dry_charged) = run(args, {symbol}), run(args, set())
+        (fast, fast_charged, fast_dry), (dry, dry_charged, _) = run(args, True), run(args, False)
         if isinstance(dry, str):  # refused: the evaluation ends with this message, whatever it was charged
             assert fast == dry, args
         else:
-            assert fast_charged == dry_charged, args
+            assert fast_dry == 0 and fast_charged == dry_charged and fast_charged[1] > 0, args
             assert fast.shape == () and fast.dtype == dry.dtype and torch.equal(fast.detach(), dry.detach())
-            assert fast.requires_grad == dry.requires_grad and fast_charged != [0, 0], args
+            assert fast.requires_grad == dry.requires_grad, args
     # an operand of one element that is not 0-d is sized on the meta device as before
-    monkeypatch.setattr(expr_budget, "SCALAR_ARITHMETIC", {symbol})
-    assert not expr_budget._scalars([torch.ones(1, 1), 3]) and expr_budget._scalars([w, 3])
+    assert not expr_budget._scalars([torch.ones(1, 1), 3]) and expr_budget._scalars([torch.tensor(2), 3])
