@@ -8,17 +8,13 @@ first demo run in a new data folder pays before its first step, in this checkout
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
-from core.devices import machine  # noqa: E402
+from bench.alternate import alternate, printed_number, report  # noqa: E402
 
 # a small draw first, so that the clock sees the drawing and not torch's first-call set-up
 DRAW = """import time
@@ -29,28 +25,14 @@ make_synthetic()
 print(time.perf_counter() - t)"""
 
 
-def draw_seconds(checkout: Path) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", DRAW], cwd=checkout, capture_output=True, text=True, check=True
-    )
-    return float(out.stdout)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the other checkout (older code)")
     parser.add_argument("--repeats", type=int, default=5, help="samples per side, alternated")
     args = parser.parse_args()
-    sides = {"before": args.before.resolve(), "now": ROOT}
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    for i in range(args.repeats):
-        # alternate which side goes first: A B, B A, ...
-        for name in list(sides)[:: 1 if i % 2 == 0 else -1]:
-            times[name].append(draw_seconds(sides[name]))
-    print(f"machine: {machine(torch.device('cpu'))}")
-    for name, samples in times.items():
-        shown = " · ".join(f"{s:.2f}" for s in samples)
-        print(f"{name}: {shown} s, median {statistics.median(samples):.2f} s")
+    before = args.before.resolve()
+    sides = {"before": lambda: printed_number(DRAW, before), "now": lambda: printed_number(DRAW, ROOT)}
+    report(alternate(sides, args.repeats), "s", 2)
 
 
 if __name__ == "__main__":

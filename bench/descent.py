@@ -10,17 +10,13 @@ sides alternated, each sample in a fresh process.
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-
-from core.devices import machine  # noqa: E402
+from bench.alternate import alternate, printed_number, report  # noqa: E402
 
 STEPS = 500  # the page's largest step count
 
@@ -67,28 +63,18 @@ n = once()
 print((time.perf_counter() - t) / n * 1000)"""
 
 
-def ms_per_step(code: str, checkout: Path) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True, check=True
-    )
-    return float(out.stdout)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the other checkout (older code)")
     parser.add_argument("--repeats", type=int, default=5, help="samples per side, alternated")
     args = parser.parse_args()
-    sides = {"plain loop": (PLAIN, ROOT), "before": (APP, args.before.resolve()), "now": (APP, ROOT)}
-    times: dict[str, list[float]] = {name: [] for name in sides}
-    for i in range(args.repeats):
-        # alternate the order: A B C, C B A, ...
-        for name in list(sides)[:: 1 if i % 2 == 0 else -1]:
-            times[name].append(ms_per_step(*sides[name]))
-    print(f"machine: {machine(torch.device('cpu'))}")
-    for name, samples in times.items():
-        shown = " · ".join(f"{s:.3f}" for s in samples)
-        print(f"{name}: {shown} ms a step, median {statistics.median(samples):.3f}")
+    before = args.before.resolve()
+    sides = {
+        "plain loop": lambda: printed_number(PLAIN, ROOT),
+        "before": lambda: printed_number(APP, before),
+        "now": lambda: printed_number(APP, ROOT),
+    }
+    report(alternate(sides, args.repeats), "ms a step", 3)
 
 
 if __name__ == "__main__":
