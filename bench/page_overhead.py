@@ -5,7 +5,7 @@ server and Chromium spend meanwhile.
 
     .venv/bin/python bench/page_overhead.py [--presets tutorial fast-cpu] [--data synthetic] [--epochs 3] \
         [--repeats 3] [--refresh "every second" "every 5 s" off] \
-        [--wait-policies PASSIVE default spin=10000] [--checkout ../other]
+        [--wait-policies PASSIVE default spin=10000] [--job-threads all 1] [--checkout ../other]
 
 The baseline is the terminal: `python -m core.train --preset P --data D --data-dir DIR --epochs E --device cpu
 --runs-dir STORE` as a subprocess of this checkout, in the user's environment as it is, its default progress
@@ -14,6 +14,8 @@ environment (how its OpenMP threads wait), seen in the unwatched job against the
 in each watched job against the unwatched one. `--wait-policies` A/B-tests the first within one session: for
 each policy the app's jobs inherit OMP_WAIT_POLICY=PASSIVE or ACTIVE, GOMP_SPINCOUNT=N (spin=N), or neither
 (default: libgomp's own short spin, as in the terminal); without it, jobs inherit the user's environment.
+`--job-threads all 1` A/B-tests the threads an app job gets: every core (as the app starts it, and as in the
+terminal) against N threads (`--threads N` added to the job's command line), e.g. a core left to the page.
 
 Throughput skips the first quarter of the steps (page load and start-up) and the evaluation pauses. One round
 = for each preset: the terminal run, then for each wait policy an unwatched app job and one watched job per
@@ -53,6 +55,7 @@ CPU_KEYS = ("server_cpu_per_s", "browser_cpu_per_s")
 REFRESH_SETTINGS = ("every second", "every 5 s", "off")
 USER_ENV = dict(os.environ)  # the terminal's environment: the user's, before any policy is set for jobs
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")  # libgomp's: how its threads wait for work
+APP_COMMAND = jobs.train_command  # the command line of a job the app starts
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -168,6 +171,23 @@ def waiting(env) -> str:
     return " ".join(found) or "default"
 
 
+def jobs_threads(choice: str) -> str:
+    """Make the app's next jobs train on every core ("all", as the app starts them) or on N threads ("N":
+    `--threads N` after the app's command line; argparse keeps the last); returns the table's label."""
+    if choice == "all":
+        jobs.train_command = APP_COMMAND
+        return "every core"
+    jobs.train_command = lambda *a, **k: [*APP_COMMAND(*a, **k), "--threads", choice]
+    return f"{choice} threads"
+
+
+def thread_choice(text: str) -> str:
+    """--job-threads' values: all, or a positive number of threads."""
+    if text == "all" or (text.isdigit() and int(text) > 0):
+        return text
+    raise argparse.ArgumentTypeError(f"'{text}': use all or a number of threads (1)")
+
+
 def unwatched_run(store: RunStore, preset: str, args: argparse.Namespace) -> float:
     """The same config as an app job with no page open."""
     run = jobs.start(config(preset, args), store)
@@ -277,6 +297,14 @@ def main() -> None:
         "PASSIVE, ACTIVE, default (no variable, as in a terminal) or spin=N (GOMP_SPINCOUNT=N); "
         "default: the user's environment, which jobs inherit",
     )
+    p.add_argument(
+        "--job-threads",
+        nargs="+",
+        type=thread_choice,
+        default=["all"],
+        help="the threads of the app's jobs, each measured in every round: all (every core, as the app "
+        "starts them) or N (e.g. 1: a core left to the page on 2 cores)",
+    )
     p.add_argument("--checkout", type=Path, default=ROOT, help="the checkout whose app is served")
     p.add_argument(
         "--compare",
@@ -299,7 +327,13 @@ def main() -> None:
     settings = [(refresh, "") for refresh in args.refresh] + (
         [("every second", "before")] if args.compare else []
     )
-    policies = {policy: jobs_wait(policy) if policy is None else policy for policy in args.wait_policies}
+    waits = {policy: jobs_wait(policy) if policy is None else policy for policy in args.wait_policies}
+    # each (wait policy, threads) pair is measured in every round; its label names both when threads vary
+    policies = {
+        (policy, threads): label if args.job_threads == ["all"] else f"{label}, {jobs_threads(threads)}"
+        for policy, label in waits.items()
+        for threads in args.job_threads
+    }
     terminal = waiting(USER_ENV)
     cells: dict[str, dict] = {}
     loads = [os.getloadavg()[0]]
@@ -312,8 +346,9 @@ def main() -> None:
                 for preset in args.presets:
                     result = {"images_per_s": terminal_run(preset, args, terminal_runs)}
                     record(cells, loads, f"{preset}|terminal|no page", result)
-                    for policy, label in policies.items():
+                    for (policy, threads), label in policies.items():
                         jobs_wait(policy)
+                        jobs_threads(threads)
                         result = {"images_per_s": unwatched_run(store, preset, args)}
                         record(cells, loads, f"{preset}|app {label}|no page", result)
                         for refresh, which in settings:
@@ -339,6 +374,7 @@ def main() -> None:
         "epochs": args.epochs,
         "terminal_wait": terminal,
         "wait_policies": labels,
+        "job_threads": args.job_threads,
         "cells": cells,
         "load_average": loads,
         "steal": stolen,

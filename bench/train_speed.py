@@ -160,18 +160,35 @@ def median_run(runs: list, seconds) -> object:
     return sorted(runs, key=seconds)[len(runs) // 2]
 
 
-def time_to(runs: list[dict], target: float) -> dict | None:
-    """The earliest evaluation, over the ladder, at or above `target`."""
-    hits = [
-        (p["seconds"], r["epochs"], p["accuracy"], r["batch_size"])
-        for r in runs
-        for p in r["points"]
-        if p["accuracy"] >= target
-    ]
-    if not hits:
-        return None
-    seconds, epochs, accuracy, batch_size = min(hits)
-    return {"seconds": seconds, "run_epochs": epochs, "accuracy": accuracy, "batch_size": batch_size}
+def time_to(groups: list[list[dict]], target: float) -> dict | None:
+    """The earliest time, over the ladder, at which a run reaches `target`: per config, the median over its
+    repeats of the first evaluation at or above it (a repeat that never reaches it counts as never), so
+    that a config reached by a lucky repeat only does not count."""
+    best = None
+    for runs in groups:
+        hits = ([(p["seconds"], p["accuracy"]) for p in r["points"] if p["accuracy"] >= target] for r in runs)
+        firsts = sorted(h[0] if h else (math.inf, 0.0) for h in hits)
+        seconds, accuracy = firsts[(len(firsts) - 1) // 2]
+        if math.isfinite(seconds) and (best is None or seconds < best["seconds"]):
+            best = {
+                "seconds": seconds,
+                "run_epochs": runs[0]["epochs"],
+                "accuracy": accuracy,
+                "batch_size": runs[0]["batch_size"],
+                "model": runs[0]["model"],
+                "runs": [s for s, _a in firsts],
+            }
+    return best
+
+
+def ladder(data: str, data_dir: str, repeats: int, configs: list[dict]) -> list[list[dict]]:
+    """Each config `repeats` times, the rounds one after another (the machine's load drifts): per config,
+    its runs."""
+    groups: list[list[dict]] = [[] for _ in configs]
+    for _ in range(repeats):
+        for runs, overrides in zip(groups, configs):
+            runs.append(preset_run(data, data_dir, "fast-cpu", **overrides))
+    return groups
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
@@ -273,6 +290,20 @@ def main() -> None:
         help="also train the full airbench network 10 epochs (~17 min on 2 cores), for the 90 %% row",
     )
     p.add_argument("--repeats", type=int, default=3, help="runs of (a) and (b) each; the median is reported")
+    p.add_argument("--ladder", type=float, nargs="+", default=LADDER, help="fast-cpu runs' epochs")
+    p.add_argument(
+        "--short",
+        type=float,
+        nargs="*",
+        default=SHORT,
+        help=f"fast-cpu --batch-size {SHORT_BATCH} runs' epochs",
+    )
+    p.add_argument(
+        "--ladder-repeats",
+        type=int,
+        default=1,
+        help="runs of each ladder config; the time to a target is the median over them",
+    )
     p.add_argument(
         "--quick", action="store_true", help="a short smoke run of every part (not for the record)"
     )
@@ -307,20 +338,22 @@ def main() -> None:
     result["seed_loop"] = median_run(result["seed_loops"], lambda r: r[-1]["seconds"] if r else 0)
     result["tutorial_preset"] = median_run(result["tutorial_presets"], lambda r: r["points"][-1]["seconds"])
     print("(c) fast-cpu ladder", flush=True)
-    result["fast_cpu"] = [
-        preset_run(str(root), args.data_dir, "fast-cpu", epochs=e)
-        for e in (LADDER[:1] if args.quick else LADDER)
-    ]
-    result["fast_cpu_short"] = [
-        preset_run(str(root), args.data_dir, "fast-cpu", epochs=e, batch_size=SHORT_BATCH)
-        for e in (SHORT[:1] if args.quick else SHORT)
-    ]
+    long_runs = [dict(model="airbench", epochs=10)] if args.long else []
+    configs = (
+        [dict(epochs=e) for e in (args.ladder[:1] if args.quick else args.ladder)]
+        + [dict(epochs=e, batch_size=SHORT_BATCH) for e in (args.short[:1] if args.quick else args.short)]
+        + long_runs
+    )
+    groups = ladder(str(root), args.data_dir, args.ladder_repeats, configs)
+    # the chart and the table show each config's median run; time_to takes every repeat
+    medians = [median_run(runs, lambda r: r["points"][-1]["seconds"]) for runs in groups]
+    n_long, n_short = len(long_runs), len(args.short[:1] if args.quick else args.short)
+    result["fast_cpu_all"] = groups
+    result["fast_cpu"] = medians[: len(medians) - n_short - n_long]
+    result["fast_cpu_short"] = medians[len(result["fast_cpu"]) : len(medians) - n_long]
     if args.long:
-        result["long"] = [preset_run(str(root), args.data_dir, "fast-cpu", model="airbench", epochs=10)]
-    result["time_to"] = {
-        f"{t:.0%}": time_to(result["fast_cpu"] + result["fast_cpu_short"] + result.get("long", []), t)
-        for t in TARGETS
-    }
+        result["long"] = medians[len(medians) - n_long :]
+    result["time_to"] = {f"{t:.0%}": time_to(groups, t) for t in TARGETS}
     print("(d) GFLOP/s", flush=True)
     fast = make_config("fast-cpu")  # the preset's batch: the GFLOP/s of its longest run
     step = train_step_gflop(fast.model, fast.batch_size)
@@ -363,13 +396,14 @@ def report(r: dict) -> None:
             f"| {run['model']}, batch {run['batch_size']}, {run['epochs']:g} epochs | "
             f"{last['seconds']:.1f} | {last['accuracy']:.2%} | {run['images_per_s']:,.0f} |"
         )
-    print("\n| target | first reached after | in the run of |\n|---|---|---|")
+    print("\n| target | first reached after, median (runs) | in the run of |\n|---|---|---|")
     for target, hit in r["time_to"].items():
         print(
             f"| {target} | "
             + (
-                f"{hit['seconds']:.1f} s ({hit['accuracy']:.2%}) | {hit['run_epochs']:g} epochs, "
-                f"batch {hit['batch_size']} |"
+                f"{hit['seconds']:.1f} s ({hit['accuracy']:.2%}; runs "
+                + " · ".join(f"{s:.1f}" for s in hit["runs"])
+                + f") | {hit['model']}, {hit['run_epochs']:g} epochs, batch {hit['batch_size']} |"
                 if hit
                 else "not reached | |"
             )

@@ -64,16 +64,6 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def page_threads(batch_size: int, amp: str = "off") -> int | None:
-    """CPU threads for a job the app starts, which a browser page may watch: one core left to the page and the
-    server for small float32 batches (None: every core, as in a terminal). A batch-4 step is too small to
-    split well (a second thread added 4-16 % alone), and a page that takes a core from it mid-step stalls the
-    other (docs/BENCHMARKS.md, issue 25). bf16 steps under oneDNN are heavier: unmeasured, they keep every
-    core."""
-    cores = cpu_cores()
-    return cores - 1 if batch_size < SMALL_BATCH and amp != "bf16" and cores > 1 else None
-
-
 def machine(device: torch.device) -> str:
     """What a run trained on, as a leaderboard names it: the GPU's name, or the CPU's model and threads."""
     if device.type == "cuda":

@@ -24,7 +24,7 @@ import torch
 from . import forks
 from .config import TrainConfig
 from .control import COMMANDS, set_command, write_command
-from .devices import DDP_DEVICE, DeviceError, page_threads, resolve_device
+from .devices import DDP_DEVICE, DeviceError, resolve_device
 from .files import DiskFull, disk_full
 from .messages import N_, Phrase
 from .optim import hyperparameter_problems
@@ -113,22 +113,10 @@ def ddp_processes() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def job_threads(cfg: dict, device: str, processes: int = 1) -> int | None:
-    """The CPU threads a job gets (None: every core): a small-batch CPU run leaves a core to the page that
-    watches it (core.devices.page_threads). `device` is the resolved one, never "auto"."""
-    batch = cfg.get("batch_size")
-    if processes == 1 and device == "cpu" and isinstance(batch, int):
-        return page_threads(batch, cfg.get("amp", "off"))
-    return None
-
-
 def train_command(run: Run, store: RunStore, processes: int = 1) -> list[str]:
     """`--run-id` trains into the prepared folder, continuing from its checkpoint when it has one;
     with several processes, through torchrun (one DDP rank each, on this machine)."""
     args = ["-m", "core.train", "--runs-dir", str(store.root.resolve()), "--quiet", "--run-id", run.id]
-    # the resolved device: a run started in a terminal may say "auto" in its config
-    if threads := job_threads(run.config(), run_device(run), processes):
-        args += ["--threads", str(threads)]
     if processes > 1:
         return [
             sys.executable,
@@ -181,9 +169,7 @@ def start(cfg: TrainConfig, store: RunStore, name: str | None = None, processes:
         if (problem := space_problem(cfg, store.root)) is not None:  # before any folder exists
             raise problem
         run = store.create({**asdict(cfg), "device": device}, name)
-        # the threads the job will get, for the page to say from its first drawing
-        threads = job_threads(asdict(cfg), device, processes)
-        run.write_summary({**run.summary(), "device": device, "processes": processes, "threads": threads})
+        run.write_summary({**run.summary(), "device": device, "processes": processes})
     _spawn(run, store, processes)
     return run
 

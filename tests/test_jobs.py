@@ -44,9 +44,6 @@ def test_a_job_trains_in_its_own_process_and_completes(tmp_path):
 def test_one_job_per_device_and_stop_leaves_a_usable_checkpoint(tmp_path):
     store = RunStore(tmp_path)
     first = jobs.start(make_config(**LONG), store)
-    # batch 4 on a CPU: a core left to the page, in the summary before the job starts (the page's caption)
-    cores = len(os.sched_getaffinity(0))
-    assert first.summary()["threads"] == (cores - 1 if cores > 1 else None)
     wait_for(lambda: any(e["type"] == "step" for e in first.events()))
     with pytest.raises(jobs.DeviceBusy, match=first.id):
         jobs.start(make_config(**LONG), store)
@@ -81,17 +78,14 @@ def test_a_process_that_dies_before_training_marks_the_run_failed_with_its_log(t
     assert "exited with code" in broken.summary()["reason"]
 
 
-def test_a_small_batch_cpu_job_leaves_a_core_to_the_page(tmp_path):
+def test_an_app_job_trains_on_every_core_as_the_same_command_in_a_terminal_does(tmp_path):
+    # leaving a core to the page made the tutorial's batch-4 job 10-11 % slower unwatched than every core
+    # and no faster watched (docs/BENCHMARKS.md, issue 25): the command is the terminal's
     store = RunStore(tmp_path)
-    cores = len(os.sched_getaffinity(0))
-    small = jobs.train_command(store.create(asdict(make_config(**LONG))), store)
-    large = jobs.train_command(store.create(asdict(make_config(**{**LONG, "batch_size": 64}))), store)
-    bf16 = jobs.train_command(store.create(asdict(make_config(**{**LONG, "amp": "bf16"}))), store)
-    assert "--threads" not in large and "--threads" not in bf16
-    if cores > 1:
-        assert small[small.index("--threads") + 1] == str(cores - 1)
-    else:
-        assert "--threads" not in small
+    for overrides in ({}, {"batch_size": 64}, {"amp": "bf16"}):
+        command = jobs.train_command(store.create(asdict(make_config(**{**LONG, **overrides}))), store)
+        assert "--threads" not in command
+        assert command[1:4] == ["-m", "core.train", "--runs-dir"]
 
 
 def test_commands_are_checked():

@@ -5,7 +5,6 @@ the smoothing slider, the gallery after each epoch, two tabs at once, and a hidd
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import asdict
@@ -114,8 +113,7 @@ def test_a_finished_run_shows_its_average_rate_its_console_and_its_files(runs_di
 
 @pytest.fixture
 def paused_job(runs_dir):
-    """A real training job (small batches: it leaves a core to the page), paused after its first steps;
-    stopped at the end."""
+    """A real training job, paused after its first steps; stopped at the end."""
     run = jobs.start(make_config(**LONG, batch_size=16, epochs=50), RunStore(runs_dir))
     try:
         wait_for(lambda: any(e["type"] == "step" for e in run.events()))
@@ -131,9 +129,6 @@ def paused_job(runs_dir):
 def test_a_paused_run_takes_a_new_learning_rate_and_refuses_a_bad_one(paused_job):
     run = paused_job
     at = live_page(run.id)
-    # the page says that this run leaves a core to it (where there is a core to leave)
-    cores = len(os.sched_getaffinity(0))
-    assert (f"Training on {cores - 1} of this machine's {cores} CPU cores" in shown(at)) == (cores > 1)
     assert at.number_input(key="live_set_lr").value == pytest.approx(0.01)
     # refused: a message with the reason, nothing written for the job
     at.number_input(key="live_set_lr").set_value(0.0)
@@ -274,15 +269,22 @@ def test_the_gallery_shows_each_new_epochs_predictions(page, app_server):
 STILL_BARS = """() => { const bars = [...document.querySelectorAll('[data-testid="stProgress"] *')];
     return bars.length > 0 && bars.every(e => getComputedStyle(e).transitionDuration.split(',')
         .every(d => parseFloat(d) === 0)); }"""
+# a loading placeholder (stSkeleton) shimmers until its element arrives, and on a page that keeps rerunning
+# some stay: repainted at frame rate, for nothing (docs/BENCHMARKS.md, issue 25). Placeholders come and go
+# within a second, so the check adds one that shimmers as Streamlit's do and reads what the page makes of it.
+PLACEHOLDER_ANIMATION = """() => { const d = document.createElement('div');
+    d.setAttribute('data-testid', 'stSkeleton'); d.style.animation = 'shimmer 1.5s infinite';
+    document.body.append(d); const name = getComputedStyle(d).animationName; d.remove(); return name; }"""
 
 
 @pytest.mark.browser
-def test_a_pause_from_elsewhere_redraws_the_header_and_the_bars_do_not_animate(page, app_server, live_job):
+def test_a_pause_from_elsewhere_redraws_the_header_and_nothing_animates(page, app_server, live_job):
     watch(page, app_server["url"], live_job)
     page.get_by_role("button", name="⏸ Pause").wait_for()
     # refreshed every second, an animated bar would always be animating: the live view's bars jump. Waited
     # for, as the header can be drawn before the status fragment's bars and the style beside them.
     page.wait_for_function(STILL_BARS, timeout=15_000)
+    assert page.evaluate(PLACEHOLDER_ANIMATION) == "none"
     # paused by another tab (or the CLI's control file): the header changes without a click here
     jobs.send(live_job, "pause")
     page.get_by_role("button", name="▶ Resume").wait_for(timeout=15_000)

@@ -5,7 +5,8 @@ fragments, each redrawn only when what it shows can have changed:
 - the header (status, recipe, controls, messages): when the run's status changes or one of its buttons
   is pressed (so a stalled run's silence and a damaged-file warning are as of that moment);
 - the status (progress, readings): every second (or as the user chose), a few small elements, its
-  progress bars without the width animation (docs/BENCHMARKS.md); it notices a status change;
+  progress bars without the width animation and the page's loading placeholders without their shimmer
+  (docs/BENCHMARKS.md); it notices a status change;
 - the charts (curves, references, learning-rate changes, the tutorial's console, downloads): every
   CHARTS_EVERY seconds, since redrawing the plotly charts costs the browser most (each redraw re-creates
   them: docs/BENCHMARKS.md); the curves are read incrementally (core.curves.StepTable) and downsampled to
@@ -32,7 +33,6 @@ import streamlit as st
 
 from core import jobs
 from core.curves import StepTable, curve_from_steps, epochs_frame, progress, smooth
-from core.devices import cpu_cores, page_threads
 from core.messages import stored_message
 from core.reference import References, references_for
 from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
@@ -45,8 +45,11 @@ from ui.safe import md
 from ui.train_form import use_demo_data
 
 LIVE_POINTS = 600  # per curve: enough for the eye, cheap to send and draw
-CHARTS_EVERY = 5.0  # seconds between chart redraws while training (at most as often as the status)
-GALLERY_EVERY = 5.0  # the gallery changes once an epoch
+# seconds between chart redraws while training (at most as often as the status): each redraw costs the
+# browser about 0.3 CPU-s, taken from training; every 10 s rather than 5 s cut the watched page's browser
+# time by a third (docs/BENCHMARKS.md, issue 25).
+CHARTS_EVERY = 10.0
+GALLERY_EVERY = 10.0  # the gallery changes once an epoch
 WATCH_EVERY = 1.0  # a run that is not training: its status checked this often (as a training one's)
 SMOOTHING = 0.6  # the smoothing slider's default
 STATUS_BADGE = {
@@ -484,9 +487,12 @@ _watcher = st.fragment(run_every=WATCH_EVERY)(_watch)
 
 # Streamlit animates a progress bar's width on every change; refreshed every second, the bar is always
 # animating and the browser repaints it at frame rate: 0.05 CPU-s/s for the two bars (docs/BENCHMARKS.md).
-# The live view's bars jump instead.
-_STILL_BARS = (
-    "<style>.st-key-live_status [data-testid='stProgress'] * { transition: none !important; }</style>"
+# The live view's bars jump instead. Loading placeholders (stSkeleton) shimmer without end, and on a page
+# whose fragments keep rerunning some stay: they stand still here. (Other transitions stay: without them,
+# Streamlit's fade of elements being redrawn would flicker every second.)
+_STILL_PAGE = (
+    "<style>.st-key-live_status [data-testid='stProgress'] * { transition: none !important; }"
+    " [data-testid='stSkeleton'] { animation: none !important; }</style>"
 )
 
 # Reports whether the page is hidden (another tab in front, a minimised window): a hidden page need not
@@ -510,34 +516,14 @@ def _page_hidden() -> bool:
     return bool(getattr(result, "hidden", False))
 
 
-def _threads_note(summary: dict, cfg: dict) -> None:
-    """A run that leaves a core to this page (core.devices.page_threads) says so: it trades a little speed
-    unwatched for less slowdown watched (docs/BENCHMARKS.md, issue 25)."""
-    threads, cores = summary.get("threads"), cpu_cores()
-    batch = cfg.get("batch_size")
-    if summary.get("device") != "cpu" or not isinstance(batch, int):
-        return
-    if threads is not None and threads == page_threads(batch, cfg.get("amp", "off")):
-        st.caption(
-            t(
-                "Training on {threads} of this machine's {cores} CPU cores: one is left to this page, so "
-                "that watching slows training less. Batches this small gain little from one more core.",
-                threads=threads,
-                cores=cores,
-            )
-        )
-
-
 def live_view(run_id: str, store: RunStore) -> None:
     """Refresh while the run is active, as often as the user chose and only while the page is visible;
     draw once when it is finished."""
     jobs.reap(store)
     try:
-        run = store.open(run_id)
-        summary = run.summary()
-        status, cfg = summary["status"], run.config()
+        status = store.open(run_id).status
     except RunError:
-        status, summary, cfg = None, {}, {}
+        status = None
     # the status this drawing of the page is for (its timers, the runs table): a change reruns the page
     st.session_state[SHOWN_STATUS] = status
     active = status in ACTIVE
@@ -556,7 +542,6 @@ def live_view(run_id: str, store: RunStore) -> None:
                 "often trains faster. A page you cannot see (another tab in front) does not refresh."
             ),
         )
-        _threads_note(summary, cfg)
     st.session_state[PAGE_HIDDEN] = _page_hidden()
     if st.session_state[PAGE_HIDDEN]:
         choice = "off"
@@ -566,7 +551,7 @@ def live_view(run_id: str, store: RunStore) -> None:
     st.session_state[FOLLOWED] = run_id if active and REFRESH[choice] is not None else None
     header, status, charts, gallery = _views[choice]
     header(run_id, store, choice)
-    st.html(_STILL_BARS)
+    st.html(_STILL_PAGE)
     with st.container(key="live_status"):
         status(run_id, store)
     charts(run_id, store)
