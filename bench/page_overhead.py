@@ -18,12 +18,13 @@ each policy the app's jobs inherit OMP_WAIT_POLICY=PASSIVE or ACTIVE, GOMP_SPINC
 terminal) against N threads (`--threads N` added to the job's command line), e.g. a core left to the page.
 
 Throughput skips the first quarter of the steps (page load and start-up) and the evaluation pauses. One round
-= for each preset: the terminal run, then for each wait policy an unwatched app job and one watched job per
-refresh setting (no page is open during the terminal and unwatched runs); rounds repeat, so every cell's runs
-spread over the session (the machine's load drifts). Reports each run, the median per cell, its cost against
-the terminal's median (and a watched cell's against its unwatched median) and the load average seen; writes
-them to bench/results/ (git-ignored). `--checkout` serves another checkout's app (an older live view, measured
-on the same machine in the same way); jobs and the terminal always run this checkout's core.train.
+= for each preset: the terminal run, then for each wait policy (and thread count) an unwatched app job and one
+watched job per refresh setting (no page is open during the terminal and unwatched runs); rounds repeat, so
+every cell's runs spread over the session (the machine's load drifts). Reports each run, the median per cell,
+its cost against the terminal's median (and a watched cell's against its unwatched median) and the load
+average seen; writes them to bench/results/ (git-ignored). `--checkout` serves another checkout's app (an
+older live view, measured on the same machine in the same way); jobs and the terminal always run this
+checkout's core.train.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def jobs_threads(choice: str) -> str:
         jobs.train_command = APP_COMMAND
         return "every core"
     jobs.train_command = lambda *a, **k: [*APP_COMMAND(*a, **k), "--threads", choice]
-    return f"{choice} threads"
+    return f"{choice} thread{'s' if choice != '1' else ''}"
 
 
 def thread_choice(text: str) -> str:

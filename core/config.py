@@ -356,7 +356,6 @@ def parser() -> argparse.ArgumentParser:
         "--threads",
         type=_count,
         metavar="N",
-        help="CPU threads to train with (default: every core this process may use; the app leaves one to its "
-        "page for batches under 32)",
+        help="CPU threads to train with (default: every core this process may use)",
     )
     return p

@@ -19,6 +19,7 @@ from core.reference import CIFAR10_CLASSES
 from core.runs import Run, RunStore
 from tests.apptest import APP
 from tests.wait import wait_for
+from ui.live import CHARTS_EVERY
 
 LONG = dict(data="synthetic", model="tutorial", optimizer="sgd", lr=0.01, momentum=0.9, device="cpu")
 
@@ -222,9 +223,9 @@ def test_a_hidden_tab_stops_polling_and_catches_up_when_shown(page, app_server, 
         if (now := page.evaluate(PROGRESS)) != frozen:
             frozen, since = now, time.monotonic()
     step = page.evaluate(PLOTTED)
-    # the job trains on for 5 s more (past a chart refresh): the hidden page shows the same numbers
+    # the job trains on past a chart refresh: the hidden page shows the same numbers
     hidden_at = time.time()
-    wait_for(lambda: live_job.events()[-1]["time"] > hidden_at + 5, 60)
+    wait_for(lambda: live_job.events()[-1]["time"] > hidden_at + CHARTS_EVERY + 1, 60)
     assert page.evaluate(PROGRESS) == frozen and page.evaluate(PLOTTED) == step
     # shown again: it refreshes at once
     set_hidden(page, False)

@@ -46,8 +46,8 @@ from ui.train_form import use_demo_data
 
 LIVE_POINTS = 600  # per curve: enough for the eye, cheap to send and draw
 # seconds between chart redraws while training (at most as often as the status): each redraw costs the
-# browser about 0.3 CPU-s, taken from training; every 10 s rather than 5 s cut the watched page's browser
-# time by a third (docs/BENCHMARKS.md, issue 25).
+# browser about 0.3 CPU-s, taken from training. Every 10 s rather than 5 s, with the still placeholders below,
+# took the watched page's browser time from 0.209 to 0.158 CPU-s/s (docs/BENCHMARKS.md, issue 25).
 CHARTS_EVERY = 10.0
 GALLERY_EVERY = 10.0  # the gallery changes once an epoch
 WATCH_EVERY = 1.0  # a run that is not training: its status checked this often (as a training one's)
@@ -487,12 +487,12 @@ _watcher = st.fragment(run_every=WATCH_EVERY)(_watch)
 
 # Streamlit animates a progress bar's width on every change; refreshed every second, the bar is always
 # animating and the browser repaints it at frame rate: 0.05 CPU-s/s for the two bars (docs/BENCHMARKS.md).
-# The live view's bars jump instead. Loading placeholders (stSkeleton) shimmer without end, and on a page
-# whose fragments keep rerunning some stay: they stand still here. (Other transitions stay: without them,
-# Streamlit's fade of elements being redrawn would flicker every second.)
+# The live view's bars jump instead. Loading placeholders (stSkeleton, stSkeletonElement, stAppSkeleton)
+# shimmer without end, and on a page whose fragments keep rerunning some stay: they stand still here.
+# (Other transitions stay: without them, Streamlit's fade of elements being redrawn flickers every second.)
 _STILL_PAGE = (
     "<style>.st-key-live_status [data-testid='stProgress'] * { transition: none !important; }"
-    " [data-testid='stSkeleton'] { animation: none !important; }</style>"
+    " [data-testid*='Skeleton'], [data-testid*='Skeleton'] * { animation: none !important; }</style>"
 )
 
 # Reports whether the page is hidden (another tab in front, a minimised window): a hidden page need not
