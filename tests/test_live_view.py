@@ -350,6 +350,8 @@ def test_a_paused_run_and_a_page_that_stops_refreshing_have_two_words_in_chinese
     assert not at.exception
     options = at.radio(key="live_refresh").options
     assert options == ["每秒", "每 5 秒", "停止刷新"] and "已暂停" not in options
+    # the trade the page makes for training speed is said: charts redraw less often than the progress
+    assert "图表和测试图像最多每 10 秒重画一次" in at.radio(key="live_refresh").help
     assert "已暂停" in shown(at) + " ".join(str(b.value) for b in at.get("badge"))
 
 

@@ -537,9 +537,12 @@ def live_view(run_id: str, store: RunStore) -> None:
             format_func=translated(list(REFRESH)),
             horizontal=True,
             key="live_refresh",
-            help=_(
+            help=t(
                 "The page and the browser share the CPU with training: on a small CPU, refreshing less "
-                "often trains faster. A page you cannot see (another tab in front) does not refresh."
+                "often trains faster. The progress and readings refresh as chosen; the charts and the test "
+                "images at most every {seconds} s, as redrawing them costs the browser most. A page you "
+                "cannot see (another tab in front) does not refresh.",
+                seconds=round(CHARTS_EVERY),
             ),
         )
     st.session_state[PAGE_HIDDEN] = _page_hidden()
