@@ -46,7 +46,7 @@ import torch  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from core import jobs  # noqa: E402
-from core.config import make_config  # noqa: E402
+from core.config import make_config, positive_int  # noqa: E402
 from core.devices import machine  # noqa: E402
 from core.runs import Run, RunStore  # noqa: E402
 from tests.appserver import CHROMIUM_ARGS, chromium_path, start_app  # noqa: E402
@@ -172,21 +172,21 @@ def waiting(env) -> str:
     return " ".join(found) or "default"
 
 
-def jobs_threads(choice: str) -> str:
+def jobs_threads(choice: str) -> None:
     """Make the app's next jobs train on every core ("all", as the app starts them) or on N threads ("N":
-    `--threads N` after the app's command line; argparse keeps the last); returns the table's label."""
-    if choice == "all":
-        jobs.train_command = APP_COMMAND
-        return "every core"
-    jobs.train_command = lambda *a, **k: [*APP_COMMAND(*a, **k), "--threads", choice]
-    return f"{choice} thread{'s' if choice != '1' else ''}"
+    `--threads N` after the app's command line; argparse keeps the last)."""
+    jobs.train_command = (
+        APP_COMMAND if choice == "all" else lambda *a, **k: [*APP_COMMAND(*a, **k), "--threads", choice]
+    )
+
+
+def threads_label(choice: str) -> str:
+    return "every core" if choice == "all" else f"{choice} thread{'s' if choice != '1' else ''}"
 
 
 def thread_choice(text: str) -> str:
-    """--job-threads' values: all, or a positive number of threads."""
-    if text == "all" or (text.isdigit() and int(text) > 0):
-        return text
-    raise argparse.ArgumentTypeError(f"'{text}': use all or a number of threads (1)")
+    """--job-threads' values: all, or a number of threads (at least 1)."""
+    return text if text == "all" else str(positive_int(text))
 
 
 def unwatched_run(store: RunStore, preset: str, args: argparse.Namespace) -> float:
@@ -331,7 +331,7 @@ def main() -> None:
     waits = {policy: jobs_wait(policy) if policy is None else policy for policy in args.wait_policies}
     # each (wait policy, threads) pair is measured in every round; its label names both when threads vary
     policies = {
-        (policy, threads): label if args.job_threads == ["all"] else f"{label}, {jobs_threads(threads)}"
+        (policy, threads): label if args.job_threads == ["all"] else f"{label}, {threads_label(threads)}"
         for policy, label in waits.items()
         for threads in args.job_threads
     }

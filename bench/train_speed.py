@@ -35,7 +35,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.config import make_config  # noqa: E402
+from core.config import make_config, positive_int  # noqa: E402
 from core.data import load_dataset  # noqa: E402
 from core.models import WHITEN_BIAS_TRAIN, Net, get_model_spec  # noqa: E402
 from core.runs import RunStore  # noqa: E402
@@ -183,13 +183,6 @@ def time_to(groups: list[list[dict]], target: float) -> dict | None:
     return best
 
 
-def positive(text: str) -> int:
-    """--ladder-repeats: a whole number of runs, at least 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}': needs a whole number, at least 1")
-    return int(text)
-
-
 def ladder(data: str, data_dir: str, repeats: int, configs: list[dict]) -> list[list[dict]]:
     """Each config `repeats` times, the rounds one after another (the machine's load drifts): per config,
     its runs."""
@@ -310,7 +303,7 @@ def main() -> None:
     )
     p.add_argument(
         "--ladder-repeats",
-        type=positive,
+        type=positive_int,
         default=1,
         help="runs of each ladder config; the time to a target is the median over them",
     )
@@ -348,21 +341,19 @@ def main() -> None:
     result["seed_loop"] = median_run(result["seed_loops"], lambda r: r[-1]["seconds"] if r else 0)
     result["tutorial_preset"] = median_run(result["tutorial_presets"], lambda r: r["points"][-1]["seconds"])
     print("(c) fast-cpu ladder", flush=True)
-    long_runs = [dict(model="airbench", epochs=10)] if args.long else []
-    configs = (
-        [dict(epochs=e) for e in (args.ladder[:1] if args.quick else args.ladder)]
-        + [dict(epochs=e, batch_size=SHORT_BATCH) for e in (args.short[:1] if args.quick else args.short)]
-        + long_runs
-    )
-    groups = ladder(str(root), args.data_dir, args.ladder_repeats, configs)
+    kinds = {
+        "fast_cpu": [dict(epochs=e) for e in (args.ladder[:1] if args.quick else args.ladder)],
+        "fast_cpu_short": [
+            dict(epochs=e, batch_size=SHORT_BATCH) for e in (args.short[:1] if args.quick else args.short)
+        ],
+        "long": [dict(model="airbench", epochs=10)] if args.long else [],
+    }
+    groups = ladder(str(root), args.data_dir, args.ladder_repeats, [c for cs in kinds.values() for c in cs])
     # the chart and the table show each config's median run; time_to takes every repeat
-    medians = [median_run(runs, lambda r: r["points"][-1]["seconds"]) for runs in groups]
-    n_long, n_short = len(long_runs), len(args.short[:1] if args.quick else args.short)
+    medians = iter(median_run(runs, lambda r: r["points"][-1]["seconds"]) for runs in groups)
+    for kind, configs in kinds.items():
+        result[kind] = [next(medians) for _ in configs]
     result["fast_cpu_all"] = groups
-    result["fast_cpu"] = medians[: len(medians) - n_short - n_long]
-    result["fast_cpu_short"] = medians[len(result["fast_cpu"]) : len(medians) - n_long]
-    if args.long:
-        result["long"] = medians[len(medians) - n_long :]
     result["time_to"] = {f"{t:.0%}": time_to(groups, t) for t in TARGETS}
     print("(d) GFLOP/s", flush=True)
     fast = make_config("fast-cpu")  # the preset's batch: the GFLOP/s of its longest run

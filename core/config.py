@@ -262,15 +262,15 @@ def _number(kind: type):
     return parse
 
 
-def _count(text: str) -> int:
-    """An argparse type for a count of at least 1 (--threads)."""
+def positive_int(text: str) -> int:
+    """An argparse type for a count of at least 1 (--threads; the benches' repeats)."""
     value = int(text)  # ValueError → "argument --threads: invalid int value: 'abc'"
     if value < 1:
         raise argparse.ArgumentTypeError(f"needs a whole number of at least 1, not '{text}'")
     return value
 
 
-_count.__name__ = "int"
+positive_int.__name__ = "int"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -354,7 +354,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument(
         "--threads",
-        type=_count,
+        type=positive_int,
         metavar="N",
         help="CPU threads to train with (default: every core this process may use)",
     )
