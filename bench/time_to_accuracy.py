@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shlex
 import statistics
 import subprocess
@@ -22,7 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from core.config import positive_int  # noqa: E402
+from core.devices import machine  # noqa: E402
 
 
 def one_run(recipe: str, args: argparse.Namespace, runs: Path) -> dict:
@@ -31,7 +35,10 @@ def one_run(recipe: str, args: argparse.Namespace, runs: Path) -> dict:
     argv += [*shlex.split(recipe), "--runs-dir", str(runs)]
     if args.data_dir:
         argv += ["--data-dir", args.data_dir]
-    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"`{shlex.join(argv)}` failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    out = done.stdout
     folder = Path(
         next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("run folder: "))
     )
@@ -55,12 +62,14 @@ def main() -> None:
     p.add_argument("--device", default="cuda", help="cuda, cuda:N, cpu, mps")
     p.add_argument("--recipe", action="append", required=True, help="flags after --data, quoted; repeatable")
     p.add_argument("--target", type=float, default=0.94, help="the accuracy to time, as a fraction")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=positive_int, default=3)
     args = p.parse_args()
-    print(f"machine: {platform.node()} {platform.processor()}; date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"machine: {machine(torch.device(args.device))}; torch {torch.__version__}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"command: {' '.join(shlex.quote(a) for a in sys.argv)}\n")
     print(f"| recipe | device | runs | time to {args.target:.0%}, s | final accuracy | training s | img/s |")
     print("|---|---|---|---|---|---|---|")
+    curves = []
     with tempfile.TemporaryDirectory() as tmp:
         for recipe in args.recipe:
             runs = [one_run(recipe, args, Path(tmp)) for _ in range(args.repeats)]
@@ -81,6 +90,12 @@ def main() -> None:
                 f"{rate:,.0f}",
             ]
             print("| " + " | ".join(map(str, cells)) + " |", flush=True)
+            curves.append((recipe, runs))
+    # each run's accuracy after every epoch, at its training seconds: where a recipe levels off
+    for recipe, runs in curves:
+        for i, r in enumerate(runs, 1):
+            points = " · ".join(f"{acc:.2%} @ {s:.1f} s" for s, acc in r["epochs"])
+            print(f"\n`{recipe}` run {i}: {points}")
 
 
 if __name__ == "__main__":

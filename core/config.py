@@ -216,8 +216,8 @@ PRESETS: dict[str, Preset] = {
     ),
     "fast-gpu": Preset(
         N_(
-            "airbench94 on CUDA: the full-width network, bf16, batch 1024, 10 epochs (its GPU speed: "
-            "unmeasured here)."
+            "airbench94 on CUDA: the full-width network, bf16, batch 1024, 10 epochs. Measured on one H200: "
+            "90 % in 3-5 s of training on a JPEG copy of CIFAR-10 (airbench94 reports 94 % on the original)."
         ),
         dict(model="airbench", epochs=10, batch_size=1024, **AIRBENCH),
     ),
