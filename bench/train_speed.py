@@ -310,6 +310,7 @@ def main() -> None:
     p.add_argument(
         "--quick", action="store_true", help="a short smoke run of every part (not for the record)"
     )
+    p.add_argument("--tutorial-only", action="store_true", help="parts (a) and (b) only: the tutorial ratio")
     args = p.parse_args()
     root = Path(args.data)
     load_dataset(str(root), args.data_dir)  # decode once up front, so no run's time includes it
@@ -340,6 +341,9 @@ def main() -> None:
         )
     result["seed_loop"] = median_run(result["seed_loops"], lambda r: r[-1]["seconds"] if r else 0)
     result["tutorial_preset"] = median_run(result["tutorial_presets"], lambda r: r["points"][-1]["seconds"])
+    if args.tutorial_only:
+        report_tutorial(result)
+        return
     print("(c) fast-cpu ladder", flush=True)
     kinds = {
         "fast_cpu": [dict(epochs=e) for e in (args.ladder[:1] if args.quick else args.ladder)],
@@ -374,7 +378,8 @@ def main() -> None:
     report(result)
 
 
-def report(r: dict) -> None:
+def report_tutorial(r: dict) -> None:
+    """(a) against (b): every run's seconds, the medians' ratio and the accuracy difference."""
     seed, tut = r["seed_loop"], r["tutorial_preset"]["points"]
     print(
         "\nall runs (s): seed loop "
@@ -390,6 +395,10 @@ def report(r: dict) -> None:
             f"\n| ratio | {seed[-1]['seconds'] / tut[-1]['seconds']:.2f}× faster | "
             f"{100 * (tut[-1]['accuracy'] - seed[-1]['accuracy']):+.2f} points |"
         )
+
+
+def report(r: dict) -> None:
+    report_tutorial(r)
     print("\n| fast-cpu run | training s | test accuracy | img/s |\n|---|---|---|---|")
     for run in r["fast_cpu"] + r["fast_cpu_short"] + r.get("long", []):
         last = run["points"][-1]

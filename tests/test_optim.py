@@ -1,8 +1,10 @@
+import io
+
 import pytest
 import torch
 
 from core.models import build_model
-from core.optim import make_optimizer, make_schedule
+from core.optim import LeanSGD, make_optimizer, make_schedule
 
 
 def test_norm_shifts_learn_faster_with_the_same_decay_per_step():
@@ -56,3 +58,89 @@ def test_the_fused_update_on_cpu_matches_torchs_per_parameter_loop(name):
     for a, b in zip(fused_net.parameters(), loop_net.parameters()):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
         assert not torch.equal(a, torch.zeros_like(a))
+
+
+def _train(net, opt, steps, freeze_at=None):
+    """A few steps on fixed data; from `freeze_at` on, the first parameter stops getting gradients."""
+    torch.manual_seed(1)
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    for i in range(steps):
+        if i == freeze_at:
+            next(net.parameters()).requires_grad_(False)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize(
+    "model, name, momentum, weight_decay, scale",
+    [
+        ("tutorial", "sgd", 0.9, 0.0, 1),  # the tutorial's recipe
+        ("tutorial", "sgd", 0.0, 1e-3, 1),  # no momentum buffers at all
+        ("airbench-mini", "nesterov", 0.85, 1.3e-3, 64),  # fast-cpu: two groups, a frozen parameter
+    ],
+)
+def test_the_lean_sgd_leaves_the_same_weights_to_the_bit_as_torchs_fused_sgd(
+    model, name, momentum, weight_decay, scale
+):
+    torch.manual_seed(0)
+    lean_net, torch_net = build_model(model), build_model(model)
+    torch_net.load_state_dict(lean_net.state_dict())
+    lean = make_optimizer(lean_net, name, 0.05, momentum, weight_decay, scale)
+    assert type(lean) is LeanSGD
+    ref = torch.optim.SGD(
+        [
+            dict(g, params=[dict(torch_net.named_parameters())[n] for n in _names(lean_net, g)])
+            for g in lean.param_groups
+        ]
+    )
+    for net, opt in ((lean_net, lean), (torch_net, ref)):
+        _train(net, opt, 4, freeze_at=2)
+    for a, b in zip(lean_net.parameters(), torch_net.parameters()):
+        assert torch.equal(a, b)
+    assert all(p.grad is None for p in lean_net.parameters()) is False  # the last step's gradients are there
+    lean.zero_grad()
+    assert all(p.grad is None for p in lean_net.parameters())
+
+
+def _names(net, group):
+    ids = {id(p) for p in group["params"]}
+    return [n for n, p in net.named_parameters() if id(p) in ids]
+
+
+def _saved(state: dict) -> dict:
+    """A state dict as a checkpoint gives it back: through torch.save and torch.load."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer)
+
+
+def test_a_lean_sgd_checkpoint_resumes_in_torchs_sgd_and_back():
+    torch.manual_seed(0)
+    nets = [build_model("tutorial") for _ in range(3)]
+    for net in nets[1:]:
+        net.load_state_dict(nets[0].state_dict())
+    lean = make_optimizer(nets[0], "sgd", 0.05, momentum=0.9)
+    _train(nets[0], lean, 2)
+    # the same two steps, then the state moves to torch's SGD on another copy, and a lean one again
+    plain = torch.optim.SGD(nets[1].parameters(), lr=0.05, momentum=0.9, fused=True)
+    _train(nets[1], plain, 2)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+    moved = torch.optim.SGD(nets[2].parameters(), lr=0.05, momentum=0.9, fused=True)
+    nets[2].load_state_dict(nets[0].state_dict())
+    moved.load_state_dict(_saved(lean.state_dict()))
+    back = make_optimizer(nets[1], "sgd", 0.05, momentum=0.9)
+    back.load_state_dict(_saved(plain.state_dict()))
+    _train(nets[2], moved, 2)
+    _train(nets[1], back, 2)
+    _train(nets[0], lean, 2)
+    for a, b, c in zip(*(n.parameters() for n in nets)):
+        assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_a_network_of_mixed_dtypes_gets_torchs_own_sgd():
+    net = build_model("tutorial")
+    net.fc3.half()
+    assert type(make_optimizer(net, "sgd", 0.01, momentum=0.9)) is torch.optim.SGD
