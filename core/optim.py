@@ -33,12 +33,16 @@ class LeanSGD(torch.optim.SGD):
     """torch.optim.SGD with `fused=True`, minus most of the Python around its kernel: the same
     `torch._fused_sgd_` call on the same tensors, so the same weights to the bit, and the same state (its
     checkpoints load into torch.optim.SGD and back). At the tutorial's batch 4 the generic `step()` and
-    `zero_grad()` were a sixth of every step (1.05 → 0.89 ms a step, 2-core CPU; docs/BENCHMARKS.md)."""
+    `zero_grad()` were 15 % of every step (1.05 → 0.89 ms a step, 2-core CPU; docs/BENCHMARKS.md)."""
 
     @torch.no_grad()
     def step(self, closure=None):
-        if closure is not None or not all(g["fused"] for g in self.param_groups):
+        if not all(g["fused"] for g in self.param_groups):
             return super().step(closure)
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
         # what GradScaler hands a fused optimizer (fp16 on CUDA); absent otherwise
         grad_scale, found_inf = getattr(self, "grad_scale", None), getattr(self, "found_inf", None)
         for group in self.param_groups:
@@ -48,8 +52,10 @@ class LeanSGD(torch.optim.SGD):
             momentum = group["momentum"]
             buffers = [self.state[p].get("momentum_buffer") for p in params] if momentum else []
             first = bool(momentum) and all(b is None for b in buffers)
-            if first:  # as torch does: the kernel fills new buffers with the first gradients
-                buffers = [torch.empty_like(p) for p in params]
+            # the kernel copies the first gradients into new buffers; zeros, not torch's empty, so that a
+            # first step GradScaler skips (an fp16 overflow) leaves momentum at 0 rather than stale memory
+            if first:
+                buffers = [torch.zeros_like(p) for p in params]
                 for p, b in zip(params, buffers):
                     self.state[p]["momentum_buffer"] = b
             torch._fused_sgd_(
@@ -66,7 +72,7 @@ class LeanSGD(torch.optim.SGD):
                 grad_scale=grad_scale,
                 found_inf=found_inf,
             )
-        return None
+        return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         if not set_to_none:
@@ -87,7 +93,8 @@ def make_optimizer(
     """`sgd` with momentum > 0 is SGD+momentum (the tutorial's `optim.SGD(lr=0.001, momentum=0.9)`).
 
     On CPU and CUDA the update is torch's fused kernel: the same arithmetic in one call instead of a
-    Python loop over parameters (at the tutorial's batch 4, the loop was a seventh of every step)."""
+    Python loop over parameters (at the tutorial's batch 4, the loop was a seventh of every step), and for
+    SGD without the Python torch runs around that call (LeanSGD)."""
     groups = param_groups(model, lr, weight_decay, norm_bias_lr_scale)
     fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters()) or None
     # one fused kernel call takes one device and dtype: what every network here has

@@ -61,12 +61,12 @@ def test_the_fused_update_on_cpu_matches_torchs_per_parameter_loop(name):
 
 
 def _train(net, opt, steps, freeze_at=None):
-    """A few steps on fixed data; from `freeze_at` on, the first parameter stops getting gradients."""
+    """A few steps on fixed data; from `freeze_at` on, the first trainable parameter stops learning."""
     torch.manual_seed(1)
     x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
     for i in range(steps):
         if i == freeze_at:
-            next(net.parameters()).requires_grad_(False)
+            next(p for p in net.parameters() if p.requires_grad).requires_grad_(False)
         opt.zero_grad()
         torch.nn.functional.cross_entropy(net(x), y).backward()
         opt.step()
@@ -98,7 +98,7 @@ def test_the_lean_sgd_leaves_the_same_weights_to_the_bit_as_torchs_fused_sgd(
         _train(net, opt, 4, freeze_at=2)
     for a, b in zip(lean_net.parameters(), torch_net.parameters()):
         assert torch.equal(a, b)
-    assert all(p.grad is None for p in lean_net.parameters()) is False  # the last step's gradients are there
+    assert any(p.grad is not None for p in lean_net.parameters())  # the last step's gradients
     lean.zero_grad()
     assert all(p.grad is None for p in lean_net.parameters())
 
@@ -144,3 +144,42 @@ def test_a_network_of_mixed_dtypes_gets_torchs_own_sgd():
     net = build_model("tutorial")
     net.fc3.half()
     assert type(make_optimizer(net, "sgd", 0.01, momentum=0.9)) is torch.optim.SGD
+
+
+def test_the_lean_sgd_never_runs_torchs_own_step(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.optim.SGD.step ran")
+
+    monkeypatch.setattr(torch.optim.SGD, "step", refuse)
+    net = build_model("tutorial")
+    before = [p.clone() for p in net.parameters()]
+    _train(net, make_optimizer(net, "nesterov", 0.05, momentum=0.9, weight_decay=1e-3), 2)
+    assert not any(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_the_lean_sgd_unscales_as_gradscaler_asks_and_skips_an_overflowing_step():
+    torch.manual_seed(0)
+    nets = [build_model("tutorial") for _ in range(3)]
+    for net in nets[1:]:
+        net.load_state_dict(nets[0].state_dict())
+    lean = make_optimizer(nets[0], "sgd", 0.05, momentum=0.9)
+    ref = torch.optim.SGD(nets[1].parameters(), lr=0.05, momentum=0.9, fused=True)
+    # what GradScaler sets on a fused optimizer: the scale to divide the gradients by, and "no overflow"
+    for opt, net in ((lean, nets[0]), (ref, nets[1])):
+        opt.grad_scale, opt.found_inf = torch.tensor(4.0), torch.tensor(0.0)
+        _train(net, opt, 2)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+    # an overflow on the very first step: nothing moves, and the next step is a clean first step
+    skipper = make_optimizer(nets[2], "sgd", 0.05, momentum=0.9)
+    start = [p.clone() for p in nets[2].parameters()]
+    skipper.found_inf = torch.tensor(1.0)
+    _train(nets[2], skipper, 1)
+    assert all(torch.equal(a, b) for a, b in zip(start, nets[2].parameters()))
+    del skipper.found_inf
+    clean_net = build_model("tutorial")
+    clean_net.load_state_dict(nets[2].state_dict())
+    _train(nets[2], skipper, 1)
+    _train(clean_net, torch.optim.SGD(clean_net.parameters(), lr=0.05, momentum=0.9, fused=True), 1)
+    for a, b in zip(nets[2].parameters(), clean_net.parameters()):
+        assert torch.equal(a, b)
