@@ -342,6 +342,7 @@ def main() -> None:
     result["seed_loop"] = median_run(result["seed_loops"], lambda r: r[-1]["seconds"] if r else 0)
     result["tutorial_preset"] = median_run(result["tutorial_presets"], lambda r: r["points"][-1]["seconds"])
     if args.tutorial_only:
+        save(result)
         report_tutorial(result)
         return
     print("(c) fast-cpu ladder", flush=True)
@@ -370,12 +371,16 @@ def main() -> None:
         "peak_fp32_matmul": matmul_peak(torch.float32),
         "peak_bf16_matmul": matmul_peak(torch.bfloat16),
     }
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"train_speed-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
+    save(result)
     if result["seed_loop"]:
         chart(result, ROOT / "docs" / "train_speed.png")
     report(result)
+
+
+def save(result: dict) -> None:
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"train_speed-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=1))
 
 
 def report_tutorial(r: dict) -> None:
