@@ -385,7 +385,8 @@ def save(result: dict) -> None:
 
 def report_tutorial(r: dict) -> None:
     """(a) against (b): every run's seconds, the medians' ratio and the accuracy difference."""
-    seed, tut = r["seed_loop"], r["tutorial_preset"]["points"]
+    seed, tut, m = r["seed_loop"], r["tutorial_preset"]["points"], r["machine"]
+    print(f"\nmachine: {m['cpu']}, {m['threads']} threads, torch {m['torch']}; {r['date']}; {r['command']}")
     print(
         "\nall runs (s): seed loop "
         + ", ".join(f"{x[-1]['seconds']:.1f}" for x in r["seed_loops"] if x)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from core.models import build_model
-from core.optim import LeanSGD, make_optimizer, make_schedule
+from core.optim import LeanSGD, make_optimizer, make_schedule, param_groups
 
 
 def test_norm_shifts_learn_faster_with_the_same_decay_per_step():
@@ -60,6 +60,25 @@ def test_the_fused_update_on_cpu_matches_torchs_per_parameter_loop(name):
         assert not torch.equal(a, torch.zeros_like(a))
 
 
+def _copies(model: str, n: int) -> list:
+    """`n` networks with the same initial weights."""
+    torch.manual_seed(0)
+    nets = [build_model(model) for _ in range(n)]
+    for net in nets[1:]:
+        net.load_state_dict(nets[0].state_dict())
+    return nets
+
+
+def _same(a, b) -> bool:
+    """The two networks' weights are equal to the bit."""
+    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def _torch_sgd(net):
+    """torch's own fused SGD with the settings these tests give LeanSGD through make_optimizer."""
+    return torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, fused=True)
+
+
 def _train(net, opt, steps, freeze_at=None):
     """A few steps on fixed data; from `freeze_at` on, the first trainable parameter stops learning."""
     torch.manual_seed(1)
@@ -83,29 +102,17 @@ def _train(net, opt, steps, freeze_at=None):
 def test_the_lean_sgd_leaves_the_same_weights_to_the_bit_as_torchs_fused_sgd(
     model, name, momentum, weight_decay, scale
 ):
-    torch.manual_seed(0)
-    lean_net, torch_net = build_model(model), build_model(model)
-    torch_net.load_state_dict(lean_net.state_dict())
+    lean_net, torch_net = _copies(model, 2)
     lean = make_optimizer(lean_net, name, 0.05, momentum, weight_decay, scale)
     assert type(lean) is LeanSGD
-    ref = torch.optim.SGD(
-        [
-            dict(g, params=[dict(torch_net.named_parameters())[n] for n in _names(lean_net, g)])
-            for g in lean.param_groups
-        ]
-    )
+    groups = param_groups(torch_net, 0.05, weight_decay, scale)
+    ref = torch.optim.SGD(groups, lr=0.05, momentum=momentum, nesterov=name == "nesterov", fused=True)
     for net, opt in ((lean_net, lean), (torch_net, ref)):
         _train(net, opt, 4, freeze_at=2)
-    for a, b in zip(lean_net.parameters(), torch_net.parameters()):
-        assert torch.equal(a, b)
+    assert _same(lean_net, torch_net)
     assert any(p.grad is not None for p in lean_net.parameters())  # the last step's gradients
     lean.zero_grad()
     assert all(p.grad is None for p in lean_net.parameters())
-
-
-def _names(net, group):
-    ids = {id(p) for p in group["params"]}
-    return [n for n, p in net.named_parameters() if id(p) in ids]
 
 
 def _saved(state: dict) -> dict:
@@ -117,18 +124,14 @@ def _saved(state: dict) -> dict:
 
 
 def test_a_lean_sgd_checkpoint_resumes_in_torchs_sgd_and_back():
-    torch.manual_seed(0)
-    nets = [build_model("tutorial") for _ in range(3)]
-    for net in nets[1:]:
-        net.load_state_dict(nets[0].state_dict())
+    nets = _copies("tutorial", 3)
     lean = make_optimizer(nets[0], "sgd", 0.05, momentum=0.9)
     _train(nets[0], lean, 2)
     # the same two steps, then the state moves to torch's SGD on another copy, and a lean one again
-    plain = torch.optim.SGD(nets[1].parameters(), lr=0.05, momentum=0.9, fused=True)
+    plain = _torch_sgd(nets[1])
     _train(nets[1], plain, 2)
-    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
-        assert torch.equal(a, b)
-    moved = torch.optim.SGD(nets[2].parameters(), lr=0.05, momentum=0.9, fused=True)
+    assert _same(nets[0], nets[1])
+    moved = _torch_sgd(nets[2])
     nets[2].load_state_dict(nets[0].state_dict())
     moved.load_state_dict(_saved(lean.state_dict()))
     back = make_optimizer(nets[1], "sgd", 0.05, momentum=0.9)
@@ -136,8 +139,7 @@ def test_a_lean_sgd_checkpoint_resumes_in_torchs_sgd_and_back():
     _train(nets[2], moved, 2)
     _train(nets[1], back, 2)
     _train(nets[0], lean, 2)
-    for a, b, c in zip(*(n.parameters() for n in nets)):
-        assert torch.equal(a, b) and torch.equal(a, c)
+    assert _same(nets[0], nets[1]) and _same(nets[0], nets[2])
 
 
 def test_a_network_of_mixed_dtypes_gets_torchs_own_sgd():
@@ -158,18 +160,14 @@ def test_the_lean_sgd_never_runs_torchs_own_step(monkeypatch):
 
 
 def test_the_lean_sgd_unscales_as_gradscaler_asks_and_skips_an_overflowing_step():
-    torch.manual_seed(0)
-    nets = [build_model("tutorial") for _ in range(3)]
-    for net in nets[1:]:
-        net.load_state_dict(nets[0].state_dict())
+    nets = _copies("tutorial", 3)
     lean = make_optimizer(nets[0], "sgd", 0.05, momentum=0.9)
-    ref = torch.optim.SGD(nets[1].parameters(), lr=0.05, momentum=0.9, fused=True)
+    ref = _torch_sgd(nets[1])
     # what GradScaler sets on a fused optimizer: the scale to divide the gradients by, and "no overflow"
     for opt, net in ((lean, nets[0]), (ref, nets[1])):
         opt.grad_scale, opt.found_inf = torch.tensor(4.0), torch.tensor(0.0)
         _train(net, opt, 2)
-    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
-        assert torch.equal(a, b)
+    assert _same(nets[0], nets[1])
     # an overflow on the very first step: nothing moves, and the next step is a clean first step
     skipper = make_optimizer(nets[2], "sgd", 0.05, momentum=0.9)
     start = [p.clone() for p in nets[2].parameters()]
@@ -180,6 +178,5 @@ def test_the_lean_sgd_unscales_as_gradscaler_asks_and_skips_an_overflowing_step(
     clean_net = build_model("tutorial")
     clean_net.load_state_dict(nets[2].state_dict())
     _train(nets[2], skipper, 1)
-    _train(clean_net, torch.optim.SGD(clean_net.parameters(), lr=0.05, momentum=0.9, fused=True), 1)
-    for a, b in zip(nets[2].parameters(), clean_net.parameters()):
-        assert torch.equal(a, b)
+    _train(clean_net, _torch_sgd(clean_net), 1)
+    assert _same(nets[2], clean_net)
