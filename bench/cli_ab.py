@@ -46,6 +46,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="runs of each recipe on each side")
     args = p.parse_args()
     sides = {"before": Path(args.before).resolve(), "after": ROOT}
+    # each side runs in its own checkout: a relative folder would name a different (or no) folder there
+    if Path(args.data).exists():
+        args.data = str(Path(args.data).resolve())
+    args.data_dir = str(Path(args.data_dir).resolve())
     with tempfile.TemporaryDirectory() as tmp:
         one_run(ROOT, "--epochs 0.01", args.data, args.data_dir, Path(tmp))  # decode the data once, untimed
         rows = []

@@ -626,7 +626,8 @@ def _normalizer(
 
 
 def augment(x: torch.Tensor, flip: bool, crop_pad: int, g: torch.Generator | None = None) -> torch.Tensor:
-    """Random horizontal flip and padded random crop, for a whole float batch at once."""
+    """Random horizontal flip and padded random crop, for a whole batch at once: uint8 or float (it only
+    moves pixels, so it may run before normalisation or after it)."""
     b, c, h, w = x.shape
     if flip:
         mask = torch.rand(b, device=x.device, generator=g) < 0.5

@@ -312,8 +312,8 @@ class Program:
         inputs = "        inputs = normalize(train_x[rows])"
         if cfg.flip or cfg.crop_pad:
             inputs = _trailing(
-                "        inputs = augment(normalize(train_x[rows]), "
-                f"flip={cfg.flip}, crop_pad={cfg.crop_pad}, g=g)",
+                "        inputs = normalize(augment(train_x[rows], "
+                f"flip={cfg.flip}, crop_pad={cfg.crop_pad}, g=g))",
                 note(N_("new every epoch")),
             )
         steps = "\n".join(

@@ -54,7 +54,7 @@ CASES = {
 # a fast recipe's additions: the code each adds
 TRICKS = (
     "torch.autocast(", "label_smoothing=", ".to(device, memory_format=torch.channels_last)",
-    "inputs.contiguous(memory_format=torch.channels_last)", "def augment(", "augment(normalize(",
+    "inputs.contiguous(memory_format=torch.channels_last)", "def augment(", "normalize(augment(",
     "def param_groups(", "scheduler = ", "scheduler.step()", "net.init_whitening(", "net(images.flip(3))",
     "freeze_whiten_at = ", "requires_grad_(False)",
 )  # fmt: skip
