@@ -46,7 +46,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="runs of each recipe on each side")
     args = p.parse_args()
     sides = {"before": Path(args.before).resolve(), "after": ROOT}
-    # each side runs in its own checkout: a relative folder would name a different (or no) folder there
+    # each side runs in its own checkout: a relative folder would name a different (or no) folder there;
+    # --data may also be a name (cifar10, synthetic), which stays as it is
     if Path(args.data).exists():
         args.data = str(Path(args.data).resolve())
     args.data_dir = str(Path(args.data_dir).resolve())

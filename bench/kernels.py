@@ -3,11 +3,15 @@
     python bench/kernels.py                                   # the full airbench at fast-cpu's settings
     python bench/kernels.py --model airbench-mini --steps 20  # fast-cpu's own network
 
-One training step of the preset's recipe (its autocast, memory format, loss and optimizer, batch size), on
-random images, profiled by torch.profiler over `--steps` steps after warm-up. Convolution FLOPs are counted
-by torch's FlopCounterMode on the same step. The peak is a 2048² matmul in the same dtype on the same threads,
-measured in the same run. Prints a markdown table for docs/BENCHMARKS.md: each kernel's share of the step
-and, for the convolutions, their achieved GFLOP/s against that peak.
+One training step of the preset's recipe (its autocast, memory format, loss and optimizer, batch size, and
+the engine's oneDNN and denormal switches), on random images, profiled by torch.profiler over `--steps`
+steps after warm-up. An airbench network is measured as it starts, its whitening bias still learning, as in
+the first 30 % of a run's steps (after that, nothing back-propagates into the first convolution's input).
+Convolution FLOPs are counted by torch's FlopCounterMode on the same step. The reference peak is a 2048²
+matmul in the same dtype on the same threads, measured in the same run (oneDNN's convolutions beat it on
+some shapes). Prints markdown tables for docs/BENCHMARKS.md: each kernel's share of the step and, for the
+convolutions, their achieved GFLOP/s against that peak; then each convolution's two gradients timed apart.
+Meant for the fast recipes' big steps: at the tutorial's batch 4 the profiler's own cost per call dominates.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.train_speed import matmul_peak  # noqa: E402
 from core.config import PRESETS, make_config, positive_int  # noqa: E402
-from core.devices import autocast, machine  # noqa: E402
+from core.devices import autocast, machine, speed_switches  # noqa: E402
 from core.models import get_model_spec  # noqa: E402
 from core.optim import make_optimizer  # noqa: E402
 
@@ -36,10 +40,11 @@ from core.optim import make_optimizer  # noqa: E402
 KERNELS = {
     "aten::mkldnn_convolution": "convolution, forward",
     "aten::_slow_conv2d_forward": "convolution, forward",
+    "aten::_slow_conv2d_backward": "convolution, backward",
     "aten::convolution_backward": "convolution, backward",
     "aten::max_pool2d_with_indices": "max-pool, forward",
     "aten::max_pool2d_with_indices_backward": "max-pool, backward",
-    "aten::fill_": "zero-fill (max-pool's backward)",
+    "aten::fill_": "zero-fill (mostly max-pool's backward)",
     "aten::gelu": "GELU, forward",
     "aten::gelu_backward": "GELU, backward",
     "aten::native_batch_norm": "batch-norm, forward",
@@ -59,6 +64,8 @@ def main() -> None:
     p.add_argument("--steps", type=positive_int, default=6, help="profiled steps, after 3 of warm-up")
     args = p.parse_args()
     cfg = make_config(args.preset, model=args.model, batch_size=args.batch_size)
+    # first, as the CLI does: OpenMP threads copy the denormal flag when they are created
+    speed_switches(torch.device("cpu"), cfg.batch_size, cfg.amp)
     torch.manual_seed(0)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     # the recipe's step: its network, memory format, autocast, loss and optimizer
@@ -109,7 +116,7 @@ def main() -> None:
 
 def layer_split(model: torch.nn.Module, x: torch.Tensor, amp: str, peak: float) -> None:
     """Each convolution's backward, timed apart: the gradient of its input and that of its weights
-    (medians of 10 calls on the shapes and memory format the step gave it)."""
+    (medians of 10 calls on the shapes, dtype and memory format the step gave it)."""
     calls: list[tuple[torch.nn.Conv2d, torch.Tensor, torch.Tensor]] = []
     hooks = [
         m.register_forward_hook(lambda m, inp, out: calls.append((m, inp[0].detach(), out.detach())))
@@ -122,22 +129,35 @@ def layer_split(model: torch.nn.Module, x: torch.Tensor, amp: str, peak: float) 
         h.remove()
     print("\n| convolution (channels in → out, input size) | input gradient | weight gradient |")
     print("|---|---|---|")
+    # the dtype the convolution ran in: autocast's where the recipe uses it, else its input's
+    dtype = torch.bfloat16 if amp == "bf16" else None
     for conv, inp, out in calls:
-        w = conv.weight.to(inp.dtype).contiguous(
-            memory_format=torch.channels_last
-            if inp.is_contiguous(memory_format=torch.channels_last)
-            else torch.contiguous_format
-        )
-        grad = torch.randn_like(out)
-        flop = 2 * out.numel() * conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+        fmt = torch.channels_last if inp.is_contiguous(memory_format=torch.channels_last) else None
+        fmt = fmt or torch.contiguous_format
+        inp = inp.to(dtype or inp.dtype).contiguous(memory_format=fmt)
+        w = conv.weight.to(inp.dtype).contiguous(memory_format=fmt)
+        grad = torch.randn_like(out, dtype=inp.dtype)
+        flop = 2 * out.numel() * conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
         cells = []
         for mask in ([True, False, False], [False, True, False]):
-            args = (grad, inp, w, None, conv.stride, conv.padding, conv.dilation, False, [0, 0], 1, mask)
+            args = (
+                grad,
+                inp,
+                w,
+                None,
+                conv.stride,
+                conv.padding,
+                conv.dilation,
+                False,
+                [0, 0],
+                conv.groups,
+                mask,
+            )
             s = median_seconds(lambda args=args: torch.ops.aten.convolution_backward(*args))
             cells.append(f"{s * 1e3:.1f} ms, {flop / s / 1e9:,.0f} GFLOP/s")
         size = f"{inp.shape[-2]}×{inp.shape[-1]}"
         print(f"| {conv.in_channels} → {conv.out_channels}, {size} | {cells[0]} | {cells[1]} |")
-    print(f"(the matmul peak: {peak:,.0f} GFLOP/s)")
+    print(f"(medians of 10 calls each; the 2048² matmul: {peak:,.0f} GFLOP/s)")
 
 
 def median_seconds(fn, calls: int = 10) -> float:

@@ -18,13 +18,13 @@ from .config import TrainConfig
 from .data import Dataset, augment, to_model_input
 from .distributed import SINGLE_PROCESS, Rank
 
-CHUNK_IMAGES = 8192  # training images prepared (normalised, augmented) at a time: ~100 MB as float32
+CHUNK_IMAGES = 8192  # training images prepared (augmented, normalised) at a time: ~100 MB as float32
 
 
 @dataclass
 class Batch:
     step: int  # within the epoch
-    x: torch.Tensor  # this rank's images, normalised and augmented
+    x: torch.Tensor  # this rank's images, augmented and normalised
     y: torch.Tensor
     images: int  # the whole (global) batch's size: the last batch of an epoch may be smaller
     last: bool  # the epoch's last step
@@ -51,8 +51,8 @@ class Batches:
 
     def prepare(self, images: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """uint8 images → the network's input: augmented, normalised, in the run's memory format.
-        Flips and crops only move pixels, so they run on the uint8 images (a quarter of the bytes) first:
-        the same result as augmenting the normalised floats, in about 60 % of the time."""
+        Flips and crops only move pixels, so they run on the uint8 images first (a byte a value, not a
+        float's four): the same result as augmenting the normalised floats, in about 60 % of the time."""
         cfg = self.cfg
         x = to_model_input(augment(images, cfg.flip, cfg.crop_pad, g), self.in_channels, cfg.mean, cfg.std)
         return x.contiguous(memory_format=self.memory_format)

@@ -25,7 +25,15 @@ from .batches import Batch, Batches
 from .config import TrainConfig
 from .control import Control, Stopped
 from .data import DataError, Dataset, load_dataset, to_model_input
-from .devices import DDP_DEVICE, SMALL_BATCH, DeviceError, autocast, cpu_cores, machine, resolve_device
+from .devices import (
+    DDP_DEVICE,
+    DeviceError,
+    autocast,
+    cpu_cores,
+    machine,
+    resolve_device,
+    speed_switches,
+)
 from .distributed import SINGLE_PROCESS, Rank, agree, all_gather, all_sum, broadcast
 from .evaluation import Report, evaluate
 from .files import DiskFull
@@ -302,14 +310,7 @@ def prepare(
         if rank.distributed
         else (ds.test_x, ds.test_y)
     )
-    # speed switches: oneDNN only where it wins (small float32 batches lose; see SMALL_BATCH); flush denormals
-    torch.backends.mkldnn.enabled = not (
-        device.type == "cpu" and cfg.batch_size < SMALL_BATCH and cfg.amp != "bf16"
-    )
-    # Tiny values early in training are denormal floats, which x86 handles in slow microcode: flushing them
-    # to zero took the tutorial's loop from 2,000-2,800 img/s to 3,600. The flag is per thread and OpenMP
-    # threads copy it when created, so the CLI sets it first thing; here it covers at least this thread.
-    torch.set_flush_denormal(device.type == "cpu")
+    speed_switches(device, cfg.batch_size, cfg.amp)
     s = Session(
         device,
         ds,

@@ -124,21 +124,18 @@ def test_augment_flips_whole_batches_and_crops_within_the_padding():
 
 
 def test_augmenting_uint8_images_then_normalising_equals_the_other_order_bit_for_bit():
-    """The engine augments uint8 images before normalising them (a quarter of the bytes to move); the
-    batches must be exactly those of normalising first, which the recipe's exported code once did."""
+    """The engine augments uint8 images before normalising them (fewer bytes to move); the batches must be
+    exactly those of normalising first, which the recipe's exported code once did (grayscale models too)."""
     images = torch.randint(
         0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
     )
     mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-    for flip, crop_pad in ((True, 0), (False, 3), (True, 2)):
-        after = augment(
-            to_model_input(images, 3, mean, std), flip, crop_pad, torch.Generator().manual_seed(7)
-        )
-        before = to_model_input(
-            augment(images, flip, crop_pad, torch.Generator().manual_seed(7)), 3, mean, std
-        )
-        assert before.dtype == torch.float32 and torch.equal(before, after)
-        assert not torch.equal(before, to_model_input(images, 3, mean, std))  # it did augment
+    for channels, flip, crop_pad in ((3, True, 0), (3, False, 3), (3, True, 2), (3, True, 8), (1, True, 2)):
+        g1, g2 = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+        after = augment(to_model_input(images, channels, mean, std), flip, crop_pad, g1)
+        before = to_model_input(augment(images, flip, crop_pad, g2), channels, mean, std)
+        assert before.dtype == torch.float32 and before.shape[1] == channels and torch.equal(before, after)
+        assert not torch.equal(before, to_model_input(images, channels, mean, std))  # it did augment
 
 
 @pytest.fixture

@@ -73,10 +73,10 @@ def recipe_panel(cfg: TrainConfig | dict[str, Any], run_id: str = "") -> None:
                 "The same recipe, trained another way: the images are decoded once into one tensor (the "
                 "DataLoader converts every image again in every epoch), each mini-batch is a slice of a "
                 "chunk of 8,192 images normalised in a few big tensor operations, and SGD updates every "
-                "parameter in one fused call. Measured on this "
-                "project's 2-core VM on 2026-12-04 (docs/BENCHMARKS.md): 2 epochs took 28.7 s here against "
-                "82.8 s for the tutorial's loop (2.9× faster), at 53.5 % against 54.1 % test accuracy. The "
-                "VM of 2026-11-27 gave 3.5× (26.4 s against 91.9 s)."
+                "parameter in one fused call. Measured on this project's 2-core VM on 2026-12-04 "
+                "(docs/BENCHMARKS.md): 2 epochs took 28.7 s here against 82.8 s for the tutorial's loop "
+                "(2.9× faster), at 53.5 % against 54.1 % test accuracy. On 2026-11-27's VM it was 3.5× "
+                "(26.4 s against 91.9 s)."
             )
         )
         _engine_view(config, run_id, code, script)
