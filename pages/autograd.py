@@ -23,7 +23,7 @@ from core.expr import ExprError
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.charts import descent_loss_figure, descent_paths_figure, path_span, plot
-from ui.i18n import N_, _, error_text, t, translated
+from ui.i18n import N_, _, choice_key, error_text, t, translated
 from ui.practice import practice_section
 from ui.tensor_view import commented
 
@@ -213,7 +213,7 @@ def descent_section() -> None:
         _("Function f(x, y)"),
         [*FUNCTIONS_2D, CUSTOM],
         format_func=translated({**{name: name for name in FUNCTIONS_2D}, CUSTOM: N_("type your own")}),
-        key="gd_fn",
+        key=choice_key("gd_fn"),
     )
     f_text = (
         c[0].text_input("f(x, y)", "x ** 2 + y ** 2 + x * y", key="gd_custom")

@@ -12,7 +12,7 @@ from core.runs import RunStore
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
 from ui.charts import plot, topk_figure
-from ui.i18n import _, error_text, t
+from ui.i18n import _, choice_key, error_text, t
 from ui.run_picker import pick_trained_run
 from ui.safe import error, md
 
@@ -102,7 +102,7 @@ with draw_tab:
 
 with upload_tab:
     fits = {"crop": _("centre-crop (keep aspect)"), "resize": _("resize (squash)")}
-    fit = st.radio(_("Fit to 32×32"), FITS, horizontal=True, key="cl_fit", format_func=fits.get)
+    fit = st.radio(_("Fit to 32×32"), FITS, horizontal=True, key=choice_key("cl_fit"), format_func=fits.get)
     types = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"]
     files = st.file_uploader(
         _("Images"),

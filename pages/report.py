@@ -13,7 +13,7 @@ from ui.chapter import chapter_heading, next_link
 from ui.charts import confusion_figure, per_class_figure, plot
 from ui.data import cached_dataset
 from ui.downloads import run_downloads
-from ui.i18n import _, error_text, t
+from ui.i18n import _, choice_key, error_text, t
 from ui.run_picker import pick_trained_run
 from ui.safe import error, info, md
 
@@ -172,7 +172,7 @@ predicted = [cls for cls, _n in rep.taken_for(true_class)] + [true_class]
 pred_class = c[1].selectbox(
     _("Predicted as"),
     predicted,
-    key="rp_pred",
+    key=choice_key("rp_pred"),
     format_func=lambda cls: t("{cls} (correct)", cls=cls) if cls == true_class else cls,
 )
 ds = dataset_of(run)

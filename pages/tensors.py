@@ -21,7 +21,7 @@ from core.tensors import (
 )
 from ui import through_navigation
 from ui.chapter import chapter_heading, next_link
-from ui.i18n import N_, _, error_text, t, translated
+from ui.i18n import N_, _, choice_key, error_text, t, translated
 from ui.practice import practice_section
 from ui.tensor_view import attributes_table, commented, message_text, show_error, show_tensor
 
@@ -113,7 +113,7 @@ def create() -> None:
     with left:
         sources = (FUNCTION, LIST, NUMPY)
         source = st.radio(
-            _("From"), sources, format_func=translated(sources), horizontal=True, key="t_source"
+            _("From"), sources, format_func=translated(sources), horizontal=True, key=choice_key("t_source")
         )
         c = st.columns(3)
         name = c[0].text_input(_("Name"), value=next_name(set(tensors)), key=f"t_name_{names_key()}")
@@ -205,7 +205,10 @@ def expression() -> None:
     """Any expression over the learner's tensors, through the safe evaluator, printed as Python prints it."""
     own = _(OWN)
     example = st.selectbox(
-        _("Examples"), [OWN, *EXAMPLES], format_func=lambda v: own if v == OWN else v, key="t_example"
+        _("Examples"),
+        [OWN, *EXAMPLES],
+        format_func=lambda v: own if v == OWN else v,
+        key=choice_key("t_example"),
     )
     if example != OWN and st.session_state.get("t_last_example") != example:
         st.session_state["t_expr"] = example

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.layers import CIFAR_NET, LENET, LayersError, Row, infer, net_code, parse, summary
-from ui.i18n import N_, _, error_text, t
+from ui.i18n import N_, _, choice_key, error_text, t
 
 TEXT = "builder_text_{start}"  # session_state: the layers, one per line, for each starting point
 STARTS = {
@@ -69,7 +69,7 @@ def builder() -> None:
         list(STARTS),
         format_func=lambda k: _(STARTS[k][0]),
         default="lenet",
-        key=INPUT,
+        key=choice_key(INPUT),
     )
     choice = choice or "lenet"
     if TEXT.format(start=choice) not in st.session_state:

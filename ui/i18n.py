@@ -22,6 +22,7 @@ __all__ = [
     "LANGUAGES",
     "N_",
     "_",
+    "choice_key",
     "error_text",
     "translated",
     "language",
@@ -37,6 +38,7 @@ PARAM = "lang"
 _CHOICE = "_i18n_choice"
 _ACTIVE = "_i18n_active"
 _SWITCH = "i18n_switch"
+_CHOICES = "_i18n_choices"  # keys of the selection widgets whose option labels are translated (choice_key)
 
 
 def browser_language() -> str:
@@ -110,7 +112,19 @@ def error_text(error: Exception | Phrase) -> str:
     return _active().message(error)
 
 
+def choice_key(key: str) -> str:
+    """`key=` for a selectbox, radio or segmented control whose option labels are translated. Streamlit
+    knows a choice by its shown label: after a language switch it finds no option with the old label, and
+    the widget falls back to its first option or hands back the old label itself as its value. The switch
+    sets each such widget's value again, so the choice is kept and shown in the new language."""
+    st.session_state.setdefault(_CHOICES, set()).add(key)
+    return key
+
+
 def _switched() -> None:
+    for key in st.session_state.get(_CHOICES, ()):
+        if key in st.session_state:  # read back through the previous run's labels: the learner's choice
+            st.session_state[key] = st.session_state[key]
     choice = st.session_state.get(_SWITCH)
     st.session_state[_CHOICE] = choice
     st.query_params[PARAM] = choice

@@ -39,7 +39,7 @@ from core.runs import ACTIVE, RESUMABLE, EventLog, Run, RunError, RunStore
 from ui.charts import accuracy_figure, loss_figure, lr_figure, plot
 from ui.data import run_samples
 from ui.downloads import run_downloads
-from ui.i18n import N_, _, error_text, t, translated
+from ui.i18n import N_, _, choice_key, error_text, t, translated
 from ui.recipe_view import console_panel
 from ui.safe import md
 from ui.train_form import use_demo_data
@@ -536,7 +536,7 @@ def live_view(run_id: str, store: RunStore) -> None:
             list(REFRESH),
             format_func=translated(list(REFRESH)),
             horizontal=True,
-            key="live_refresh",
+            key=choice_key("live_refresh"),
             help=t(
                 "The page and the browser share the CPU with training: on a small CPU, refreshing less "
                 "often trains faster. The progress and readings refresh as chosen; the charts and the test "

@@ -19,7 +19,7 @@ from core.paths import runs_dir
 from core.progress import Progress
 from core.runs import Run, RunStore
 from ui.charts import clinic_figure, plot
-from ui.i18n import N_, _, error_text, t
+from ui.i18n import N_, _, choice_key, error_text, t
 from ui.safe import md
 
 STATE_LABELS = {
@@ -84,7 +84,7 @@ def _answer_widget(exercise: Exercise) -> None:
     key = _key(exercise, "answer")
     if exercise.options():
         labels = {o.key: f"{o.key}) {_(o.text)}" for o in exercise.options()}
-        st.radio(_("Your answer"), list(labels), format_func=labels.get, index=None, key=key)
+        st.radio(_("Your answer"), list(labels), format_func=labels.get, index=None, key=choice_key(key))
     elif exercise.kind == "train":
         runs = {r.id: r for r in RunStore(runs_dir()).list()}
         st.selectbox(
@@ -92,7 +92,7 @@ def _answer_widget(exercise: Exercise) -> None:
             list(runs),
             format_func=lambda run_id: _run_label(runs[run_id]),
             index=None,
-            key=key,
+            key=choice_key(key),
             placeholder=_("choose a run"),
         )
     else:

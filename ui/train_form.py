@@ -21,7 +21,7 @@ from core.runs import RunStore
 from core.validate import data_size, run_problems
 from ui.builder import LATEST as BUILT
 from ui.data import cached_dataset
-from ui.i18n import N_, _, error_text, t, translated
+from ui.i18n import N_, _, choice_key, error_text, t, translated
 from ui.safe import md
 
 DATA_LABELS = {
@@ -156,7 +156,7 @@ def _data_section() -> tuple[str, str, int | None, list[str]]:
         _("Data"),
         list(DATA_LABELS),
         format_func=translated(DATA_LABELS),
-        key="f_data",
+        key=choice_key("f_data"),
         **KEEP,
         horizontal=True,
     )
@@ -226,7 +226,7 @@ def _model_section() -> str:
         n: t("{name} · {count:,} parameters", name=n, count=count) for n, count in _parameter_counts().items()
     }
     labels[CUSTOM] = _("custom · your own network, built from its layers (chapter 3)")
-    name = st.selectbox(_("Model"), list(labels), key="f_model", **KEEP, format_func=labels.get)
+    name = st.selectbox(_("Model"), list(labels), key=choice_key("f_model"), **KEEP, format_func=labels.get)
     if name == CUSTOM:
         if "f_layers" not in st.session_state:
             st.session_state["f_layers"] = _built_layers()
@@ -325,7 +325,9 @@ def _device_section(store: RunStore) -> list[str]:
     if st.session_state.get(SENT_DEVICE_LABELS, {}).get(chosen, labels[chosen]) != labels[chosen]:
         st.session_state["f_device"] = chosen
     st.session_state[SENT_DEVICE_LABELS] = labels
-    device = st.selectbox(_("Device"), list(labels), format_func=labels.get, key="f_device", **KEEP)
+    device = st.selectbox(
+        _("Device"), list(labels), format_func=labels.get, key=choice_key("f_device"), **KEEP
+    )
     here = t("here: {device}", device=device)
     st.code(
         "device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
