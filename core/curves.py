@@ -102,6 +102,11 @@ def progress(log: EventLog) -> dict[str, Any]:
     if not last or not total:
         return out
     done = last["global_step"] + 1
+    # a fractional run (--epochs 0.2, 2.5) counts the epochs it runs, the last one only partly: "epoch 1/1 ·
+    # step 250/250", not "epoch 1/0.2 · step 250/1,250"
+    if steps_per_epoch:
+        out["epochs"] = math.ceil(total / steps_per_epoch)
+        out["steps_per_epoch"] = min(steps_per_epoch, total - last["epoch"] * steps_per_epoch)
     out.update(
         epoch=last["epoch"] + 1,
         step=last["step"] + 1,

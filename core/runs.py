@@ -578,6 +578,13 @@ class RunStore:
             run.path.unlink()
 
 
+def _epochs_done(completed: int, epochs: Any) -> str:
+    """ "1/2", and for a fractional run its fraction once done: "0.2/0.2", not "1/0.2"."""
+    if isinstance(epochs, (int, float)) and not isinstance(epochs, bool) and completed > epochs:
+        completed = epochs
+    return f"{completed}/{epochs}"
+
+
 def run_row(run: Run) -> dict[str, Any]:
     """One line of a runs table: what a person scans to pick a run. A run with anything unreadable shows
     `damaged` (unless it is training) and says what in `problems`."""
@@ -592,7 +599,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "preset": c.get("preset") or "custom",
         "data": Path(str(c.get("data", ""))).name or c.get("data"),
         "device": s.get("device", c.get("device")),
-        "epochs": f"{s.get('epochs_completed', 0)}/{c.get('epochs', '?')}",
+        "epochs": _epochs_done(s.get("epochs_completed", 0), c.get("epochs", "?")),
         "best accuracy": round(100 * acc, 2) if _number(acc) else None,
         "train s": s.get("train_seconds") if _number(s.get("train_seconds")) else None,
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if _number(created) else "",

@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+from core.config import make_config
 from core.curves import (
     StepTable,
     curve_from_steps,
@@ -13,7 +14,8 @@ from core.curves import (
     progress,
     smooth,
 )
-from core.runs import EventLog
+from core.runs import EventLog, RunStore, run_row
+from core.trainer import train
 from ui.charts import (
     PALETTE,
     confusion_figure,
@@ -74,6 +76,20 @@ def test_progress_reports_epoch_step_and_eta(tmp_path):
     p = progress(logged(tmp_path / "metrics.jsonl", events))
     assert (p["epoch"], p["step"], p["fraction"]) == (2, 50, 0.75)
     assert p["eta_seconds"] == pytest.approx(0.5, rel=0.05)  # 50 steps left at 100 steps/s
+
+
+def test_a_fractional_run_counts_the_epochs_it_runs_and_its_last_epochs_steps(tmp_path, small_data):
+    """0.2 epochs of 1,000 images at batch 64: "epoch 1/1 · step 3/3" and "0.2/0.2" in the runs table,
+    not "epoch 1/0.2 · step 3/16" and "1/0.2"."""
+    for epochs, shown, steps_shown in ((0.2, "0.2/0.2", (1, 1, 3, 3)), (1.5, "1.5/1.5", (2, 2, 8, 8))):
+        run = RunStore(tmp_path / str(epochs)).create({"model": "tutorial", "epochs": epochs}, name="part")
+        cfg = make_config(model="tutorial", epochs=epochs, batch_size=64, device="cpu")
+        assert train(cfg, run, dataset=small_data)["status"] == "completed"
+        log = EventLog(run.metrics_path)
+        log.refresh()
+        p = progress(log)
+        assert (p["epoch"], p["epochs"], p["step"], p["steps_per_epoch"]) == steps_shown
+        assert p["fraction"] == 1.0 and run_row(run)["epochs"] == shown
 
 
 def test_progress_shows_data_loading_before_the_first_step(tmp_path):
