@@ -38,7 +38,7 @@ class RunResult:
 
 @dataclass(frozen=True)
 class References:
-    chance: float
+    chance: float | None  # 1 / classes; None before a run has read its data (no classes yet)
     tutorial: float | None  # the tutorial's accuracy, for CIFAR-10 runs only
     best_earlier: RunResult | None  # the most accurate earlier run on the same data
 
@@ -62,7 +62,7 @@ def references(run: RunResult, others: Iterable[RunResult]) -> References:
         and (o.data, o.classes) == (run.data, run.classes)
     ]
     return References(
-        chance=1 / max(len(run.classes), 1),
+        chance=1 / len(run.classes) if run.classes else None,
         tutorial=TUTORIAL_ACCURACY if is_cifar10(run.data, run.classes) else None,
         best_earlier=max(earlier, key=lambda o: o.accuracy, default=None),
     )

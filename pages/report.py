@@ -85,7 +85,9 @@ refs = references_for(run, store.list())
 shown = [(_("Test accuracy"), f"{100 * rep.accuracy:.1f} %")]
 if refs.tutorial is not None:
     shown.append((_("The tutorial's Net on CIFAR-10"), percent(refs.tutorial)))
-shown.append((t("Chance (1 / {n} classes)", n=len(rep.classes)), percent(refs.chance)))
+# from the evaluated test set: its classes are known even where the run's summary lost them
+chance = 1 / len(rep.classes)
+shown.append((t("Chance (1 / {n} classes)", n=len(rep.classes)), percent(chance)))
 if refs.best_earlier is not None:
     shown.append((_("Best earlier run on the same data"), f"{100 * refs.best_earlier.accuracy:.1f} %"))
 for column, (label, value) in zip(st.columns(len(shown)), shown):
@@ -118,7 +120,7 @@ if other != "—":
         )
 left, right = st.columns(2)
 with left:
-    plot(per_class_figure(per_class, chance=refs.chance), key="rp_bars")
+    plot(per_class_figure(per_class, chance=chance), key="rp_bars")
     st.caption(
         t(
             "The dotted line is chance: the accuracy of guessing one of the {n} classes at random. A bar "

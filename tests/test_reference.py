@@ -42,6 +42,8 @@ def test_the_tutorial_reference_appears_only_for_cifar10():
     shapes = references(result("a", "synthetic"), [])
     assert shapes.tutorial is None and shapes.chance == pytest.approx(0.1)
     assert references(result("a", "/photos/pets", ("cat", "dog")), []).chance == 0.5
+    # a run that has not read its data yet: no chance line (it once drew one at 100 %, as if 1 class)
+    assert references(result("a", "/photos/pets", ()), []).chance is None
 
 
 def test_the_best_earlier_run_is_on_the_same_data_and_earlier():

@@ -363,7 +363,7 @@ def _references(run: Run, store: RunStore, summary: dict) -> References:
 
 
 def _reference_lines(refs: References) -> dict[str, float]:
-    lines = {_("chance"): refs.chance}
+    lines = {_("chance"): refs.chance} if refs.chance is not None else {}
     if refs.tutorial is not None:
         lines[_("the tutorial's Net on CIFAR-10")] = refs.tutorial
     if refs.best_earlier is not None and refs.best_earlier.accuracy is not None:
