@@ -166,3 +166,11 @@ def test_the_console_panel_before_the_first_line_says_when_it_comes():
     at = AppTest.from_function(_panel, args=([START, step(0, 99, 2.0)], 4), default_timeout=30).run()
     assert not at.exception and not at.code
     assert "the first comes after 2,000 mini-batches" in at.caption[1].value
+
+
+def test_a_short_epoch_says_its_first_line_comes_at_its_end():
+    """The demo set's 1,250 mini-batches an epoch at batch 4: the loop prints the epoch's mean loss at its
+    end, before 2,000 mini-batches."""
+    start = {**START, "steps_per_epoch": 1250}
+    at = AppTest.from_function(_panel, args=([start, step(0, 99, 2.0)], 4), default_timeout=30).run()
+    assert not at.exception and "the first comes after 1,250 mini-batches" in at.caption[1].value

@@ -122,4 +122,7 @@ def console_panel(events: list[dict[str, Any]], batch_size: int) -> None:
     if lines:
         st.code("\n".join(lines), language="text")
     else:
-        st.caption(t("No line yet: the first comes after {n} mini-batches.", n=format(n, ",")))
+        # an epoch shorter than n mini-batches prints its line at its end
+        epoch = next((e.get("steps_per_epoch") for e in events if e.get("type") == "start"), None)
+        first = min(n, epoch) if isinstance(epoch, int) and epoch > 0 else n
+        st.caption(t("No line yet: the first comes after {n} mini-batches.", n=format(first, ",")))
