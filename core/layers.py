@@ -292,8 +292,10 @@ def infer(layers: tuple[Layer, ...], input_shape: tuple[int, int, int]) -> list[
             macs = y.numel() * layer.arg("in_channels") * k * k
         elif layer.kind == "Linear":
             macs = layer.arg("in_features") * layer.arg("out_features")
+        elif layer.kind == "BatchNorm2d":
+            macs = y.numel()  # x * scale + shift, per value
         else:
-            macs = y.numel()
+            macs = 0  # ReLU, pooling, Flatten, Dropout: comparisons and copies, no multiply-adds
         total_params, total_macs = total_params + params, total_macs + macs
         if total_params > MAX_PARAMETERS:
             raise LayersError(

@@ -43,6 +43,19 @@ def test_the_shapes_are_the_tutorials_comments():
     assert sum(r.parameters for r in rows) == 61_706
 
 
+def test_multiply_adds_are_those_torch_counts_for_the_layers_that_have_them():
+    """Convolutions and linear layers, as torch's FLOP counter counts them (2 FLOPs a multiply-add); ReLU,
+    pooling and Flatten add none (they once counted one per output value: 425,004 for LeNet)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    layers = parse(LENET)
+    rows = infer(layers, (1, 32, 32))
+    with FlopCounterMode(display=False) as counter:
+        LayerNet(layers)(torch.randn(1, 1, 32, 32))
+    assert sum(r.macs for r in rows) == counter.get_total_flops() // 2 == 416_520
+    assert all(r.macs == 0 for r in rows if not r.name.startswith(("conv", "fc")))
+
+
 def test_the_generated_class_builds_the_same_network():
     layers = parse(LENET)
     namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional}
