@@ -756,7 +756,7 @@ GPU = (
             "`x.to('cpu', torch.float64)` or `x.to(torch.double)`: one call converts what needs converting. "
             "Float64 is twice the memory and, on GPUs, usually much slower than float32."
         ),
-        ExpressionCheck((("x", "torch.ones(2, 2)"),), "x.to('cpu', torch.float64)"),
+        ExpressionCheck((("x", "torch.ones(2, 2)"),), "x.to('cpu', torch.float64)", once="to"),
     ),
     Exercise(
         "gpu-same-device",

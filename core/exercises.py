@@ -11,6 +11,7 @@ Messages are `Phrase`s (an N_ template and its values), so the app and the comma
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
 from collections.abc import Callable
@@ -101,6 +102,7 @@ class ExpressionCheck:
     names: tuple[tuple[str, str], ...]  # (name, expression that makes it), in order
     solution: str
     kind: str = "expression"
+    once: str = ""  # a method the task says to call exactly once (`to`): `x.double()` gives the tensor too
 
     def setup_code(self) -> str:
         return "\n".join(f"{name} = {text}" for name, text in self.names)
@@ -121,7 +123,23 @@ class ExpressionCheck:
         problem = compare_tensors(got, want)
         if problem is not None:
             return Feedback(False, problem)
+        if self.once and _calls(text, self.once) != 1:
+            return Feedback(
+                False,
+                Phrase(
+                    N_("The tensor is right, but the task asks for one call of `.{method}`."),
+                    method=self.once,
+                ),
+            )
         return Feedback(True, Phrase(N_("That is the tensor asked for.")))
+
+
+def _calls(text: str, method: str) -> int:
+    """How many times `text` (an expression the evaluator accepted, so it parses) calls `.method(…)`."""
+    return sum(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
+        for node in ast.walk(ast.parse(text, mode="eval"))
+    )
 
 
 # --- number: one value, with the usual mistakes named -------------------------------------------------

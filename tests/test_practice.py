@@ -88,6 +88,15 @@ def test_every_exercise_has_a_wrong_answer_case():
     assert set(WRONG) == set(BY_ID)
 
 
+def test_one_call_of_to_means_one_call_of_to():
+    """The right float64 tensor by another road (`.double()`, or two `.to`s) is not what the task asks."""
+    check = BY_ID["gpu-to-double"].check
+    assert check.check("x.to(torch.double)").ok and check.check("x.to(dtype=torch.float64)").ok
+    for answer in ("x.double()", "x.to('cpu').to(torch.float64)"):
+        feedback = check.check(answer)
+        assert not feedback.ok and "one call of `.to`" in str(feedback.message)
+
+
 def test_a_number_may_be_typed_as_arithmetic_the_way_a_learner_works_it_out():
     assert BY_ID["net-fc1-in"].check.check("16 * 5 * 5").ok
     assert BY_ID["net-fc1-in"].check.check("16*6*6").message == BY_ID["net-fc1-in"].check.check("576").message
