@@ -579,7 +579,7 @@ class RunStore:
 
 
 def _epochs_done(completed: int, epochs: Any) -> str:
-    """ "1/2", and for a fractional run its fraction once done: "0.2/0.2", not "1/0.2"."""
+    """The runs table's epochs: "1/2", and a fractional run's fraction once done ("0.2/0.2", not "1/0.2")."""
     if isinstance(epochs, (int, float)) and not isinstance(epochs, bool) and completed > epochs:
         completed = epochs
     return f"{completed}/{epochs}"
