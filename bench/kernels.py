@@ -64,8 +64,9 @@ def main() -> None:
     p.add_argument("--steps", type=positive_int, default=6, help="profiled steps, after 3 of warm-up")
     args = p.parse_args()
     cfg = make_config(args.preset, model=args.model, batch_size=args.batch_size)
+    device = torch.device("cpu")
     # first, as the CLI does: OpenMP threads copy the denormal flag when they are created
-    speed_switches(torch.device("cpu"), cfg.batch_size, cfg.amp)
+    speed_switches(device, cfg.batch_size, cfg.amp)
     torch.manual_seed(0)
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     # the recipe's step: its network, memory format, autocast, loss and optimizer
@@ -74,7 +75,6 @@ def main() -> None:
     criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     x = torch.randn(cfg.batch_size, 3, 32, 32).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (cfg.batch_size,))
-    device = torch.device("cpu")
 
     def step() -> None:
         with autocast(device, cfg.amp):
@@ -132,8 +132,8 @@ def layer_split(model: torch.nn.Module, x: torch.Tensor, amp: str, peak: float) 
     # the dtype the convolution ran in: autocast's where the recipe uses it, else its input's
     dtype = torch.bfloat16 if amp == "bf16" else None
     for conv, inp, out in calls:
-        fmt = torch.channels_last if inp.is_contiguous(memory_format=torch.channels_last) else None
-        fmt = fmt or torch.contiguous_format
+        cl = inp.is_contiguous(memory_format=torch.channels_last)
+        fmt = torch.channels_last if cl else torch.contiguous_format
         inp = inp.to(dtype or inp.dtype).contiguous(memory_format=fmt)
         w = conv.weight.to(inp.dtype).contiguous(memory_format=fmt)
         grad = torch.randn_like(out, dtype=inp.dtype)

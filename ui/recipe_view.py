@@ -123,6 +123,6 @@ def console_panel(events: list[dict[str, Any]], batch_size: int) -> None:
         st.code("\n".join(lines), language="text")
     else:
         # an epoch shorter than n mini-batches prints its line at its end
-        epoch = next((e.get("steps_per_epoch") for e in events if e.get("type") == "start"), None)
-        first = min(n, epoch) if isinstance(epoch, int) and epoch > 0 else n
+        steps = next((e.get("steps_per_epoch") for e in events if e.get("type") == "start"), None)
+        first = min(n, steps) if isinstance(steps, int) and steps > 0 else n
         st.caption(t("No line yet: the first comes after {n} mini-batches.", n=format(first, ",")))

@@ -325,9 +325,7 @@ def _device_section(store: RunStore) -> list[str]:
     if st.session_state.get(SENT_DEVICE_LABELS, {}).get(chosen, labels[chosen]) != labels[chosen]:
         st.session_state["f_device"] = chosen
     st.session_state[SENT_DEVICE_LABELS] = labels
-    device = st.selectbox(
-        _("Device"), list(labels), format_func=labels.get, key=choice_key("f_device"), **KEEP
-    )
+    device = st.selectbox(_("Device"), list(labels), format_func=labels.get, key="f_device", **KEEP)
     here = t("here: {device}", device=device)
     st.code(
         "device = torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')\n"
